@@ -1,0 +1,1 @@
+"""Exporters for wattprint footprints (JSON, CSV, Prometheus, model card, MLflow)."""

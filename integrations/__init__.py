@@ -1,0 +1,1 @@
+"""Framework integrations for wattprint (PyTorch, Lightning, Hugging Face)."""

@@ -1,0 +1,47 @@
+"""wattprint: what a machine-learning run costs the planet.
+
+Energy per component (NVML counters, RAPL, honest estimates), facility
+overhead, grid carbon, on-site and off-site water, embodied carbon, per run.
+
+    import wattprint as wp
+    with wp.Tracker(project="demo", region="IE") as t:
+        train()
+    print(t.footprint.to_dict()["carbon"]["total_kg"])
+
+Importing wattprint imports neither torch nor pynvml; sensors open on ``start()``.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import (
+    ConfigError,
+    SensorError,
+    SensorLost,
+    SensorNotSupported,
+    SensorPermissionError,
+    SensorUnavailable,
+    WattprintError,
+)
+from .footprint import CSV_FIELDS, SCHEMA_ID, Footprint
+from .sensors.base import Component, Sensor
+from .sensors.replay import ReplaySensor
+from .tracker import Tracker, track
+
+__all__ = [
+    "__version__",
+    "Tracker",
+    "track",
+    "Footprint",
+    "SCHEMA_ID",
+    "CSV_FIELDS",
+    "Sensor",
+    "Component",
+    "ReplaySensor",
+    "WattprintError",
+    "ConfigError",
+    "SensorError",
+    "SensorUnavailable",
+    "SensorNotSupported",
+    "SensorPermissionError",
+    "SensorLost",
+]

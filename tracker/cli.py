@@ -1,0 +1,185 @@
+"""The ``wattprint`` command line.
+
+``wattprint run [options] -- CMD ARGS...`` tracks a child program: its exit
+code is wattprint's, SIGINT and SIGTERM are forwarded to it, and the footprint
+is written even when it fails. ``wattprint sensors`` says what will be
+measured, what estimated, and why each missing source is missing.
+Other subcommands (``report``, ``estimate``, ``regions``) register themselves
+from their own modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Callable, Dict, List, Optional, Sequence
+
+from .errors import ConfigError
+
+__all__ = ["main", "build_parser", "summary_text"]
+
+# Modules that add a subcommand through `register(subparsers)`; missing ones are skipped.
+_PLUGINS = ("wattprint.cli_estimate", "wattprint.cli_report")
+
+
+def _add_tracker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output-dir", help="folder for <run_id>.json and runs.csv (default ./wattprint-runs)")
+    p.add_argument("--project", help="project name")
+    p.add_argument("--run-id", help="run id (default: time + random)")
+    p.add_argument("--region", help="region code, e.g. IE, US-VA, aws:us-east-1 (default world)")
+    p.add_argument("--pue", type=float, help="facility PUE (>= 1)")
+    p.add_argument("--interval", type=float, dest="interval_s", help="counter sampling period, seconds")
+    p.add_argument("--cpu-tdp", type=float, dest="cpu_tdp_w", help="CPU TDP in watts for the estimate")
+    p.add_argument("--prometheus-port", type=int, help="serve live Prometheus metrics on this port (127.0.0.1)")
+    p.add_argument("--prometheus-addr", default="127.0.0.1", help="address for --prometheus-port (default 127.0.0.1)")
+    p.add_argument("--quiet", action="store_true", help="print no summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wattprint", description="Measure the energy, carbon and water of a run.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"wattprint {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="track a command: wattprint run [options] -- CMD ARGS...")
+    _add_tracker_options(run)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
+    run.set_defaults(func=_cmd_run)
+    sens = sub.add_parser("sensors", help="what will be measured, what estimated, and why")
+    sens.add_argument("--json", action="store_true", help="print JSON")
+    sens.add_argument("--powercap-root", help="RAPL sysfs root (default /sys/class/powercap)")
+    sens.set_defaults(func=_cmd_sensors)
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        module.register(sub)
+    return parser
+
+
+def _tracker_kwargs(args: argparse.Namespace) -> Dict[str, object]:
+    kw: Dict[str, object] = {}
+    for key in ("output_dir", "project", "run_id", "region", "pue", "interval_s", "cpu_tdp_w"):
+        value = getattr(args, key, None)
+        if value is not None:
+            kw[key] = value
+    return kw
+
+
+def _exporters(args: argparse.Namespace) -> List[object]:
+    if getattr(args, "prometheus_port", None) is None:
+        return []
+    from wattprint.exporters.prometheus import PrometheusExporter
+
+    return [PrometheusExporter(port=args.prometheus_port, addr=args.prometheus_addr)]
+
+
+def summary_text(fp) -> str:
+    """A few human lines about a footprint (used by ``run`` and the examples)."""
+    d = fp.to_dict()
+    lines = [f"wattprint: run {d['run_id']} ({d['status']}), {d['duration_s']:.1f} s"]
+    for c in d["components"]:
+        how = "measured" if c["measured"] else "estimated"
+        lines.append(f"  {c['id']:<16} {c['energy_j']:>12.1f} J  {c['mean_power_w']:>8.1f} W mean  {how} ({c['source']})")
+    e, carbon, water = d["energy"], d.get("carbon") or {}, d.get("water") or {}
+    pue = (d.get("factors") or {}).get("pue", {}).get("value")
+    ci = (d.get("factors") or {}).get("carbon_intensity_g_per_kwh", {}).get("value")
+    lines.append(f"  energy  IT {e['it_kwh'] * 1000:.4f} Wh, facility {e['facility_kwh'] * 1000:.4f} Wh (PUE {pue})")
+    if carbon.get("total_kg") is not None:
+        emb = carbon.get("embodied_kg")
+        lines.append(
+            f"  carbon  {carbon['total_kg'] * 1000:.4f} gCO2e (operational {carbon['operational_kg'] * 1000:.4f} g at {ci} g/kWh"
+            + (f", embodied {emb * 1000:.4f} g)" if emb is not None else ")")
+        )
+    if water.get("total_l") is not None:
+        lines.append(f"  water   {water['total_l'] * 1000:.3f} mL (on-site {water['onsite_l'] * 1000:.3f}, off-site {water['offsite_l'] * 1000:.3f})")
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .tracker import Tracker
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        print("wattprint run: give a command after --, e.g. wattprint run -- python train.py", file=sys.stderr)
+        return 2
+    try:
+        tracker = Tracker(handle_signals=False, exporters=_exporters(args), **_tracker_kwargs(args))  # type: ignore[arg-type]
+    except ConfigError as err:
+        print(f"wattprint run: {err}", file=sys.stderr)
+        return 2
+    tracker.start()
+    try:
+        child = subprocess.Popen(cmd)
+    except OSError as err:
+        tracker.stop("failed")
+        print(f"wattprint run: cannot start {cmd[0]!r}: {err}", file=sys.stderr)
+        return 127
+    received: List[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        rc = child.wait()
+    finally:
+        for sig, prev in previous.items():
+            signal.signal(sig, prev)
+    if received:
+        tracker._interrupted = signal.Signals(received[0]).name  # noqa: SLF001 - recorded in the footprint notes
+    status = "completed" if rc == 0 and not received else ("partial" if received else "failed")
+    fp = tracker.stop(status)
+    if fp is not None and not args.quiet:
+        print(summary_text(fp), file=sys.stderr)
+        if tracker.save:
+            print(f"  footprint: {tracker.json_path}", file=sys.stderr)
+    return rc if rc >= 0 else 128 + (-rc)
+
+
+def _cmd_sensors(args: argparse.Namespace) -> int:
+    from .sensors.discovery import discover
+
+    sensors, notes = discover(powercap_root=args.powercap_root)
+    comps = [c for s in sensors for c in s.components()]
+    for s in sensors:
+        s.close()
+    if args.json:
+        doc = {
+            "sources": [n.to_dict() for n in notes],
+            "components": [
+                {"id": c.id, "kind": c.kind, "name": c.name, "source": c.source, "measured": c.measured, "info": c.info}
+                for c in comps
+            ],
+        }
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    print("Components:")
+    for c in comps:
+        print(f"  {c.id:<16} {'measured ' if c.measured else 'estimated'}  {c.source:<20} {c.name}")
+    print("Sources:")
+    for n in notes:
+        print(f"  {n.source:<13} {n.status:<9} {n.detail}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

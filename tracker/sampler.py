@@ -1,0 +1,117 @@
+"""The one background thread that reads every sensor.
+
+Loop: ``while not stop.wait(tick_s)``: read the sensors that are due (power
+sensors every ``power_interval_s``, counters every ``interval_s``), then call
+``on_tick`` (timeline point, live exporters, checkpoint). The thread is a
+named daemon, wakes at once on :meth:`Sampler.stop`, and never lets an
+exception escape (it logs and goes on). ``interval_s = math.inf`` means no
+thread at all: boundaries and :meth:`Sampler.tick` still read.
+
+The clock and the stop event are injectable so tests drive ticks without
+sleeping (see :mod:`wattprint.testing`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import Callable, Dict, Optional, Protocol
+
+from ._clock import SYSTEM_CLOCK, Clock
+from .ledger import Ledger
+from .sensors.base import Sensor
+
+__all__ = ["Sampler", "WaitEvent"]
+
+logger = logging.getLogger("wattprint")
+
+
+class WaitEvent(Protocol):
+    def wait(self, timeout: Optional[float] = None) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
+class Sampler:
+    """Reads the ledger's sensors at their own rates in one daemon thread.
+
+    Args:
+        ledger: where readings go.
+        interval_s: period for counter sensors, seconds (> 0, ``math.inf`` for no thread).
+        power_interval_s: period for polled-power sensors, seconds (> 0).
+        on_tick: called after each tick with the monotonic time; its errors are logged.
+        clock: monotonic clock.
+        event: the stop event (``threading.Event`` by default).
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        interval_s: float = 1.0,
+        power_interval_s: float = 0.1,
+        on_tick: Optional[Callable[[float], None]] = None,
+        clock: Clock = SYSTEM_CLOCK,
+        event: Optional[WaitEvent] = None,
+        name: str = "wattprint-sampler",
+    ) -> None:
+        self.ledger = ledger
+        self.interval_s = interval_s
+        self.clock = clock
+        self.on_tick = on_tick
+        self._event: WaitEvent = event if event is not None else threading.Event()
+        self._name = name
+        self._thread: Optional[threading.Thread] = None
+        self._period: Dict[Sensor, float] = {}
+        for sensor in ledger.sensors:
+            fast = sensor.poll_interval_s < 1.0
+            self._period[sensor] = min(sensor.poll_interval_s, power_interval_s) if fast else interval_s
+        self.tick_s = min(self._period.values(), default=interval_s)
+        self._next_due: Dict[Sensor, float] = {}
+        self.ticks = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (no-op when ``interval_s`` is infinite or already running)."""
+        if self.running or math.isinf(self.tick_s):
+            return
+        now = self.clock.monotonic()
+        self._next_due = {s: now + p for s, p in self._period.items()}
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._event.wait(self.tick_s):
+            self.tick()
+
+    def tick(self, force: bool = False) -> None:
+        """Read the sensors that are due (all when ``force``), then call ``on_tick``. Never raises."""
+        try:
+            now = self.clock.monotonic()
+            if force:
+                due = list(self._period)
+            else:
+                slack = self.tick_s * 0.25
+                due = [s for s in self._period if now + slack >= self._next_due.get(s, now)]
+            if due:
+                self.ledger.read(now, due)
+                for s in due:
+                    self._next_due[s] = now + self._period[s]
+            self.ticks += 1
+            if self.on_tick is not None:
+                self.on_tick(now)
+        except Exception:  # the sampler must outlive any bug in a hook
+            logger.exception("wattprint: sampler tick failed; continuing")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Wake and join the thread. Safe to call twice, and from the thread itself."""
+        self._event.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+        self._thread = None

@@ -1,0 +1,135 @@
+"""Estimated CPU and RAM power where nothing can be measured.
+
+CPU: ``P = TDP_share × (IDLE_FRACTION + (1 − IDLE_FRACTION) × u)`` with ``u``
+the system-wide utilisation since the previous read (psutil), and
+``TDP_share`` the package TDP scaled to the logical CPUs this machine has
+(a VM slice of a large server gets its share). The TDP comes from
+``cpu_tdp_w`` when given, else the bundled CPU table by model name, else
+``DEFAULT_W_PER_THREAD`` × logical CPUs.
+
+RAM: ``P = W_PER_GB × total GB``.
+
+Both are always marked ``measured=False`` with ±50 % uncertainty. Energy is
+integrated exactly for the model (average utilisation over each interval times
+its length), so the estimate does not depend on the sampling rate.
+
+psutil note: the first ``cpu_percent(interval=None)`` returns a meaningless
+0.0; the sensor makes that call when it opens and ignores it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Mapping, Optional
+
+from .base import UNCERTAINTY_ESTIMATE, Component, Sensor
+
+__all__ = ["CpuEstimateSensor", "RamEstimateSensor", "IDLE_FRACTION", "W_PER_GB", "DEFAULT_W_PER_THREAD"]
+
+IDLE_FRACTION = 0.3  # an idle server package draws roughly a third of its TDP
+W_PER_GB = 0.375  # about 3 W per 8 GB DDR4/DDR5 module
+DEFAULT_W_PER_THREAD = 5.0
+
+
+class CpuEstimateSensor(Sensor):
+    """CPU power from utilisation and a TDP.
+
+    Args:
+        cpu_tdp_w: package TDP in watts, overriding the bundled table.
+        model_name: the CPU model (defaults to /proc/cpuinfo's).
+        reason: why this estimate is used (e.g. the RAPL file that was unreadable);
+            it is kept in the component's ``info``.
+    """
+
+    name = "estimate.cpu"
+    poll_interval_s = 1.0
+
+    def __init__(self, cpu_tdp_w: Optional[float] = None, model_name: Optional[str] = None, reason: str = "") -> None:
+        import psutil
+
+        from ..hardware import lookup_cpu
+        from .rapl import cpu_model_name
+
+        self._psutil = psutil
+        self.model_name = model_name or cpu_model_name()
+        logical = psutil.cpu_count(logical=True) or os.cpu_count() or 1
+        spec = lookup_cpu(self.model_name)
+        if cpu_tdp_w is not None:
+            self.tdp_w, self.tdp_source = float(cpu_tdp_w), "user (cpu_tdp_w)"
+            share = 1.0
+        elif spec is not None:
+            self.tdp_w, self.tdp_source = spec.tdp_w, f"table: {spec.model} ({spec.source})"
+            share = min(1.0, logical / spec.threads) if spec.threads else 1.0
+        else:
+            self.tdp_w, self.tdp_source = DEFAULT_W_PER_THREAD * logical, f"default {DEFAULT_W_PER_THREAD} W per logical CPU"
+            share = 1.0
+        self.power_max_w = self.tdp_w * share
+        self.reason = reason
+        self._energy_j = 0.0
+        self._last_t: Optional[float] = None
+        self.last_power_w = 0.0
+        psutil.cpu_percent(interval=None)  # warm-up: the first value is meaningless
+
+    def power_w(self, utilisation: float) -> float:
+        """Modelled power at utilisation ``utilisation`` (0..1), watts."""
+        u = min(max(utilisation, 0.0), 1.0)
+        return self.power_max_w * (IDLE_FRACTION + (1.0 - IDLE_FRACTION) * u)
+
+    def components(self) -> List[Component]:
+        return [
+            Component(
+                id="cpu",
+                kind="cpu",
+                name=self.model_name,
+                source="estimate.tdp",
+                measured=False,
+                uncertainty_rel=UNCERTAINTY_ESTIMATE,
+                scope="node",
+                info={"tdp_w": self.tdp_w, "tdp_source": self.tdp_source, "modelled_max_w": self.power_max_w,
+                      "reason": self.reason},
+            )
+        ]
+
+    def read(self, now_s: float) -> Mapping[str, float]:
+        util = self._psutil.cpu_percent(interval=None) / 100.0
+        self.last_power_w = self.power_w(util)
+        if self._last_t is not None and now_s > self._last_t:
+            self._energy_j += self.last_power_w * (now_s - self._last_t)
+        self._last_t = now_s
+        return {"cpu": self._energy_j}
+
+
+class RamEstimateSensor(Sensor):
+    """RAM power from installed memory: ``W_PER_GB`` × total GB."""
+
+    name = "estimate.ram"
+    poll_interval_s = 1.0
+
+    def __init__(self, total_bytes: Optional[int] = None, w_per_gb: float = W_PER_GB) -> None:
+        if total_bytes is None:
+            import psutil
+
+            total_bytes = int(psutil.virtual_memory().total)
+        self.total_gb = total_bytes / 1e9
+        self.power_w = w_per_gb * self.total_gb
+        self.w_per_gb = w_per_gb
+        self._t0: Optional[float] = None
+
+    def components(self) -> List[Component]:
+        return [
+            Component(
+                id="ram",
+                kind="ram",
+                name=f"{self.total_gb:.1f} GB",
+                source="estimate.w_per_gb",
+                measured=False,
+                uncertainty_rel=UNCERTAINTY_ESTIMATE,
+                scope="node",
+                info={"w_per_gb": self.w_per_gb, "total_gb": round(self.total_gb, 3)},
+            )
+        ]
+
+    def read(self, now_s: float) -> Mapping[str, float]:
+        if self._t0 is None:
+            self._t0 = now_s
+        return {"ram": self.power_w * (now_s - self._t0)}

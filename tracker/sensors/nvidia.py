@@ -1,0 +1,308 @@
+"""NVIDIA GPU energy through NVML (the ``pynvml`` module of ``nvidia-ml-py``).
+
+Per GPU, the best source the device has is chosen once at open:
+
+1. ``nvmlDeviceGetTotalEnergyConsumption``: mJ since driver load (Volta and
+   newer). Exact energy as a counter difference; source ``nvml.total_energy``.
+2. ``nvmlDeviceGetFieldValues(NVML_FI_DEV_POWER_INSTANT)``: instantaneous
+   mW, polled and integrated; source ``nvml.power_instant``.
+3. ``nvmlDeviceGetPowerUsage``: mW, a 1 s average on Ampere and newer, polled
+   and integrated; source ``nvml.power_average``.
+
+NVML ignores ``CUDA_VISIBLE_DEVICES``; :func:`visible_gpu_selectors` and
+:func:`resolve_visible_devices` map it (indices, ``GPU-`` UUIDs or unique
+prefixes, ``MIG-`` UUIDs) to NVML handles by UUID. A MIG slice has no energy
+sensor of its own: its parent GPU is read, and the component says so.
+
+NVML errors are translated once, in :func:`nvml_call`: ``NOT_SUPPORTED`` →
+:class:`SensorNotSupported` (capability absent), ``GPU_IS_LOST`` →
+:class:`SensorLost`, ``NO_PERMISSION`` → :class:`SensorPermissionError`,
+missing library or driver → :class:`SensorUnavailable`, anything else →
+:class:`SensorError`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+
+from ..counters import EnergyCounter
+from ..errors import (
+    SensorError,
+    SensorLost,
+    SensorNotSupported,
+    SensorPermissionError,
+    SensorUnavailable,
+)
+from .base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor
+
+__all__ = ["NvidiaSensor", "load_nvml", "nvml_call", "resolve_visible_devices", "visible_gpu_selectors"]
+
+T = TypeVar("T")
+
+# NVML return codes (nvml.h); named here so a fake module needs only the values.
+_NVML_ERROR_UNINITIALIZED = 1
+_NVML_ERROR_NOT_SUPPORTED = 3
+_NVML_ERROR_NO_PERMISSION = 4
+_NVML_ERROR_DRIVER_NOT_LOADED = 9
+_NVML_ERROR_LIBRARY_NOT_FOUND = 12
+_NVML_ERROR_GPU_IS_LOST = 15
+_NVML_FI_DEV_POWER_INSTANT = 186
+
+
+def load_nvml(module: Any = None) -> Any:
+    """Import ``pynvml`` (or take ``module``) and ``nvmlInit()`` it.
+
+    Raises:
+        SensorUnavailable: the package, the library or the driver is missing.
+    """
+    if module is None:
+        try:
+            import pynvml as module  # type: ignore[no-redef]
+        except ImportError as err:
+            raise SensorUnavailable("pynvml is not installed (pip install nvidia-ml-py)") from err
+    nvml_call(module, module.nvmlInit)
+    return module
+
+
+def nvml_call(nvml: Any, fn: Callable[..., T], *args: Any) -> T:
+    """Call an NVML function, translating ``NVMLError`` into wattprint's exceptions."""
+    error_cls = getattr(nvml, "NVMLError", None)
+    try:
+        return fn(*args)
+    except Exception as err:  # the NVMLError subclass set differs between versions
+        if error_cls is None or not isinstance(err, error_cls):
+            if isinstance(err, (OSError, AttributeError)):
+                raise SensorUnavailable(f"NVML: {err}") from err
+            raise
+        code = getattr(err, "value", None)
+        name = getattr(fn, "__name__", "nvml")
+        if code == _NVML_ERROR_NOT_SUPPORTED:
+            raise SensorNotSupported(f"{name}: not supported on this device") from err
+        if code == _NVML_ERROR_GPU_IS_LOST:
+            raise SensorLost(f"{name}: the GPU has fallen off the bus") from err
+        if code == _NVML_ERROR_NO_PERMISSION:
+            raise SensorPermissionError(f"{name}: no permission") from err
+        if code in (_NVML_ERROR_LIBRARY_NOT_FOUND, _NVML_ERROR_DRIVER_NOT_LOADED, _NVML_ERROR_UNINITIALIZED):
+            raise SensorUnavailable(f"{name}: NVIDIA driver or library not available ({err})") from err
+        raise SensorError(f"{name}: {err}") from err
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def visible_gpu_selectors(env: Optional[Mapping[str, str]] = None) -> Optional[List[str]]:
+    """The entries of ``CUDA_VISIBLE_DEVICES``, or ``None`` when it is unset (all GPUs)."""
+    env = os.environ if env is None else env
+    raw = env.get("CUDA_VISIBLE_DEVICES")
+    if raw is None:
+        return None
+    return [s.strip() for s in raw.split(",") if s.strip()]
+
+
+@dataclass
+class _Gpu:
+    index: int  # the position among the GPUs this process sees (cuda:index)
+    nvml_index: int
+    handle: Any
+    name: str
+    uuid: str
+    mig_uuid: Optional[str]
+    power_limit_w: Optional[float]
+
+
+def resolve_visible_devices(nvml: Any, selectors: Optional[Sequence[str]]) -> List[Tuple[Any, Optional[str]]]:
+    """Map CUDA_VISIBLE_DEVICES entries to NVML device handles.
+
+    Integers are NVML indices (CUDA's order equals NVML's with
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``); ``GPU-...`` entries are UUIDs or unique
+    prefixes; ``MIG-...`` entries map to their parent GPU. As CUDA does,
+    resolution stops at the first entry that matches nothing.
+
+    Returns:
+        ``[(handle, mig_uuid_or_None), ...]`` in the order CUDA numbers them.
+    """
+    count = nvml_call(nvml, nvml.nvmlDeviceGetCount)
+    if selectors is None:
+        return [(nvml_call(nvml, nvml.nvmlDeviceGetHandleByIndex, i), None) for i in range(count)]
+    uuids = None
+    out: List[Tuple[Any, Optional[str]]] = []
+    for sel in selectors:
+        if sel.lstrip("-").isdigit():
+            idx = int(sel)
+            if not 0 <= idx < count:
+                break
+            out.append((nvml_call(nvml, nvml.nvmlDeviceGetHandleByIndex, idx), None))
+        elif sel.startswith("MIG-"):
+            try:
+                mig = nvml_call(nvml, nvml.nvmlDeviceGetHandleByUUID, sel)
+                parent = nvml_call(nvml, nvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle, mig)
+            except SensorError:
+                break
+            out.append((parent, sel))
+        elif sel.startswith("GPU-"):
+            if uuids is None:
+                uuids = []
+                for i in range(count):
+                    h = nvml_call(nvml, nvml.nvmlDeviceGetHandleByIndex, i)
+                    uuids.append((_text(nvml_call(nvml, nvml.nvmlDeviceGetUUID, h)), h))
+            matches = [h for u, h in uuids if u.startswith(sel)]
+            if len(matches) != 1:
+                break
+            out.append((matches[0], None))
+        else:
+            break
+    return out
+
+
+class NvidiaSensor(Sensor):
+    """Energy of the GPUs this process sees.
+
+    Args:
+        nvml: a ``pynvml``-shaped module (tests pass a fake); imported when ``None``.
+        env: environment for ``CUDA_VISIBLE_DEVICES`` (defaults to ``os.environ``).
+        power_interval_s: polling period for GPUs without an energy counter, seconds.
+
+    Raises:
+        SensorUnavailable: no NVML, no driver, or no visible GPU.
+    """
+
+    name = "nvml"
+
+    def __init__(self, nvml: Any = None, env: Optional[Mapping[str, str]] = None, power_interval_s: float = 0.1) -> None:
+        self._nvml = load_nvml(nvml)
+        self._lock = threading.Lock()  # NVML handles are not to be used concurrently from our side
+        self._power_interval_s = power_interval_s
+        pairs = resolve_visible_devices(self._nvml, visible_gpu_selectors(env))
+        if not pairs:
+            self._shutdown()
+            raise SensorUnavailable("no NVIDIA GPU visible to this process")
+        self._gpus: List[_Gpu] = []
+        self._mode: Dict[str, str] = {}
+        self._counters: Dict[str, EnergyCounter] = {}
+        self._integrators: Dict[str, PowerIntegrator] = {}
+        self._energy_j: Dict[str, float] = {}
+        self._last_ok_s: Dict[str, float] = {}
+        self._lost: Dict[str, str] = {}
+        for pos, (handle, mig) in enumerate(pairs):
+            gpu = self._describe(pos, handle, mig)
+            cid = f"gpu:{pos}"
+            self._gpus.append(gpu)
+            self._mode[cid] = self._pick_mode(handle)
+            limit_w = gpu.power_limit_w or 1_500.0
+            self._counters[cid] = EnergyCounter(scale_j=1e-3, max_range=None, max_power_w=max(limit_w, 100.0) * 1.5)
+            self._integrators[cid] = PowerIntegrator()
+            self._energy_j[cid] = 0.0
+        self.poll_interval_s = (
+            power_interval_s if any(m != "nvml.total_energy" for m in self._mode.values()) else 1.0
+        )
+
+    def _describe(self, pos: int, handle: Any, mig: Optional[str]) -> _Gpu:
+        nv = self._nvml
+        name = _text(nvml_call(nv, nv.nvmlDeviceGetName, handle))
+        uuid = _text(nvml_call(nv, nv.nvmlDeviceGetUUID, handle))
+        try:
+            nvml_index = int(nvml_call(nv, nv.nvmlDeviceGetIndex, handle))
+        except (SensorError, AttributeError):
+            nvml_index = pos
+        try:
+            limit_w: Optional[float] = nvml_call(nv, nv.nvmlDeviceGetEnforcedPowerLimit, handle) / 1000.0
+        except (SensorError, AttributeError):
+            limit_w = None
+        return _Gpu(pos, nvml_index, handle, name, uuid, mig, limit_w)
+
+    def _pick_mode(self, handle: Any) -> str:
+        nv = self._nvml
+        try:
+            nvml_call(nv, nv.nvmlDeviceGetTotalEnergyConsumption, handle)
+            return "nvml.total_energy"
+        except SensorError:
+            pass
+        if self._instant_power_mw(handle) is not None:
+            return "nvml.power_instant"
+        nvml_call(nv, nv.nvmlDeviceGetPowerUsage, handle)  # raises if no power reading at all
+        return "nvml.power_average"
+
+    def _instant_power_mw(self, handle: Any) -> Optional[float]:
+        nv = self._nvml
+        field_id = getattr(nv, "NVML_FI_DEV_POWER_INSTANT", _NVML_FI_DEV_POWER_INSTANT)
+        try:
+            values = nvml_call(nv, nv.nvmlDeviceGetFieldValues, handle, [field_id])
+        except (SensorError, AttributeError):
+            return None
+        if not values or getattr(values[0], "nvmlReturn", 0) != 0:
+            return None
+        value = values[0].value
+        mw = getattr(value, "uiVal", None)
+        return float(mw) if mw else None
+
+    def components(self) -> List[Component]:
+        out = []
+        for g in self._gpus:
+            cid = f"gpu:{g.index}"
+            mode = self._mode[cid]
+            info: Dict[str, Any] = {"uuid": g.uuid, "nvml_index": g.nvml_index, "power_limit_w": g.power_limit_w}
+            if g.mig_uuid:
+                info["mig_uuid"] = g.mig_uuid
+                info["note"] = "MIG slice: NVML meters only the whole GPU, so the parent GPU's energy is reported"
+            out.append(
+                Component(
+                    id=cid,
+                    kind="gpu",
+                    name=g.name,
+                    source=mode,
+                    measured=True,
+                    uncertainty_rel=UNCERTAINTY_COUNTER if mode == "nvml.total_energy" else UNCERTAINTY_POLLED,
+                    scope="device",
+                    info=info,
+                )
+            )
+        return out
+
+    def read(self, now_s: float) -> Mapping[str, float]:
+        out: Dict[str, float] = {}
+        nv = self._nvml
+        with self._lock:
+            for g in self._gpus:
+                cid = f"gpu:{g.index}"
+                mode = self._mode[cid]
+                try:
+                    if mode == "nvml.total_energy":
+                        raw_mj = int(nvml_call(nv, nv.nvmlDeviceGetTotalEnergyConsumption, g.handle))
+                        step = self._counters[cid].update(raw_mj, now_s)
+                        if step.is_gap:
+                            self._record_gap(cid, self._last_ok_s.get(cid, now_s), now_s, f"nvml counter {step.event}")
+                        self._energy_j[cid] += step.delta_j
+                    else:
+                        if mode == "nvml.power_instant":
+                            mw = self._instant_power_mw(g.handle)
+                            if mw is None:
+                                raise SensorNotSupported("instant power field stopped answering")
+                        else:
+                            mw = float(nvml_call(nv, nv.nvmlDeviceGetPowerUsage, g.handle))
+                        self._energy_j[cid] = self._integrators[cid].add(mw / 1000.0, now_s)
+                except SensorError as err:
+                    self._integrators[cid].drop()
+                    self._lost[cid] = str(err)
+                    continue  # the sampler records the gap for this component
+                self._last_ok_s[cid] = now_s
+                out[cid] = self._energy_j[cid]
+        return out
+
+    def last_error(self, component_id: str) -> Optional[str]:
+        return self._lost.get(component_id)
+
+    def _shutdown(self) -> None:
+        try:
+            self._nvml.nvmlShutdown()
+        except Exception:  # shutting down a broken driver must not raise
+            pass
+
+    def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        self._shutdown()

@@ -1,0 +1,202 @@
+"""CPU package and DRAM energy from Linux RAPL through the powercap sysfs tree.
+
+Layout read (Intel, and AMD through the same driver)::
+
+    <root>/intel-rapl:0/name            "package-0"
+    <root>/intel-rapl:0/energy_uj       cumulative µJ, wraps at max_energy_range_uj
+    <root>/intel-rapl:0/intel-rapl:0:2/name   "dram"
+    <root>/intel-rapl:1/name            "psys"   (platform: a superset, never added)
+
+Counted: every ``package-N`` zone and its ``dram`` subzone. Skipped: ``psys``
+(it already contains the packages), ``core`` and ``uncore`` (subsets of the
+package), and the ``intel-rapl-mmio`` mirror of the same package counters.
+
+Failure modes: since Linux 5.10 ``energy_uj`` is readable by root only; opening
+the sensor then raises :class:`~wattprint.errors.SensorPermissionError` whose
+message names the file and the fix. A file that disappears mid-run drops that
+component from one reading (the sampler records a gap).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from ..counters import EnergyCounter
+from ..errors import SensorPermissionError, SensorUnavailable
+from .base import UNCERTAINTY_COUNTER, Component, Sensor
+
+__all__ = ["RaplSensor", "DEFAULT_POWERCAP_ROOT", "powercap_root", "find_rapl_zones", "RaplZone"]
+
+DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
+_ZONE_RE = re.compile(r"^(?:intel|amd)-rapl:(\d+)$")
+_SUBZONE_RE = re.compile(r"^(?:intel|amd)-rapl:(\d+):(\d+)$")
+_MAX_PACKAGE_W = 1_500.0  # a generous ceiling for the impossible-jump check
+_MAX_DRAM_W = 600.0
+
+PERMISSION_FIX = (
+    "RAPL energy counters are readable only by root since Linux 5.10. Fix: run as root, or "
+    "grant read access once with `sudo chmod -R a+r /sys/class/powercap/intel-rapl*` (or a udev rule); "
+    "until then CPU and DRAM energy are estimated."
+)
+
+
+def powercap_root(root: Optional[str] = None) -> str:
+    """The powercap root: the argument, else ``WATTPRINT_POWERCAP_ROOT``, else ``/sys/class/powercap``."""
+    return root or os.environ.get("WATTPRINT_POWERCAP_ROOT") or DEFAULT_POWERCAP_ROOT
+
+
+@dataclass(frozen=True)
+class RaplZone:
+    component_id: str
+    kind: str  # "cpu" or "dram"
+    name: str
+    path: str  # the zone directory
+
+    @property
+    def energy_file(self) -> str:
+        return os.path.join(self.path, "energy_uj")
+
+
+def _read_text(path: str) -> str:
+    with open(path, "r", encoding="ascii") as fh:
+        return fh.read().strip()
+
+
+def find_rapl_zones(root: str) -> List[RaplZone]:
+    """The package and DRAM zones under ``root``, sorted by id. No reads of energy."""
+    zones: List[RaplZone] = []
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError:
+        return zones
+    for entry in entries:
+        m = _ZONE_RE.match(entry)
+        if not m:
+            continue
+        zone_dir = os.path.join(root, entry)
+        try:
+            name = _read_text(os.path.join(zone_dir, "name"))
+        except OSError:
+            continue
+        if name.startswith("package-"):
+            socket = name.split("-", 1)[1]
+            zones.append(RaplZone(f"cpu:package-{socket}", "cpu", name, zone_dir))
+            for sub in sorted(os.listdir(zone_dir)):
+                if not _SUBZONE_RE.match(sub):
+                    continue
+                sub_dir = os.path.join(zone_dir, sub)
+                try:
+                    sub_name = _read_text(os.path.join(sub_dir, "name"))
+                except OSError:
+                    continue
+                if sub_name == "dram":
+                    zones.append(RaplZone(f"dram:{socket}", "dram", f"dram (package-{socket})", sub_dir))
+        elif name == "dram":  # some platforms expose DRAM as a top-level zone
+            zones.append(RaplZone(f"dram:{m.group(1)}", "dram", "dram", zone_dir))
+        # psys, and anything else at top level, is a superset or unknown: not counted.
+    return zones
+
+
+class RaplSensor(Sensor):
+    """Energy of CPU packages and DRAM from RAPL counters.
+
+    Args:
+        root: powercap root; defaults to :func:`powercap_root`.
+
+    Raises:
+        SensorUnavailable: no package zone under ``root``.
+        SensorPermissionError: ``energy_uj`` exists but is not readable.
+    """
+
+    name = "rapl"
+    poll_interval_s = 1.0
+
+    def __init__(self, root: Optional[str] = None) -> None:
+        self.root = powercap_root(root)
+        self._zones = find_rapl_zones(self.root)
+        if not any(z.kind == "cpu" for z in self._zones):
+            raise SensorUnavailable(f"no RAPL package zone under {self.root}")
+        self._counters: Dict[str, EnergyCounter] = {}
+        self._energy_j: Dict[str, float] = {}
+        self._last_ok_s: Dict[str, float] = {}
+        for zone in self._zones:
+            try:
+                max_range = int(_read_text(os.path.join(zone.path, "max_energy_range_uj")))
+            except (OSError, ValueError):
+                max_range = 2**32 - 1
+            try:
+                _read_text(zone.energy_file)
+            except PermissionError as err:
+                raise SensorPermissionError(f"cannot read {zone.energy_file}. {PERMISSION_FIX}") from err
+            limit = _MAX_PACKAGE_W if zone.kind == "cpu" else _MAX_DRAM_W
+            self._counters[zone.component_id] = EnergyCounter(scale_j=1e-6, max_range=max_range, max_power_w=limit)
+            self._energy_j[zone.component_id] = 0.0
+
+    def components(self) -> List[Component]:
+        return [
+            Component(
+                id=z.component_id,
+                kind=z.kind,
+                name=z.name if z.kind == "dram" else _cpu_model_name(),
+                source="rapl",
+                measured=True,
+                uncertainty_rel=UNCERTAINTY_COUNTER,
+                scope="node",
+                info={"zone": os.path.basename(z.path)},
+            )
+            for z in self._zones
+        ]
+
+    def read(self, now_s: float) -> Mapping[str, float]:
+        out: Dict[str, float] = {}
+        for zone in self._zones:
+            cid = zone.component_id
+            try:
+                raw = int(_read_text(zone.energy_file))
+            except (OSError, ValueError):
+                continue  # missing this time: the sampler records the gap
+            counter = self._counters[cid]
+            last_ok = self._last_ok_s.get(cid, now_s)
+            step = counter.update(raw, now_s)
+            if step.is_gap:
+                self._record_gap(cid, last_ok, now_s, f"rapl counter {step.event}")
+            self._energy_j[cid] += step.delta_j
+            self._last_ok_s[cid] = now_s
+            out[cid] = self._energy_j[cid]
+        return out
+
+
+_CPU_NAME: Optional[str] = None
+
+
+def _cpu_model_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else ``platform.processor()``; cached."""
+    global _CPU_NAME
+    if _CPU_NAME is None:
+        name = ""
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("model name"):
+                        name = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        if not name:
+            import platform
+
+            name = platform.processor() or platform.machine() or "unknown CPU"
+        _CPU_NAME = name
+    return _CPU_NAME
+
+
+def cpu_model_name() -> str:
+    return _cpu_model_name()
+
+
+def zone_summary(root: Optional[str] = None) -> Tuple[str, List[RaplZone]]:
+    r = powercap_root(root)
+    return r, find_rapl_zones(r)
