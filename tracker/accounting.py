@@ -97,6 +97,8 @@ def account(
     duration_s: float,
     work: Mapping[str, Any],
     factors: Factors,
+    started_at: Any = None,
+    timeline: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The accounting sections of a footprint from its components' energy."""
     it_j = sum(c["energy_j"] for c in components)

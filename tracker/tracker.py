@@ -79,6 +79,8 @@ class Tracker:
         handle_signals: write a ``partial`` footprint on SIGTERM/SIGINT (default ``True``).
         max_timeline_points: bound on the stored timeline (>= 4, default 2048).
         export_timeout_s: how long ``stop()`` waits for each exporter, seconds (default 10).
+        total_steps: steps the run will take, if known; live footprints then carry a ``forecast``.
+        accounting_options: extra keyword arguments for :func:`wattprint.accounting.resolve_factors`.
         clock, event: injected clock and sampler stop event (tests).
         env: environment mapping to read ``WATTPRINT_*`` from (default ``os.environ``).
 
@@ -115,6 +117,7 @@ class Tracker:
         event: Optional[WaitEvent] = None,
         env: Optional[Mapping[str, str]] = None,
         accounting_options: Optional[Mapping[str, Any]] = None,
+        total_steps: Optional[int] = None,
     ) -> None:
         env = os.environ if env is None else env
         self.project = config.setting_str("project", project, env, "default")
@@ -148,6 +151,9 @@ class Tracker:
         for exp in exporters:
             if not callable(getattr(exp, "export", None)):
                 raise ConfigError("exporters", f"{exp!r} has no export(footprint) method")
+        if total_steps is not None and (not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps <= 0):
+            raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
+        self.total_steps: Optional[int] = total_steps
         self._families = {"gpu": gpu, "cpu": cpu, "ram": ram}
         self._given_sensors = list(sensors) if sensors is not None else None
         self._exporters = list(exporters)
@@ -224,6 +230,7 @@ class Tracker:
                 event=self._event,
             )
             self._runners = [ExporterRunner(e) for e in self._exporters]
+            _call_optional(self.factors, "start")  # e.g. live grid intensity, fetched off this thread
             self._state = "running"
             self._sampler.start()
             _register(self)
@@ -255,6 +262,7 @@ class Tracker:
         now = self._clock.monotonic()
         self._ledger.read(now)
         self._append_timeline(now, force=True)
+        _call_optional(self.factors, "stop")
         fp = self._build(now, status or "completed", final=True)
         self.footprint = fp
         self._write_files(fp)
@@ -433,14 +441,37 @@ class Tracker:
             "host": _host_info(),
             "components": comps,
         }
-        acc = account(components=comps, duration_s=duration_s, work=work, factors=self.factors)
+        timeline = ledger.timeline.to_dict()
+        acc = account(
+            components=comps,
+            duration_s=duration_s,
+            work=work,
+            factors=self.factors,
+            started_at=self._started_at,
+            timeline=timeline,
+        )
         doc.update(acc)
+        doc["forecast"] = self._forecast(doc["energy"]["it_j"], duration_s, work["steps"], final)
         doc["windows"] = windows
         doc["gaps"] = gaps
         doc["sources"] = [n.to_dict() for n in self._source_notes]
         doc["notes"] = notes
         doc.update(annotations)
-        return Footprint(doc, ledger.timeline.to_dict())
+        return Footprint(doc, timeline)
+
+    def _forecast(self, it_j: float, duration_s: float, steps: int, final: bool) -> Optional[Dict[str, Any]]:
+        """Linear projection of the final energy from the steps done so far (``None`` when unknown)."""
+        total = self.total_steps
+        if final or not total or steps <= 0:
+            return None
+        share = min(1.0, steps / total)
+        return {
+            "total_steps": total,
+            "progress": share,
+            "energy_j": it_j / share,
+            "duration_s": duration_s / share,
+            "method": "linear in steps",
+        }
 
     # -- files -----------------------------------------------------------------
     @property
@@ -486,6 +517,15 @@ class Tracker:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _call_optional(obj: Any, method: str) -> None:
+    fn = getattr(obj, method, None)
+    if callable(fn):
+        try:
+            fn()
+        except Exception:
+            logger.exception("wattprint: %s.%s failed; continuing", type(obj).__name__, method)
 
 
 def _new_run_id() -> str:
