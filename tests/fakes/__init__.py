@@ -1,0 +1,1 @@
+"""Fakes at the hardware boundary: a pynvml-shaped module and a powercap sysfs tree."""
