@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from .errors import ConfigError
 
-__all__ = ["main", "build_parser", "summary_text"]
+__all__ = ["main", "build_parser"]
 
 # Modules that add a subcommand through `register(subparsers)`; missing ones are skipped.
 _PLUGINS = ("wattprint.cli_estimate", "wattprint.cli_report")
@@ -80,28 +80,6 @@ def _exporters(args: argparse.Namespace) -> List[object]:
     return [PrometheusExporter(port=args.prometheus_port, addr=args.prometheus_addr)]
 
 
-def summary_text(fp) -> str:
-    """A few human lines about a footprint (used by ``run`` and the examples)."""
-    d = fp.to_dict()
-    lines = [f"wattprint: run {d['run_id']} ({d['status']}), {d['duration_s']:.1f} s"]
-    for c in d["components"]:
-        how = "measured" if c["measured"] else "estimated"
-        lines.append(f"  {c['id']:<16} {c['energy_j']:>12.1f} J  {c['mean_power_w']:>8.1f} W mean  {how} ({c['source']})")
-    e, carbon, water = d["energy"], d.get("carbon") or {}, d.get("water") or {}
-    pue = (d.get("factors") or {}).get("pue", {}).get("value")
-    ci = (d.get("factors") or {}).get("carbon_intensity_g_per_kwh", {}).get("value")
-    lines.append(f"  energy  IT {e['it_kwh'] * 1000:.4f} Wh, facility {e['facility_kwh'] * 1000:.4f} Wh (PUE {pue})")
-    if carbon.get("total_kg") is not None:
-        emb = carbon.get("embodied_kg")
-        lines.append(
-            f"  carbon  {carbon['total_kg'] * 1000:.4f} gCO2e (operational {carbon['operational_kg'] * 1000:.4f} g at {ci} g/kWh"
-            + (f", embodied {emb * 1000:.4f} g)" if emb is not None else ")")
-        )
-    if water.get("total_l") is not None:
-        lines.append(f"  water   {water['total_l'] * 1000:.3f} mL (on-site {water['onsite_l'] * 1000:.3f}, off-site {water['offsite_l'] * 1000:.3f})")
-    return "\n".join(lines)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from .tracker import Tracker
 
@@ -143,7 +121,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     status = "completed" if rc == 0 and not received else ("partial" if received else "failed")
     fp = tracker.stop(status)
     if fp is not None and not args.quiet:
-        print(summary_text(fp), file=sys.stderr)
+        print(fp.summary(), file=sys.stderr)
         if tracker.save:
             print(f"  footprint: {tracker.json_path}", file=sys.stderr)
     return rc if rc >= 0 else 128 + (-rc)

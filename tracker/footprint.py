@@ -134,6 +134,27 @@ class Footprint:
                 row[key] = self.get(key)
         return row
 
+    def summary(self) -> str:
+        """A few human-readable lines: energy per component (measured or estimated), carbon, water."""
+        d = self._doc
+        lines = [f"wattprint: run {d['run_id']} ({d['status']}), {d['duration_s']:.1f} s"]
+        for c in d["components"]:
+            how = "measured" if c["measured"] else "estimated"
+            lines.append(f"  {c['id']:<16} {c['energy_j']:>12.1f} J  {c['mean_power_w']:>8.1f} W mean  {how} ({c['source']})")
+        e, carbon, water = d["energy"], d.get("carbon") or {}, d.get("water") or {}
+        pue = (d.get("factors") or {}).get("pue", {}).get("value")
+        ci = (d.get("factors") or {}).get("carbon_intensity_g_per_kwh", {}).get("value")
+        lines.append(f"  energy  IT {e['it_kwh'] * 1000:.4f} Wh, facility {e['facility_kwh'] * 1000:.4f} Wh (PUE {pue})")
+        if carbon.get("total_kg") is not None:
+            emb = carbon.get("embodied_kg")
+            lines.append(
+                f"  carbon  {carbon['total_kg'] * 1000:.4f} gCO2e (operational {carbon['operational_kg'] * 1000:.4f} g at {ci} g/kWh"
+                + (f", embodied {emb * 1000:.4f} g)" if emb is not None else ")")
+            )
+        if water.get("total_l") is not None:
+            lines.append(f"  water   {water['total_l'] * 1000:.3f} mL (on-site {water['onsite_l'] * 1000:.3f}, off-site {water['offsite_l'] * 1000:.3f})")
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return (
             f"Footprint(run_id={self.run_id!r}, status={self.status!r}, "
