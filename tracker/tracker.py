@@ -575,10 +575,10 @@ _our_handler_installed = False
 
 def _signal_handler(signum: int, frame: Any) -> None:
     name = signal.Signals(signum).name
+    prev = _prev_handlers.get(signum, signal.SIG_DFL)  # before stop() restores the handlers
     for t in list(_ACTIVE):
         if t._handle_signals:
             t._interrupt(name)
-    prev = _prev_handlers.get(signum, signal.SIG_DFL)
     if callable(prev):
         prev(signum, frame)
     elif prev == signal.SIG_DFL:
