@@ -21,7 +21,7 @@ from typing import Any, List, Optional, Protocol, runtime_checkable
 
 from .footprint import Footprint
 
-__all__ = ["Exporter", "ExporterRunner"]
+__all__ = ["Exporter", "ExporterRunner", "finish_all"]
 
 logger = logging.getLogger("wattprint")
 
@@ -91,15 +91,27 @@ class ExporterRunner:
             self._pending_sample = footprint
             self._cond.notify()
 
-    def finish(self, footprint: Footprint, deadline: float) -> bool:
-        """Hand over the final footprint; wait until ``deadline`` (``time.monotonic``). True if done."""
+    def submit_final(self, footprint: Footprint) -> None:
+        """Hand over the final footprint; the worker exports it, then closes the exporter."""
         with self._cond:
             self._final = footprint
             self._pending_sample = None
             self._cond.notify()
+
+    def wait(self, deadline: float) -> bool:
+        """Wait for the final export until ``deadline`` (``time.monotonic``). True if it finished."""
         done = self._final_done.wait(max(0.0, deadline - time.monotonic()))
         if not done:
             msg = "export: did not finish before the deadline (abandoned)"
             logger.warning("wattprint: exporter %s %s", self.name, msg)
             self.errors.append(msg)
         return done
+
+
+def finish_all(runners: List["ExporterRunner"], footprint: Footprint, timeout_s: float) -> None:
+    """Give every exporter the final footprint at once, then wait for all under one deadline."""
+    deadline = time.monotonic() + timeout_s
+    for runner in runners:
+        runner.submit_final(footprint)
+    for runner in runners:
+        runner.wait(deadline)

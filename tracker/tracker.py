@@ -41,7 +41,7 @@ from . import _io, config
 from ._clock import SYSTEM_CLOCK, Clock, iso_utc
 from .accounting import account, resolve_factors
 from .errors import ConfigError, WattprintError
-from .exporting import ExporterRunner
+from .exporting import ExporterRunner, finish_all
 from .footprint import CSV_FIELDS, SCHEMA_ID, Footprint
 from .ledger import Ledger
 from .sampler import Sampler, WaitEvent
@@ -150,7 +150,7 @@ class Tracker:
         )
         for exp in exporters:
             if not callable(getattr(exp, "export", None)):
-                raise ConfigError("exporters", f"{exp!r} has no export(footprint) method")
+                raise ConfigError("exporters", f"each exporter must have an export(footprint) method; {exp!r} has none")
         if total_steps is not None and (not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps <= 0):
             raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
         self.total_steps: Optional[int] = total_steps
@@ -266,9 +266,7 @@ class Tracker:
         fp = self._build(now, status or "completed", final=True)
         self.footprint = fp
         self._write_files(fp)
-        deadline = time.monotonic() + self._export_timeout_s
-        for runner in self._runners:
-            runner.finish(fp, deadline)
+        finish_all(self._runners, fp, self._export_timeout_s)
         self._ledger.close()
         return fp
 
