@@ -1,0 +1,275 @@
+"""Hugging Face model card: the ``co2_eq_emissions`` metadata and an "Environmental impact" section.
+
+``ModelCardExporter(path)`` writes or updates a model card (``README.md``):
+
+* the YAML ``co2_eq_emissions`` block the Hub reads: ``emissions`` (grams
+  CO2e), ``source`` (``"wattprint"``), ``training_type``,
+  ``geographical_location`` and ``hardware_used``;
+* a short "Environmental impact" section: energy, carbon (operational and
+  embodied), water (on-site and off-site), PUE and grid intensity with their
+  sources. The generated part sits between ``<!-- wattprint:begin -->`` and
+  ``<!-- wattprint:end -->`` markers; everything else in the card (other
+  metadata, other sections, text you wrote under the heading) is kept.
+
+The card is parsed and rendered by ``huggingface_hub`` (the ``modelcard``
+extra) and written atomically.
+
+Failure modes: constructing the exporter without ``huggingface_hub`` raises
+``ImportError`` naming the extra; ``export`` raises ``OSError`` when the file
+cannot be written and ``ValueError`` when the existing card's YAML header is
+broken (the file is then left untouched). The runner logs either; the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from typing import Any, Dict, List, Optional, Union
+
+from wattprint import _io
+from wattprint.footprint import Footprint
+
+__all__ = ["ModelCardExporter", "hardware_summary", "impact_section"]
+
+BEGIN = "<!-- wattprint:begin -->"
+END = "<!-- wattprint:end -->"
+_HEADING = re.compile(r"^(#{1,6})\s+Environmental impact\s*#*\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+class ModelCardExporter:
+    """Writes the run's footprint into a Hugging Face model card.
+
+    Args:
+        path: the card file (``README.md``) or the model folder holding it.
+        training_type: ``"pre-training"`` or ``"fine-tuning"`` (the Hub's two values).
+        geographical_location: where the compute ran, in words; default the
+            footprint's region code (``"IE"``, ``"aws:us-east-1"``).
+        hardware_used: e.g. ``"8 x NVIDIA H100"``; default built from the footprint's components.
+        emissions: which carbon goes into ``co2_eq_emissions.emissions``:
+            ``"total"`` (operational + embodied, default) or ``"operational"``
+            (what CodeCarbon reports, for comparison with other cards).
+        heading: the section title (default ``"Environmental impact"``).
+
+    Raises:
+        ImportError: ``huggingface_hub`` is not installed (``pip install 'wattprint[modelcard]'``).
+        ValueError: an unknown ``training_type`` or ``emissions``.
+
+    Attributes:
+        last_path: the card last written, or ``None``.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        training_type: str = "pre-training",
+        geographical_location: Optional[str] = None,
+        hardware_used: Optional[str] = None,
+        emissions: str = "total",
+        heading: str = "Environmental impact",
+    ) -> None:
+        try:
+            import huggingface_hub  # noqa: F401
+        except ImportError as err:
+            raise ImportError("ModelCardExporter needs huggingface_hub: pip install 'wattprint[modelcard]'") from err
+        if training_type not in ("pre-training", "fine-tuning"):
+            raise ValueError(f"training_type: must be 'pre-training' or 'fine-tuning', got {training_type!r}")
+        if emissions not in ("total", "operational"):
+            raise ValueError(f"emissions: must be 'total' or 'operational', got {emissions!r}")
+        self.path = path
+        self.training_type = training_type
+        self.geographical_location = geographical_location
+        self.hardware_used = hardware_used
+        self.emissions = emissions
+        self.heading = heading
+        self.last_path: Optional[str] = None
+
+    def card_path(self) -> str:
+        p = os.path.abspath(os.path.expanduser(os.fspath(self.path)))
+        return os.path.join(p, "README.md") if os.path.isdir(p) else p
+
+    def co2_block(self, footprint: Footprint) -> Dict[str, Any]:
+        """The ``co2_eq_emissions`` mapping for ``footprint`` (emissions in grams)."""
+        key = "carbon.total_kg" if self.emissions == "total" else "carbon.operational_kg"
+        kg = footprint.get(key)
+        if kg is None:
+            kg = footprint.get("carbon.operational_kg") or 0.0
+        return {
+            "emissions": round(float(kg) * 1000.0, 6),
+            "source": "wattprint",
+            "training_type": self.training_type,
+            "geographical_location": self.geographical_location or str(footprint.get("region") or "unknown"),
+            "hardware_used": self.hardware_used or hardware_summary(footprint),
+        }
+
+    def export(self, footprint: Footprint) -> None:
+        """Write or update the card. Raises ``OSError`` or ``ValueError`` (see the module)."""
+        from huggingface_hub import ModelCard
+
+        target = self.card_path()
+        if os.path.exists(target):
+            with open(target, "r", encoding="utf-8") as fh:
+                old = fh.read()
+            try:
+                card = ModelCard(old)
+            except Exception as err:
+                raise ValueError(f"{target}: the model card's YAML header cannot be parsed ({err}); left untouched") from err
+        else:
+            card = ModelCard(f"---\nco2_eq_emissions: {{}}\n---\n\n# {footprint.get('project') or 'Model'}\n")
+        card.data.co2_eq_emissions = self.co2_block(footprint)
+        card.text = _place_section(card.text, self.heading, impact_section(footprint, self.emissions))
+        _io.atomic_write_text(target, str(card))
+        self.last_path = target
+
+    def __repr__(self) -> str:
+        return f"ModelCardExporter({os.fspath(self.path)!r})"
+
+
+def hardware_summary(footprint: Footprint) -> str:
+    """``"8 x NVIDIA H100 80GB HBM3; 2 x AMD EPYC 9654 (CPU)"`` from the footprint's components."""
+    comps = footprint.get("components") or []
+    parts: List[str] = []
+    gpus = Counter(str(c.get("name") or "GPU") for c in comps if c.get("kind") == "gpu")
+    parts += [f"{n} x {name}" for name, n in sorted(gpus.items())]
+    cpus = Counter(str(c.get("name") or "CPU") for c in comps if c.get("kind") == "cpu")
+    parts += [f"{n} x {name} (CPU)" for name, n in sorted(cpus.items())]
+    if not parts:
+        others = Counter(str(c.get("name") or c.get("kind")) for c in comps)
+        parts = [f"{n} x {name}" for name, n in sorted(others.items())]
+    return "; ".join(parts) or "unknown"
+
+
+def impact_section(footprint: Footprint, emissions: str = "total") -> str:
+    """The marked Markdown block of the "Environmental impact" section."""
+    g = footprint.get
+    rows: List[List[str]] = []
+    it_kwh = g("energy.it_kwh")
+    measured = footprint.csv_row().get("measured_share")
+    share = f" ({measured * 100:.0f} % measured)" if isinstance(measured, (int, float)) else ""
+    rows.append(["IT energy (devices)", _energy(it_kwh) + share, "sensors: " + _sources(footprint)])
+    rows.append(["Facility energy", _energy(g("energy.facility_kwh")), f"PUE {_fmt(g('factors.pue.value'))}: {g('factors.pue.source') or 'unknown'}"])
+    rows.append(
+        [
+            "Carbon, operational",
+            _mass(g("carbon.operational_kg")),
+            f"grid {_fmt(g('factors.carbon_intensity_g_per_kwh.value'))} gCO2e/kWh: {g('factors.carbon_intensity_g_per_kwh.source') or 'unknown'}",
+        ]
+    )
+    emb = g("carbon.embodied_kg")
+    rows.append(["Carbon, embodied (hardware, amortised)", _mass(emb) if emb is not None else "not estimated", "device lifetime share"])
+    rows.append(["Carbon, total", _mass(g("carbon.total_kg")), "operational + embodied"])
+    rows.append(
+        [
+            "Water, on-site (cooling)",
+            _volume(g("water.onsite_l")),
+            f"WUE {_fmt(g('factors.wue_l_per_kwh.value'))} L/kWh: {g('factors.wue_l_per_kwh.source') or 'unknown'}",
+        ]
+    )
+    rows.append(
+        [
+            "Water, off-site (electricity)",
+            _volume(g("water.offsite_l")),
+            f"EWIF {_fmt(g('factors.ewif_l_per_kwh.value'))} L/kWh: {g('factors.ewif_l_per_kwh.source') or 'unknown'}",
+        ]
+    )
+    dur = g("duration_s")
+    lines = [
+        BEGIN,
+        f"Measured with wattprint, run `{g('run_id')}` ({g('status')}, {_duration(dur)}, region `{g('region') or 'unknown'}`, "
+        f"hardware: {hardware_summary(footprint)}).",
+        "",
+        "| Figure | Value | Basis |",
+        "| --- | --- | --- |",
+    ]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    lines += [
+        "",
+        f"`co2_eq_emissions.emissions` in the metadata is the {emissions} carbon, in grams CO2e.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def _place_section(text: str, heading: str, block: str) -> str:
+    """Put ``block`` into ``text``: between existing markers, under an existing heading, or at the end."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start != -1 and end > start:
+        return text[:start] + block + text[end + len(END) :]
+    pattern = _HEADING if heading == "Environmental impact" else re.compile(
+        r"^(#{1,6})\s+" + re.escape(heading) + r"\s*#*\s*$", re.IGNORECASE | re.MULTILINE
+    )
+    m = pattern.search(text)
+    if m:
+        return text[: m.end()] + "\n\n" + block + "\n" + text[m.end() :]
+    body = text.rstrip("\n")
+    return (body + "\n\n" if body else "\n") + f"## {heading}\n\n{block}\n"
+
+
+def _sources(footprint: Footprint) -> str:
+    comps = footprint.get("components") or []
+    seen: List[str] = []
+    for c in comps:
+        s = f"{c.get('source')} ({'measured' if c.get('measured') else 'estimated'})"
+        if s not in seen:
+            seen.append(s)
+    return ", ".join(seen) or "none"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "?"
+    try:
+        return f"{float(v):.4g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _energy(kwh: Any) -> str:
+    if kwh is None:
+        return "unknown"
+    wh = float(kwh) * 1000.0
+    if wh < 1.0:
+        return f"{wh * 3600.0:.4g} J"
+    if wh < 1000.0:
+        return f"{wh:.4g} Wh"
+    if wh < 1e6:
+        return f"{wh / 1000.0:.4g} kWh"
+    return f"{wh / 1e6:.4g} MWh"
+
+
+def _mass(kg: Any) -> str:
+    if kg is None:
+        return "unknown"
+    g = float(kg) * 1000.0
+    if g < 1000.0:
+        return f"{g:.4g} g CO2e"
+    if g < 1e6:
+        return f"{g / 1000.0:.4g} kg CO2e"
+    return f"{g / 1e6:.4g} t CO2e"
+
+
+def _volume(litres: Any) -> str:
+    if litres is None:
+        return "unknown"
+    v = float(litres)
+    if v < 1.0:
+        return f"{v * 1000.0:.4g} mL"
+    if v < 1000.0:
+        return f"{v:.4g} L"
+    return f"{v / 1000.0:.4g} m³"
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "duration unknown"
+    s = float(seconds)
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    return f"{s / 3600:.3g} h"

@@ -1,0 +1,432 @@
+"""Prometheus: live metrics on a pull endpoint, and pushes to a Pushgateway.
+
+``PrometheusExporter`` keeps the latest footprint it was handed (through
+``on_sample`` during the run, ``export`` at the end) and builds the metric
+families from it at scrape time (the ``prometheus_client`` custom-collector
+style), in its own ``CollectorRegistry``. Names are in base units: energy in
+``..._joules_total`` counters, power in ``..._watts`` gauges, carbon in
+``..._grams_total`` and water in ``..._cubic_meters_total`` counters (see
+``docs/exporters.md`` for the full table).
+
+Failure modes: a port that cannot be bound raises
+:class:`~wattprint.errors.ConfigError` at construction (the user asked for it);
+after that nothing raises into the run. A Pushgateway that is down or slow is
+logged once, retried with exponential backoff, and never delays a scrape or
+another exporter; the final push is retried a few times and then reported
+through the exporter runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+
+from wattprint.errors import ConfigError
+from wattprint.footprint import Footprint
+
+__all__ = ["PrometheusExporter", "FootprintCollector", "METRICS"]
+
+logger = logging.getLogger("wattprint")
+
+J_PER_KWH = 3.6e6
+M3_PER_L = 1e-3
+
+_RUN_LABELS = ("run_id", "project", "host", "rank")
+_COMPONENT_LABELS = ("run_id", "project", "component", "kind", "source", "measured", "host", "rank")
+
+# name (as exposed), type, labels beyond the run's, help. Kept here so the docs
+# and the tests can check every one of them.
+METRICS: List[Dict[str, str]] = [
+    {"name": "wattprint_energy_joules_total", "type": "counter", "labels": "component kind source measured",
+     "help": "IT energy used by each component since the run started, joules."},
+    {"name": "wattprint_power_watts", "type": "gauge", "labels": "component kind source measured",
+     "help": "Mean power of each component over the last sampling interval, watts."},
+    {"name": "wattprint_facility_energy_joules_total", "type": "counter", "labels": "",
+     "help": "Facility energy of the run (IT energy x PUE), joules."},
+    {"name": "wattprint_carbon_grams_total", "type": "counter", "labels": "scope",
+     "help": "Carbon of the run, grams CO2e; scope is operational or embodied."},
+    {"name": "wattprint_water_cubic_meters_total", "type": "counter", "labels": "scope",
+     "help": "Water consumed for the run, cubic meters (1 L = 0.001 m3); scope is onsite or offsite."},
+    {"name": "wattprint_steps_total", "type": "counter", "labels": "", "help": "Training steps counted."},
+    {"name": "wattprint_samples_total", "type": "counter", "labels": "", "help": "Samples counted."},
+    {"name": "wattprint_tokens_total", "type": "counter", "labels": "", "help": "Tokens counted."},
+    {"name": "wattprint_run_duration_seconds", "type": "gauge", "labels": "", "help": "Time since the run started, seconds."},
+    {"name": "wattprint_pue_ratio", "type": "gauge", "labels": "", "help": "Power usage effectiveness applied to the run."},
+    {"name": "wattprint_grid_intensity_grams_per_joule", "type": "gauge", "labels": "",
+     "help": "Grid carbon intensity applied, grams CO2e per joule of facility energy (g/kWh / 3.6e6)."},
+    {"name": "wattprint_forecast_energy_joules", "type": "gauge", "labels": "",
+     "help": "Projected IT energy of the whole run from the steps done so far, joules (only with total_steps)."},
+    {"name": "wattprint_progress_ratio", "type": "gauge", "labels": "", "help": "Share of total_steps done, 0-1 (only with total_steps)."},
+    {"name": "wattprint_last_update_timestamp_seconds", "type": "gauge", "labels": "",
+     "help": "Unix time at which the exporter last received a footprint."},
+    {"name": "wattprint_run_info", "type": "gauge", "labels": "status region schema version",
+     "help": "Always 1; labels describe the run."},
+]
+
+
+def _num(value: Any) -> Optional[float]:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None  # drop NaN
+
+
+class FootprintCollector:
+    """A ``prometheus_client`` collector that exposes the latest footprint.
+
+    Thread-safe: :meth:`update` swaps one reference under a lock; :meth:`collect`
+    copies it and builds fresh metric families, so a scrape never sees half an update.
+    """
+
+    def __init__(self, rank: str = "0") -> None:
+        self.rank = rank
+        self._lock = threading.Lock()
+        self._doc: Optional[Dict[str, Any]] = None
+        self._power_w: Dict[str, Optional[float]] = {}
+        self._updated_unix_s = 0.0
+
+    def update(self, footprint: Footprint) -> None:
+        doc = footprint.to_dict()
+        power = {}
+        series = (footprint.timeline or {}).get("power_w") or {}
+        for cid, values in series.items():
+            last = next((v for v in reversed(values or []) if v is not None), None)
+            power[cid] = _num(last)
+        with self._lock:
+            self._doc, self._power_w, self._updated_unix_s = doc, power, time.time()
+
+    @property
+    def has_data(self) -> bool:
+        with self._lock:
+            return self._doc is not None
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        with self._lock:
+            doc, power, updated = self._doc, dict(self._power_w), self._updated_unix_s
+        if doc is None:
+            return
+        get = _Getter(doc)
+        run = [
+            str(doc.get("run_id", "")),
+            str(doc.get("project", "")),
+            str((doc.get("host") or {}).get("hostname", "")),
+            self.rank,
+        ]
+        helps = {m["name"]: m["help"] for m in METRICS}
+
+        def counter(name: str, extra: Sequence[str] = ()) -> Any:
+            base = name[: -len("_total")]
+            return CounterMetricFamily(base, helps[name], labels=list(_RUN_LABELS) + list(extra))
+
+        def gauge(name: str, extra: Sequence[str] = ()) -> Any:
+            return GaugeMetricFamily(name, helps[name], labels=list(_RUN_LABELS) + list(extra))
+
+        energy = CounterMetricFamily("wattprint_energy_joules", helps["wattprint_energy_joules_total"], labels=list(_COMPONENT_LABELS))
+        watts = GaugeMetricFamily("wattprint_power_watts", helps["wattprint_power_watts"], labels=list(_COMPONENT_LABELS))
+        for comp in doc.get("components") or []:
+            labels = [
+                run[0],
+                run[1],
+                str(comp.get("id", "")),
+                str(comp.get("kind", "")),
+                str(comp.get("source", "")),
+                "true" if comp.get("measured") else "false",
+                run[2],
+                run[3],
+            ]
+            e = _num(comp.get("energy_j"))
+            if e is not None:
+                energy.add_metric(labels, max(0.0, e))
+            p = power.get(str(comp.get("id")))
+            if p is None:
+                p = _num(comp.get("mean_power_w"))
+            if p is not None:
+                watts.add_metric(labels, p)
+        for family in (energy, watts):
+            if family.samples:
+                yield family
+
+        fac_kwh = get.num("energy.facility_kwh")
+        if fac_kwh is not None:
+            m = counter("wattprint_facility_energy_joules_total")
+            m.add_metric(run, fac_kwh * J_PER_KWH)
+            yield m
+        carbon = counter("wattprint_carbon_grams_total", ["scope"])
+        for scope in ("operational", "embodied"):
+            kg = get.num(f"carbon.{scope}_kg")
+            if kg is not None:
+                carbon.add_metric(run + [scope], kg * 1000.0)
+        if carbon.samples:
+            yield carbon
+        water = counter("wattprint_water_cubic_meters_total", ["scope"])
+        for scope in ("onsite", "offsite"):
+            litres = get.num(f"water.{scope}_l")
+            if litres is not None:
+                water.add_metric(run + [scope], litres * M3_PER_L)
+        if water.samples:
+            yield water
+        for key in ("steps", "samples", "tokens"):
+            v = get.num(f"work.{key}")
+            if v is not None:
+                m = counter(f"wattprint_{key}_total")
+                m.add_metric(run, v)
+                yield m
+        simple = [
+            ("wattprint_run_duration_seconds", get.num("duration_s")),
+            ("wattprint_pue_ratio", get.num("factors.pue.value")),
+            ("wattprint_forecast_energy_joules", get.num("forecast.energy_j")),
+            ("wattprint_progress_ratio", get.num("forecast.progress")),
+            ("wattprint_last_update_timestamp_seconds", updated),
+        ]
+        ci = get.num("factors.carbon_intensity_g_per_kwh.value")
+        simple.insert(2, ("wattprint_grid_intensity_grams_per_joule", ci / J_PER_KWH if ci is not None else None))
+        for name, value in simple:
+            if value is not None:
+                m = gauge(name)
+                m.add_metric(run, value)
+                yield m
+        from wattprint import __version__
+
+        info = gauge("wattprint_run_info", ["status", "region", "schema", "version"])
+        info.add_metric(run + [str(doc.get("status", "")), str(doc.get("region", "")), str(doc.get("schema", "")), __version__], 1.0)
+        yield info
+
+
+class _Getter:
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.doc = doc
+
+    def num(self, dotted: str) -> Optional[float]:
+        node: Any = self.doc
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        return _num(node)
+
+
+class PrometheusExporter:
+    """Live metrics for Prometheus: a pull endpoint and/or Pushgateway pushes.
+
+    Args:
+        port: serve ``/metrics`` on this TCP port (``0``: any free port, see
+            :attr:`port`); ``None``: no pull endpoint.
+        addr: address to bind; ``"127.0.0.1"`` unless told otherwise (``"0.0.0.0"``
+            exposes the metrics to the network).
+        pushgateway: Pushgateway address (``"127.0.0.1:9091"`` or a URL); ``None``: no push.
+        job: the Pushgateway ``job`` label.
+        grouping_key: extra Pushgateway grouping labels; default ``run_id`` and
+            ``rank`` of the run, so every run and rank keeps its own group.
+        push_interval_s: least time between periodic pushes during the run,
+            seconds (``0``: push on every sample; ``math.inf``: only the final push).
+        push_timeout_s: timeout of one push, seconds.
+        final_push_attempts: tries of the final push (with ``retry_backoff_s``
+            doubling between them).
+        retry_backoff_s: first backoff after a failed push, seconds; doubles up
+            to ``max_backoff_s``.
+        max_backoff_s: the longest backoff, seconds.
+        rank: the ``rank`` label; default ``$RANK`` or ``"0"``.
+        delete_on_close: delete the run's group from the Pushgateway at close
+            (default ``False``: a batch job's final figures stay there).
+        push_handler: ``prometheus_client`` push handler (authentication, TLS).
+
+    Raises:
+        ConfigError: a bad setting, or a port that cannot be bound.
+
+    Attributes:
+        port: the bound port of the pull endpoint (``None`` without one).
+        url: ``http://addr:port/metrics`` (``None`` without a pull endpoint).
+        registry: the exporter's own ``CollectorRegistry``.
+        pushes, push_errors: counts of successful and failed pushes.
+        last_push_error: the last push error message, or ``None``.
+
+    Example::
+
+        exp = PrometheusExporter(port=9464, pushgateway="127.0.0.1:9091")
+        with wattprint.Tracker(exporters=[exp]):
+            train()
+    """
+
+    def __init__(
+        self,
+        port: Optional[int] = None,
+        addr: str = "127.0.0.1",
+        pushgateway: Optional[str] = None,
+        *,
+        job: str = "wattprint",
+        grouping_key: Optional[Mapping[str, str]] = None,
+        push_interval_s: float = 15.0,
+        push_timeout_s: float = 3.0,
+        final_push_attempts: int = 3,
+        retry_backoff_s: float = 1.0,
+        max_backoff_s: float = 300.0,
+        rank: Optional[Any] = None,
+        delete_on_close: bool = False,
+        push_handler: Optional[Callable[..., Any]] = None,
+    ) -> None:
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535):
+            raise ConfigError("port", f"must be an integer 0-65535 (0: any free port), got {port!r}")
+        if port is None and pushgateway is None:
+            raise ConfigError("port", "give a port for the pull endpoint, a pushgateway address, or both")
+        for name, value, minimum in (
+            ("push_interval_s", push_interval_s, 0.0),
+            ("push_timeout_s", push_timeout_s, 1e-3),
+            ("retry_backoff_s", retry_backoff_s, 0.0),
+            ("max_backoff_s", max_backoff_s, 0.0),
+        ):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= minimum:
+                raise ConfigError(name, f"must be a number >= {minimum}, got {value!r}")
+        if not isinstance(final_push_attempts, int) or final_push_attempts < 1:
+            raise ConfigError("final_push_attempts", f"must be an integer >= 1, got {final_push_attempts!r}")
+        from prometheus_client import CollectorRegistry
+
+        self.addr = addr
+        self.pushgateway = pushgateway
+        self.job = job
+        self.grouping_key = dict(grouping_key) if grouping_key is not None else None
+        self.push_interval_s = float(push_interval_s)
+        self.push_timeout_s = float(push_timeout_s)
+        self.final_push_attempts = final_push_attempts
+        self.retry_backoff_s = float(retry_backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self.rank = str(rank) if rank is not None else (os.environ.get("RANK") or "0")
+        self.delete_on_close = delete_on_close
+        self.push_handler = push_handler
+        self.registry = CollectorRegistry()
+        self.collector = FootprintCollector(rank=self.rank)
+        self.registry.register(self.collector)
+        self.pushes = 0
+        self.push_errors = 0
+        self.last_push_error: Optional[str] = None
+        self._group: Optional[Dict[str, str]] = None
+        self._next_push_s = 0.0
+        self._backoff_s = self.retry_backoff_s
+        self._push_lock = threading.Lock()
+        self._server: Any = None
+        self._server_thread: Optional[threading.Thread] = None
+        self.port: Optional[int] = None
+        if port is not None:
+            self._serve(port)
+
+    # -- pull endpoint -------------------------------------------------------
+    def _serve(self, port: int) -> None:
+        from prometheus_client import start_http_server
+
+        try:
+            self._server, self._server_thread = start_http_server(port, addr=self.addr, registry=self.registry)
+        except OSError as err:
+            raise ConfigError("port", f"cannot serve metrics on {self.addr}:{port} ({err}); choose another port, or 0 for any") from err
+        self.port = int(self._server.server_address[1])
+
+    @property
+    def url(self) -> Optional[str]:
+        if self.port is None:
+            return None
+        host = f"[{self.addr}]" if ":" in self.addr else self.addr
+        return f"http://{host}:{self.port}/metrics"
+
+    # -- exporter protocol ------------------------------------------------------
+    def on_sample(self, footprint: Footprint) -> None:
+        """Expose the live footprint; push it when a periodic push is due. Never raises."""
+        self.collector.update(footprint)
+        if self.pushgateway is None:
+            return
+        now = time.monotonic()
+        if now < self._next_push_s:
+            return
+        if self._push(footprint):
+            self._next_push_s = now + self.push_interval_s
+        else:
+            self._next_push_s = now + self._backoff_s
+            self._backoff_s = min(self.max_backoff_s, max(self._backoff_s * 2, 1e-3))
+
+    def export(self, footprint: Footprint) -> None:
+        """Expose the final footprint and push it (with retries).
+
+        Raises:
+            RuntimeError: every final push failed (the runner logs it; nothing else is affected).
+        """
+        self.collector.update(footprint)
+        if self.pushgateway is None:
+            return
+        delay = self.retry_backoff_s
+        for attempt in range(self.final_push_attempts):
+            if self._push(footprint):
+                return
+            if attempt + 1 < self.final_push_attempts:
+                time.sleep(delay)
+                delay = min(self.max_backoff_s, delay * 2)
+        raise RuntimeError(
+            f"final push to the Pushgateway at {self.pushgateway} failed {self.final_push_attempts} times: {self.last_push_error}"
+        )
+
+    def close(self) -> None:
+        """Shut the pull endpoint down (and delete the pushed group if asked). Safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            try:
+                server.shutdown()
+                server.server_close()
+            except Exception:  # pragma: no cover - best effort
+                logger.debug("wattprint: error closing the metrics endpoint", exc_info=True)
+        if self._server_thread is not None:
+            self._server_thread.join(5.0)
+            self._server_thread = None
+        if self.delete_on_close and self.pushgateway is not None and self._group is not None:
+            try:
+                from prometheus_client import delete_from_gateway
+
+                kwargs = {"handler": self.push_handler} if self.push_handler is not None else {}
+                delete_from_gateway(self.pushgateway, job=self.job, grouping_key=self._group, timeout=self.push_timeout_s, **kwargs)
+            except Exception as err:
+                logger.warning("wattprint: could not delete the run from the Pushgateway at %s (%s)", self.pushgateway, err)
+
+    # -- push ----------------------------------------------------------------------
+    def _group_for(self, footprint: Footprint) -> Dict[str, str]:
+        if self._group is None:
+            group = {"run_id": str(footprint.run_id), "rank": self.rank}
+            if self.grouping_key is not None:
+                group = {str(k): str(v) for k, v in self.grouping_key.items()}
+            self._group = group
+        return self._group
+
+    def _push(self, footprint: Footprint) -> bool:
+        """One push; True when it went through. Logs the first failure, counts the rest."""
+        from prometheus_client import push_to_gateway
+
+        assert self.pushgateway is not None
+        with self._push_lock:
+            try:
+                kwargs = {"handler": self.push_handler} if self.push_handler is not None else {}
+                push_to_gateway(
+                    self.pushgateway,
+                    job=self.job,
+                    registry=self.registry,
+                    grouping_key=self._group_for(footprint),
+                    timeout=self.push_timeout_s,
+                    **kwargs,
+                )
+            except Exception as err:
+                self.push_errors += 1
+                self.last_push_error = f"{type(err).__name__}: {err}"
+                if self.push_errors == 1:
+                    logger.warning(
+                        "wattprint: push to the Pushgateway at %s failed (%s); retrying with backoff, the run goes on",
+                        self.pushgateway,
+                        self.last_push_error,
+                    )
+                return False
+            self.pushes += 1
+            self._backoff_s = self.retry_backoff_s
+            return True
+
+    def __repr__(self) -> str:
+        return f"PrometheusExporter(url={self.url!r}, pushgateway={self.pushgateway!r})"
