@@ -37,8 +37,11 @@ class Ledger:
         self.lock = threading.RLock()
         self.components: List[Component] = []
         self._owner: Dict[str, Sensor] = {}
+        self._ids_of: Dict[int, List[str]] = {}  # id(sensor) -> its component ids, fixed at open
         for sensor in self.sensors:
-            for comp in sensor.components():
+            comps = sensor.components()
+            self._ids_of[id(sensor)] = [c.id for c in comps]
+            for comp in comps:
                 if comp.id in self._owner:
                     raise ValueError(f"two sensors report component {comp.id!r}")
                 self._owner[comp.id] = sensor
@@ -63,8 +66,7 @@ class Ledger:
                 except Exception as err:  # a sensor must never break the run
                     values, reason = {}, f"{type(err).__name__}: {err}"
                     self._log_once(sensor.name, reason)
-                for comp in sensor.components():
-                    cid = comp.id
+                for cid in self._ids_of[id(sensor)]:
                     value = values.get(cid)
                     if value is None:
                         lost = getattr(sensor, "last_error", lambda _c: None)(cid)
