@@ -363,7 +363,7 @@ class Tracker:
         fp = self._build(now, "partial", final=False)
         for runner in live:
             runner.submit_sample(fp)
-        if checkpoint_due:
+        if checkpoint_due and self._state == "running":  # never overwrite the final footprint
             self._last_checkpoint_s = now
             self._write_json(fp)
 
