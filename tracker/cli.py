@@ -38,6 +38,11 @@ def _add_tracker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prometheus-port", type=int, help="serve live Prometheus metrics on this port (127.0.0.1)")
     p.add_argument("--prometheus-addr", default="127.0.0.1", help="address for --prometheus-port (default 127.0.0.1)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="show a live one-line status on stderr (energy, power, gCO2e; rewritten in place on a terminal, a line every 30 s otherwise)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,11 +78,16 @@ def _tracker_kwargs(args: argparse.Namespace) -> Dict[str, object]:
 
 
 def _exporters(args: argparse.Namespace) -> List[object]:
-    if getattr(args, "prometheus_port", None) is None:
-        return []
-    from wattprint.exporters.prometheus import PrometheusExporter
+    exporters: List[object] = []
+    if getattr(args, "prometheus_port", None) is not None:
+        from wattprint.exporters.prometheus import PrometheusExporter
 
-    return [PrometheusExporter(port=args.prometheus_port, addr=args.prometheus_addr)]
+        exporters.append(PrometheusExporter(port=args.prometheus_port, addr=args.prometheus_addr))
+    if getattr(args, "live", False):
+        from .live import LiveStatus
+
+        exporters.append(LiveStatus(enabled=True))
+    return exporters
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -1,0 +1,110 @@
+"""``wattprint report``: tables, comparisons, plots, HTML and what-if regions.
+
+    wattprint report                                  # ./wattprint-runs (or WATTPRINT_OUTPUT_DIR)
+    wattprint report wattprint-runs --plot power.png
+    wattprint report run1.json run2.json --format md
+    wattprint report wattprint-runs --what-if IE,SG,US-VA --pue 1.2
+    wattprint report wattprint-runs --html report.html
+
+Exit codes: 0 done; 1 a file could not be written or matplotlib is missing;
+2 bad input (no such path, not a footprint, no footprint found, unknown region).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, List
+
+from .errors import ConfigError
+
+__all__ = ["register"]
+
+
+def _regions(text: str) -> List[str]:
+    regions = [r.strip() for r in text.split(",") if r.strip()]
+    if not regions:
+        raise argparse.ArgumentTypeError("give region codes separated by commas, e.g. IE,SG,US-VA")
+    return regions
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` subcommand to the ``wattprint`` parser."""
+    p = subparsers.add_parser(
+        "report",
+        help="tables, comparisons, plots and what-if regions for saved footprints",
+        description="Report on footprints: <run_id>.json files or output folders holding them.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="footprint files or folders (default: ./wattprint-runs or WATTPRINT_OUTPUT_DIR)")
+    p.add_argument("--format", "-f", choices=("table", "md", "json", "csv"), default="table", help="output format (default table)")
+    p.add_argument("--plot", metavar="FILE.png", help="write the power timeline and breakdown to this PNG (needs matplotlib)")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the plots and the tables")
+    p.add_argument("--what-if", type=_regions, default=[], metavar="R1,R2", help="re-price the measured energy for these regions, e.g. IE,SG,US-VA")
+    p.add_argument("--pue", type=float, help="PUE for the what-if scenarios (>= 1)")
+    p.add_argument("--summary", action="store_true", help="with several runs, print only the comparison")
+    p.add_argument("--recursive", "-r", action="store_true", help="also look in sub-folders")
+    p.add_argument("--max-plots", type=int, default=8, help="at most this many runs in --plot (default 8)")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+
+    paths = args.paths or [os.environ.get("WATTPRINT_OUTPUT_DIR") or "wattprint-runs"]
+    try:
+        loaded = report.load_footprints(paths, recursive=args.recursive)
+    except report.ReportError as err:
+        print(f"wattprint report: {err}", file=sys.stderr)
+        return 2
+    for path, reason in loaded.skipped:
+        print(f"wattprint report: skipped {path}: {reason}", file=sys.stderr)
+    fps = loaded.footprints
+    if not fps:
+        print(
+            f"wattprint report: no footprints in {', '.join(paths)}; runs write <run_id>.json into their output folder "
+            "(default ./wattprint-runs)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        text = report.render(fps, args.format, regions=args.what_if, pue=args.pue, details=not args.summary)
+    except ConfigError as err:
+        print(f"wattprint report: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    rc = 0
+    if args.plot:
+        rc = max(rc, _write(lambda: _plot(fps, args.plot, args.max_plots), args.plot, len(fps) > args.max_plots, args.max_plots))
+    if args.html:
+        rc = max(rc, _write(lambda: _html(fps, args), args.html, False, 0))
+    return rc
+
+
+def _plot(fps: Any, path: str, max_runs: int) -> None:
+    from .plot import save_png
+
+    save_png(fps, path, max_runs=max(1, max_runs))
+
+
+def _html(fps: Any, args: argparse.Namespace) -> None:
+    from .plot import save_html
+
+    save_html(fps, args.html, regions=args.what_if, pue=args.pue)
+
+
+def _write(action: Any, path: str, truncated: bool, max_runs: int) -> int:
+    from .plot import PlotUnavailable
+
+    try:
+        action()
+    except PlotUnavailable as err:
+        print(f"wattprint report: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"wattprint report: cannot write {path}: {err}", file=sys.stderr)
+        return 1
+    note = f" (the first {max_runs} runs)" if truncated else ""
+    print(f"wattprint report: wrote {path}{note}", file=sys.stderr)
+    return 0

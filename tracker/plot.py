@@ -1,0 +1,291 @@
+"""Pictures of footprints: the power timeline and the footprint's breakdown.
+
+For each run, one row: on the left the power of each component over time
+(from the footprint's ``timeline``), with the run's windows shaded and sensor
+gaps hatched; on the right the breakdown of the footprint (energy by
+component, carbon operational and embodied, water on-site and off-site), each
+as shares of its total with the total written beside it::
+
+    from wattprint import plot, report
+    fps = report.load_footprints(["wattprint-runs"]).footprints
+    plot.save_png(fps, "power.png")
+    plot.save_html(fps, "report.html", regions=["IE", "SG"])
+
+matplotlib is an optional extra (``pip install 'wattprint[plot]'``); it is
+imported inside the functions, and only its object-oriented API is used (no
+pyplot, no global backend change), so plotting is safe in any thread.
+
+Failure modes: :class:`PlotUnavailable` when matplotlib is not installed;
+``OSError`` when the file cannot be written.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from . import report
+from .errors import WattprintError
+from .footprint import Footprint
+
+__all__ = ["PlotUnavailable", "power_series", "breakdown", "figure_png", "save_png", "html_page", "save_html"]
+
+MAX_RUNS = 8
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+class PlotUnavailable(WattprintError):
+    """matplotlib is not installed: ``pip install 'wattprint[plot]'``."""
+
+
+def _require_matplotlib() -> Any:
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise PlotUnavailable("plots need matplotlib: pip install 'wattprint[plot]'") from err
+    return Figure
+
+
+def _as_fp(fp: Any) -> Footprint:
+    return fp if isinstance(fp, Footprint) else Footprint(dict(fp), dict(fp).get("timeline") or {})
+
+
+def power_series(fp: Any) -> Tuple[List[float], Dict[str, List[float]]]:
+    """Seconds since start and each component's mean power (W, NaN where unknown).
+
+    ``power_w[k]`` is the mean power over ``(t_s[k-1], t_s[k]]``; it is
+    recomputed from the cumulative energies when the timeline lacks it.
+    """
+    tl = _as_fp(fp).timeline or {}
+    t = [float(x) for x in tl.get("t_s") or []]
+    power: Dict[str, List[float]] = {}
+    given = tl.get("power_w") or {}
+    for cid, energies in (tl.get("energy_j") or {}).items():
+        series = given.get(cid)
+        if not series or len(series) != len(t):
+            series = [None] + [
+                (energies[k] - energies[k - 1]) / (t[k] - t[k - 1]) if t[k] > t[k - 1] else None for k in range(1, len(t))
+            ]
+        power[cid] = [float(v) if v is not None else math.nan for v in series]
+    return t, power
+
+
+def breakdown(fp: Any) -> List[Tuple[str, float, List[Tuple[str, float]]]]:
+    """``[(figure, total, [(part, value), ...]), ...]`` for energy (J), carbon (kg) and water (L)."""
+    d = _as_fp(fp).to_dict()
+    s = report.summarize(d)
+    energy_parts = [(str(c.get("id")), float(c.get("energy_j") or 0.0)) for c in d.get("components") or []]
+    carbon_parts = [("operational", s["carbon_operational_kg"] or 0.0), ("embodied", s["carbon_embodied_kg"] or 0.0)]
+    water_parts = [("on-site", s["water_onsite_l"] or 0.0), ("off-site", s["water_offsite_l"] or 0.0)]
+    return [
+        ("energy", s["energy_it_j"] or 0.0, energy_parts),
+        ("carbon", s["carbon_total_kg"] if s["carbon_total_kg"] is not None else sum(v for _, v in carbon_parts), carbon_parts),
+        ("water", s["water_total_l"] if s["water_total_l"] is not None else sum(v for _, v in water_parts), water_parts),
+    ]
+
+
+def _time_unit(span_s: float) -> Tuple[str, float]:
+    if span_s > 2 * 3600:
+        return "h", 3600.0
+    if span_s > 180:
+        return "min", 60.0
+    return "s", 1.0
+
+
+def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
+    d = fp.to_dict()
+    t, power = power_series(fp)
+    if len(t) < 2 or not power:
+        ax.text(0.5, 0.5, "no timeline in this footprint", ha="center", va="center", transform=ax.transAxes, color="#666")
+        ax.set_yticks([])
+        ax.set_xticks([])
+        return
+    unit, size = _time_unit(max(t[-1], float(d.get("duration_s") or 0.0)))
+    ts = [x / size for x in t]
+    total = [0.0] * len(t)
+    known = [False] * len(t)
+    for cid, series in power.items():
+        comp = next((c for c in d.get("components") or [] if c.get("id") == cid), {})
+        label = cid + ("" if comp.get("measured", True) else " (estimated)")
+        ax.step(ts, series, where="pre", color=colors.get(cid), lw=1.4, label=label)
+        for k, v in enumerate(series):
+            if not math.isnan(v):
+                total[k] += v
+                known[k] = True
+    if len(power) > 1:
+        ax.step(ts, [v if ok else math.nan for v, ok in zip(total, known)], where="pre", color="black", lw=1.0, ls="--", label="total")
+    windows = d.get("windows") or []
+    for i, w in enumerate(windows):
+        start = w.get("start_s")
+        dur = w.get("duration_s")
+        if start is None or dur is None:
+            continue
+        ax.axvspan(start / size, (start + dur) / size, color="#9ecae1", alpha=0.25, lw=0)
+        if len(windows) <= 12:
+            ax.text(
+                (start + dur / 2) / size, 0.98, str(w.get("name")), transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=7, color="#08519c", clip_on=True,
+            )
+    for g in d.get("gaps") or []:
+        ax.axvspan(float(g.get("start_s") or 0.0) / size, float(g.get("end_s") or 0.0) / size, facecolor="none", edgecolor="#d62728", hatch="//", lw=0)
+    ax.set_xlim(ts[0], ts[-1] if ts[-1] > ts[0] else ts[0] + 1)
+    peak = max((v for series in power.values() for v in series if not math.isnan(v)), default=0.0)
+    peak = max(peak, max((v for v, ok in zip(total, known) if ok), default=0.0) if len(power) > 1 else 0.0)
+    ax.set_ylim(0, peak * 1.15 if peak > 0 else 1.0)  # headroom for the window labels
+    ax.set_xlabel(f"time since start [{unit}]")
+    ax.set_ylabel("power [W]")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+
+
+def _draw_breakdown(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
+    rows = breakdown(fp)
+    fixed = {"operational": "#636363", "embodied": "#bdbdbd", "on-site": "#3182bd", "off-site": "#9ecae1"}
+    fmt = {"energy": report.format_energy, "carbon": report.format_carbon, "water": report.format_water}
+    for y, (name, total, parts) in enumerate(reversed(rows)):
+        left = 0.0
+        denom = sum(v for _, v in parts)
+        for part, value in parts:
+            share = value / denom if denom > 0 else 0.0
+            if share <= 0:
+                continue
+            ax.barh(y, share, left=left, color=colors.get(part, fixed.get(part, "#999")), edgecolor="white", lw=0.5)
+            if share >= 0.18:
+                short = part if len(part) <= 11 * share / 0.25 else part[: max(3, int(11 * share / 0.25) - 1)] + "…"
+                ax.text(left + share / 2, y, f"{short}\n{share:.0%}", ha="center", va="center", fontsize=6.5, color="white" if part not in ("embodied", "off-site") else "black")
+            left += share
+        ax.text(1.02, y, fmt[name](total if denom > 0 else (total or None)), va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([r[0] for r in reversed(rows)])
+    ax.set_xlim(0, 1)
+    ax.set_xticks([0, 0.5, 1])
+    ax.set_xticklabels(["0", "50%", "100%"])
+    ax.set_title("breakdown", fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX_RUNS) -> bytes:
+    """PNG bytes: one row per run (at most ``max_runs``), power timeline and breakdown.
+
+    Raises:
+        PlotUnavailable: matplotlib is missing. ValueError: no footprints.
+    """
+    Figure = _require_matplotlib()
+    fps = [_as_fp(f) for f in footprints][:max_runs]
+    if not fps:
+        raise ValueError("figure_png: give at least one footprint")
+    fig = Figure(figsize=(11, 3.3 * len(fps)), dpi=dpi, layout="constrained")
+    axes = fig.subplots(len(fps), 2, squeeze=False, gridspec_kw={"width_ratios": [3.0, 1.25]})
+    for i, fp in enumerate(fps):
+        d = fp.to_dict()
+        ids = [str(c.get("id")) for c in d.get("components") or []]
+        colors = {cid: _COLORS[k % len(_COLORS)] for k, cid in enumerate(ids)}
+        status = str(d.get("status"))
+        flag = f"  ⚠ {status.upper()}" if status in ("partial", "failed") else ""
+        title = (
+            f"{d.get('run_id')} · {d.get('project')} · {report.format_duration(d.get('duration_s'))} · "
+            f"{report.format_energy((d.get('energy') or {}).get('it_j'))} · region {d.get('region')}{flag}"
+        )
+        axes[i][0].set_title(title, fontsize=9, loc="left", color="#b30000" if flag else "black")
+        _draw_power(axes[i][0], fp, colors)
+        _draw_breakdown(axes[i][1], fp, colors)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "wattprint"})
+    return buf.getvalue()
+
+
+def save_png(footprints: Sequence[Any], path: str, *, dpi: int = 110, max_runs: int = MAX_RUNS) -> str:
+    """Write :func:`figure_png` to ``path`` (atomically) and return ``path``."""
+    data = figure_png(footprints, dpi=dpi, max_runs=max_runs)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1em;margin:1.2em 0 .4em}
+table{border-collapse:collapse;font-size:.85em;margin-bottom:.5em}th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
+th{background:#f6f6f6}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}ul{font-size:.85em;color:#444}
+img{max-width:100%;height:auto;border:1px solid #eee}.flag{color:#b30000;font-weight:bold}footer{margin-top:3em;font-size:.8em;color:#777}
+"""
+
+
+def html_page(
+    footprints: Sequence[Any],
+    *,
+    regions: Sequence[str] = (),
+    pue: Optional[float] = None,
+    title: str = "wattprint report",
+    plots: bool = True,
+    max_runs: int = MAX_RUNS,
+) -> str:
+    """A self-contained HTML page: per-run tables with their plot (PNG inlined as
+    base64), the comparison across runs, and what-if tables. Nothing external is
+    referenced. Without matplotlib (or ``plots=False``) the page has the tables only.
+
+    Raises:
+        ConfigError: an unknown what-if region.
+    """
+    fps = [_as_fp(f) for f in footprints]
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>{len(fps)} run(s). Generated {e(_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} by wattprint.</p>",
+    ]
+    plot_note = None
+    if plots:
+        try:
+            _require_matplotlib()
+        except PlotUnavailable as err:
+            plots, plot_note = False, str(err)
+    if plot_note:
+        parts.append(f"<p class='flag'>{e(plot_note)}</p>")
+    if len(fps) > 1:
+        parts.append("<h2>Comparison</h2>")
+        parts.append(report.html_table(report.comparison_table(fps)))
+    for i, fp in enumerate(fps):
+        d = fp.to_dict()
+        flag = " <span class='flag'>⚠ " + e(str(d.get("status")).upper()) + "</span>" if d.get("status") in ("partial", "failed") else ""
+        parts.append(f"<h2>Run {e(str(d.get('run_id')))}{flag}</h2>")
+        if plots and i < max_runs:
+            data = base64.b64encode(figure_png([fp])).decode("ascii")
+            parts.append(f'<img alt="power timeline and breakdown of run {e(str(d.get("run_id")))}" src="data:image/png;base64,{data}">')
+        for t in report.run_tables(fp):
+            parts.append(report.html_table(t))
+        if regions or pue is not None:
+            rows = report.what_if(fp, list(regions) or [str(d.get("region") or "world")], pue=pue)
+            parts.append(report.html_table(report.what_if_table(rows)))
+    parts.append("<footer>Energy is measured IT energy unless marked estimated; facility energy = IT × PUE; "
+                 "carbon = facility kWh × grid intensity (+ embodied); water on-site = IT kWh × WUE, off-site = facility kWh × EWIF.</footer>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def save_html(footprints: Sequence[Any], path: str, **kwargs: Any) -> str:
+    """Write :func:`html_page` to ``path`` (atomically) and return ``path``."""
+    from ._io import atomic_write_text
+
+    atomic_write_text(path, html_page(footprints, **kwargs))
+    return path
