@@ -1,94 +1,209 @@
-"""Footprint accounting (minimal first version; the factor tables come next).
+"""Footprint accounting: from components' joules to energy, carbon, water and work figures.
 
-Formulas (DESIGN.md), with IT energy ``E_it`` in kWh:
-``E_fac = E_it × PUE``; ``C_op = E_fac × CI``; ``W_on = E_it × WUE``;
-``W_off = E_fac × EWIF``.
+With IT energy ``E_it`` (kWh, the sum of the components):
+
+- facility energy ``E_fac = E_it × PUE``
+- operational carbon ``C_op = E_fac × CI`` (CI in gCO2e/kWh; with a live time series,
+  ``Σ_k ΔE_fac,k × CI_k`` over the timeline's intervals, and the reported intensity is
+  the energy-weighted mean, so ``C_op = E_fac × CI`` still holds)
+- on-site water ``W_on = E_it × WUE`` (WUE is per kWh of IT energy, as The Green Grid defines it)
+- off-site water ``W_off = E_fac × EWIF`` (Li et al. 2023)
+- embodied carbon ``C_emb = Σ_devices embodied_kg × duration / lifetime`` for the GPUs
+  (and server CPUs) actually used, matched by name against the bundled tables
+- work: J per step / sample / token; FLOPs from the user or ``6·N·D``;
+  ``MFU = FLOP / duration / Σ peak FLOP/s``; ``CCI = (C_op + C_emb) g / (FLOP / 1e18)``.
+
+Bounds: low/high for every figure from the components' uncertainty (``uncertainty_rel``:
+NVML counters about ±5 %, estimates ±50 %), the factors' ranges and the embodied
+table's low/high and the 3–6 year lifetime range.
+
+:func:`account` is called about once a second for live footprints: it reads no file
+(the tables are cached) and its cost is linear in the timeline's bounded length.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional
+import bisect
+import datetime as _dt
+import functools
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import ConfigError
+from .factors import LIVE_REL_RANGE, Factor, Factors, resolve_factors
+from .hardware import DEFAULT_LIFETIME_YEARS, lookup_accelerator, lookup_cpu
 
-__all__ = ["Factor", "Factors", "resolve_factors", "account"]
+__all__ = ["Factor", "Factors", "resolve_factors", "account", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS"]
 
 J_PER_KWH = 3.6e6
+SECONDS_PER_YEAR = 365.25 * 86400.0
+LIFETIME_RANGE_YEARS = (3.0, 6.0)  # lifetimes in use: 3 (EcoLogits) ... 6 (Google TPU LCA, BLOOM)
 
 
-@dataclass(frozen=True)
-class Factor:
-    value: float
-    unit: str
-    source: str
-    year: Optional[int] = None
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+@functools.lru_cache(maxsize=256)
+def _cpu_spec(name: str):
+    return lookup_cpu(name)
 
 
-@dataclass(frozen=True)
-class Factors:
-    region: str
-    pue: Factor
-    carbon_intensity: Factor
-    wue: Factor
-    ewif: Factor
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "pue": self.pue.to_dict(),
-            "carbon_intensity_g_per_kwh": self.carbon_intensity.to_dict(),
-            "wue_l_per_kwh": self.wue.to_dict(),
-            "ewif_l_per_kwh": self.ewif.to_dict(),
-        }
+def _div(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or not b:
+        return None
+    return a / b
 
 
-def _positive(setting: str, value: Any, minimum: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(setting, f"must be a number >= {minimum}, got {value!r}") from None
-    if not v >= minimum or v != v or v == float("inf"):
-        raise ConfigError(setting, f"must be a finite number >= {minimum}, got {value!r}")
-    return v
+def _pair(lo: float, hi: float) -> List[float]:
+    return [min(lo, hi), max(lo, hi)]
 
 
-def resolve_factors(
-    *,
-    region: Optional[str] = None,
-    pue: Optional[float] = None,
-    wue_l_per_kwh: Optional[float] = None,
-    ewif_l_per_kwh: Optional[float] = None,
-    intensity_g_per_kwh: Optional[float] = None,
-    env: Optional[Mapping[str, str]] = None,
-) -> Factors:
-    env = os.environ if env is None else env
-    region = region or env.get("WATTPRINT_REGION") or "world"
-    if pue is None and env.get("WATTPRINT_PUE"):
-        pue_f = Factor(_positive("WATTPRINT_PUE", env["WATTPRINT_PUE"], 1.0), "ratio", "WATTPRINT_PUE")
-    elif pue is not None:
-        pue_f = Factor(_positive("pue", pue, 1.0), "ratio", "user")
-    else:
-        pue_f = Factor(1.56, "ratio", "Uptime Institute Global Data Center Survey 2024 (average)", 2024)
-    ci = (
-        Factor(_positive("intensity_g_per_kwh", intensity_g_per_kwh, 0.0), "gCO2e/kWh", "user")
-        if intensity_g_per_kwh is not None
-        else Factor(458.0, "gCO2e/kWh", "Ember Global Electricity Review 2026 (world, 2025)", 2025)
+# -- operational carbon -----------------------------------------------------------
+
+
+def _series_carbon_g(
+    readings: Sequence[Tuple[_dt.datetime, float]],
+    timeline: Optional[Mapping[str, Any]],
+    started_at: Optional[_dt.datetime],
+    it_j: float,
+    pue: float,
+) -> float:
+    """Operational carbon (g) summed per timeline interval against the live readings.
+
+    Each interval uses the latest reading at or before its midpoint (the first reading
+    before any). Energy after the timeline's last point uses the latest reading.
+    """
+    times = [r[0] for r in readings]
+
+    def ci_at(when: Optional[_dt.datetime]) -> float:
+        if when is None:
+            return readings[-1][1]
+        i = bisect.bisect_right(times, when) - 1
+        return readings[max(i, 0)][1]
+
+    total_g = 0.0
+    covered_j = 0.0
+    if timeline and started_at is not None and timeline.get("t_s"):
+        t_s = list(timeline["t_s"])
+        series = list((timeline.get("energy_j") or {}).values())
+        cum = [sum(s[k] for s in series) for k in range(len(t_s))] if series else [0.0] * len(t_s)
+        for k in range(1, len(t_s)):
+            d_j = cum[k] - cum[k - 1]
+            if d_j <= 0:
+                continue
+            mid = started_at + _dt.timedelta(seconds=(t_s[k - 1] + t_s[k]) / 2.0)
+            total_g += d_j / J_PER_KWH * pue * ci_at(mid)
+        covered_j = cum[-1] - cum[0]
+    rest_j = it_j - covered_j
+    if rest_j > 0:
+        total_g += rest_j / J_PER_KWH * pue * readings[-1][1]
+    return total_g
+
+
+def _intensity(
+    factors: Factors, fac_kwh: float, it_j: float, timeline: Optional[Mapping[str, Any]], started_at: Any
+) -> Tuple[Factor, float, Optional[Dict[str, Any]]]:
+    """(the intensity factor as reported, operational carbon in kg, the ``grid`` section)."""
+    status = factors.grid_status()
+    readings = factors.intensity_readings() if status is not None else []
+    if not readings:
+        ci = factors.carbon_intensity
+        if status is not None:
+            status = dict(status)
+            status["fallback"] = {"value": ci.value, "source": ci.source}
+            ci = Factor(
+                ci.value, ci.unit, ci.source, ci.year, ci.low, ci.high, ci.origin, ci.licence,
+                f"live grid intensity unavailable ({status.get('reason') or 'no reading'}); bundled figure used",
+            )
+        return ci, fac_kwh * ci.value / 1000.0, status
+    op_g = _series_carbon_g(readings, timeline, started_at, it_j, factors.pue.value)
+    eff = op_g / fac_kwh if fac_kwh > 0 else readings[-1][1]
+    assert status is not None
+    src = f"{status['source']}, zone {status['zone'] or 'national'}"
+    note = f"{len(readings)} reading(s); energy-weighted mean over the run" if len(readings) > 1 else "1 reading"
+    ci = Factor(
+        eff, "gCO2e/kWh", src, readings[-1][0].year, eff * (1 - LIVE_REL_RANGE), eff * (1 + LIVE_REL_RANGE), "live", None, note
     )
-    wue = (
-        Factor(_positive("wue_l_per_kwh", wue_l_per_kwh, 0.0), "L/kWh", "user")
-        if wue_l_per_kwh is not None
-        else Factor(1.8, "L/kWh", "Shehabi et al. 2016, LBNL (US data-centre average)", 2016)
-    )
-    ewif = (
-        Factor(_positive("ewif_l_per_kwh", ewif_l_per_kwh, 0.0), "L/kWh", "user")
-        if ewif_l_per_kwh is not None
-        else Factor(3.142, "L/kWh", "Li et al. 2023 v5, U.S. average", 2023)
-    )
-    return Factors(region, pue_f, ci, wue, ewif)
+    status = dict(status)
+    status["series"] = [[r[0].isoformat().replace("+00:00", "Z"), r[1]] for r in readings[-50:]]
+    status["fallback"] = {"value": factors.carbon_intensity.value, "source": factors.carbon_intensity.source}
+    return ci, op_g / 1000.0, status
+
+
+# -- embodied carbon ------------------------------------------------------------------
+
+
+def _embodied(
+    components: Sequence[Mapping[str, Any]], duration_s: float, factors: Factors
+) -> Tuple[Optional[float], float, float, Dict[str, Any], float, bool]:
+    """(embodied kg or None, low, high, the ``embodied`` section, Σ peak FLOP/s of GPUs, all GPUs known)."""
+    devices: List[Dict[str, Any]] = []
+    missing: List[str] = []
+    kg = lo = hi = 0.0
+    known_any = False
+    peak_flops = 0.0
+    all_gpus_known = True
+    any_gpu = False
+    override = factors.lifetime_years
+    for c in components:
+        kind = c.get("kind")
+        if kind not in ("gpu", "cpu"):
+            continue
+        info = c.get("info") or {}
+        count = info.get("count", 1)
+        count = count if isinstance(count, (int, float)) and count > 0 else 1
+        name = str(c.get("name") or "")
+        if kind == "gpu":
+            any_gpu = True
+            spec = lookup_accelerator(name)
+            if spec is None:
+                all_gpus_known = False
+                missing.append(f"{c.get('id')} ({name or 'unnamed'})")
+                continue
+            if spec.peak_bf16_flops:
+                peak_flops += spec.peak_bf16_flops * count
+            else:
+                all_gpus_known = False
+            model, emb, emb_lo, emb_hi = spec.model, spec.embodied_kgco2e, spec.embodied_low_kgco2e, spec.embodied_high_kgco2e
+            life, source = spec.lifetime_years, spec.embodied_source
+        else:
+            cspec = _cpu_spec(name) if name else None
+            if cspec is None or cspec.embodied_kgco2e is None:
+                missing.append(f"{c.get('id')} ({name or 'unnamed'})")
+                continue
+            model, emb, emb_lo, emb_hi = cspec.model, cspec.embodied_kgco2e, cspec.embodied_low_kgco2e, cspec.embodied_high_kgco2e
+            life, source = cspec.lifetime_years or DEFAULT_LIFETIME_YEARS, cspec.embodied_source
+        if emb is None:
+            missing.append(f"{c.get('id')} ({name})")
+            continue
+        life_v = override or life
+        life_lo, life_hi = (override, override) if override else LIFETIME_RANGE_YEARS
+        share = duration_s / (life_v * SECONDS_PER_YEAR)
+        d_kg = emb * count * share
+        d_lo = (emb_lo if emb_lo is not None else emb) * count * duration_s / (max(life_hi, life_v) * SECONDS_PER_YEAR)
+        d_hi = (emb_hi if emb_hi is not None else emb) * count * duration_s / (min(life_lo, life_v) * SECONDS_PER_YEAR)
+        kg, lo, hi = kg + d_kg, lo + d_lo, hi + d_hi
+        known_any = True
+        devices.append(
+            {
+                "component": c.get("id"),
+                "model": model,
+                "count": count,
+                "embodied_kgco2e": emb,
+                "lifetime_years": life_v,
+                "share": share,
+                "kg": d_kg,
+                "source": source,
+            }
+        )
+    section: Dict[str, Any] = {
+        "kg": kg if known_any else None,
+        "method": "per device: embodied kgCO2e x run duration / lifetime",
+        "devices": devices,
+        "missing": missing,
+    }
+    if not factors.embodied:
+        section = {"kg": None, "method": "disabled (embodied=False)", "devices": [], "missing": []}
+        return None, 0.0, 0.0, section, (peak_flops if any_gpu and all_gpus_known else 0.0), any_gpu and all_gpus_known
+    return (kg if known_any else None), lo, hi, section, peak_flops, any_gpu and all_gpus_known
+
+
+# -- the whole account -------------------------------------------------------------------
 
 
 def account(
@@ -100,31 +215,114 @@ def account(
     started_at: Any = None,
     timeline: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """The accounting sections of a footprint from its components' energy."""
-    it_j = sum(c["energy_j"] for c in components)
+    """The accounting sections of a footprint (see the module docstring for the formulas).
+
+    Args:
+        components: the footprint's component dicts (``energy_j``, ``kind``, ``name``,
+            ``uncertainty_rel``, ``info``...).
+        duration_s: the run's duration, seconds.
+        work: ``steps``, ``samples``, ``tokens``, ``flops`` (``None`` unless counted).
+        factors: from :func:`resolve_factors`.
+        started_at: aware UTC start time (needed to align a live intensity series).
+        timeline: ``Footprint.timeline`` (cumulative joules per component at ``t_s``).
+
+    Returns:
+        ``region``, ``region_name``, ``energy``, ``factors``, ``carbon``, ``water``,
+        ``work``, ``bounds``, ``embodied`` and, with a live grid, ``grid``.
+    """
+    duration_s = max(0.0, float(duration_s or 0.0))
+    it_j = 0.0
+    it_lo = it_hi = 0.0
+    for c in components:
+        e = float(c.get("energy_j") or 0.0)
+        u = c.get("uncertainty_rel")
+        u = float(u) if isinstance(u, (int, float)) and u >= 0 else 0.5
+        it_j += e
+        it_lo += e * max(0.0, 1.0 - u)
+        it_hi += e * (1.0 + u)
     it_kwh = it_j / J_PER_KWH
-    fac_kwh = it_kwh * factors.pue.value
-    op_kg = fac_kwh * factors.carbon_intensity.value / 1000.0
+    pue_lo, pue_hi = factors.pue.range
+    pue = factors.pue.value
+    fac_kwh = it_kwh * pue
+    fac_lo, fac_hi = it_lo / J_PER_KWH * pue_lo, it_hi / J_PER_KWH * pue_hi
+
+    ci, op_kg, grid = _intensity(factors, fac_kwh, it_j, timeline, started_at)
+    ci_lo, ci_hi = ci.range
+    op_lo, op_hi = fac_lo * ci_lo / 1000.0, fac_hi * ci_hi / 1000.0
+
+    emb_kg, emb_lo, emb_hi, emb_section, peak_flops, gpus_known = _embodied(components, duration_s, factors)
+    total_kg = op_kg + (emb_kg or 0.0)
+    total_lo, total_hi = op_lo + emb_lo, op_hi + emb_hi
+
+    wue_lo, wue_hi = factors.wue.range
+    ewif_lo, ewif_hi = factors.ewif.range
     onsite_l = it_kwh * factors.wue.value
     offsite_l = fac_kwh * factors.ewif.value
-    steps, samples, tokens = work.get("steps") or 0, work.get("samples") or 0, work.get("tokens") or 0
+    on_lo, on_hi = it_lo / J_PER_KWH * wue_lo, it_hi / J_PER_KWH * wue_hi
+    off_lo, off_hi = fac_lo * ewif_lo, fac_hi * ewif_hi
+
+    steps = int(work.get("steps") or 0)
+    samples = int(work.get("samples") or 0)
+    tokens = int(work.get("tokens") or 0)
     flops = work.get("flops")
-    return {
+    flops_source = "counted" if flops is not None else None
+    if flops is None and factors.model_params and tokens:
+        flops, flops_source = 6.0 * factors.model_params * tokens, "6*N*D (model_params x tokens)"
+    mfu = None
+    if flops is not None and duration_s > 0 and gpus_known and peak_flops > 0:
+        mfu = flops / duration_s / peak_flops
+    eflop = flops / 1e18 if flops else None
+    cci = _div(total_kg * 1000.0, eflop)
+
+    bounds: Dict[str, List[float]] = {
+        "energy.it_j": _pair(it_lo, it_hi),
+        "energy.it_kwh": _pair(it_lo / J_PER_KWH, it_hi / J_PER_KWH),
+        "energy.facility_kwh": _pair(fac_lo, fac_hi),
+        "factors.pue": _pair(pue_lo, pue_hi),
+        "factors.carbon_intensity_g_per_kwh": _pair(ci_lo, ci_hi),
+        "factors.wue_l_per_kwh": _pair(wue_lo, wue_hi),
+        "factors.ewif_l_per_kwh": _pair(ewif_lo, ewif_hi),
+        "carbon.operational_kg": _pair(op_lo, op_hi),
+        "carbon.total_kg": _pair(total_lo, total_hi),
+        "water.onsite_l": _pair(on_lo, on_hi),
+        "water.offsite_l": _pair(off_lo, off_hi),
+        "water.total_l": _pair(on_lo + off_lo, on_hi + off_hi),
+    }
+    if emb_kg is not None:
+        bounds["carbon.embodied_kg"] = _pair(emb_lo, emb_hi)
+    for key, count in (("j_per_step", steps), ("j_per_sample", samples), ("j_per_token", tokens)):
+        if count:
+            bounds[f"work.{key}"] = _pair(it_lo / count, it_hi / count)
+    if cci is not None and eflop:
+        bounds["work.cci_g_per_eflop"] = _pair(total_lo * 1000.0 / eflop, total_hi * 1000.0 / eflop)
+    if mfu is not None:
+        bounds["work.mfu"] = [mfu, mfu]
+
+    factors_doc = factors.to_dict()
+    factors_doc["carbon_intensity_g_per_kwh"] = ci.to_dict()
+    out: Dict[str, Any] = {
         "region": factors.region,
+        "region_name": factors.region_name,
         "energy": {"it_j": it_j, "it_kwh": it_kwh, "facility_kwh": fac_kwh},
-        "factors": factors.to_dict(),
-        "carbon": {"operational_kg": op_kg, "embodied_kg": None, "total_kg": op_kg},
+        "factors": factors_doc,
+        "carbon": {"operational_kg": op_kg, "embodied_kg": emb_kg, "total_kg": total_kg},
         "water": {"onsite_l": onsite_l, "offsite_l": offsite_l, "total_l": onsite_l + offsite_l},
         "work": {
             "steps": steps,
             "samples": samples,
             "tokens": tokens,
             "flops": flops,
-            "j_per_step": it_j / steps if steps else None,
-            "j_per_sample": it_j / samples if samples else None,
-            "j_per_token": it_j / tokens if tokens else None,
-            "mfu": None,
-            "cci_g_per_eflop": (op_kg * 1000.0) / (flops / 1e18) if flops else None,
+            "flops_source": flops_source,
+            "j_per_step": _div(it_j, steps),
+            "j_per_sample": _div(it_j, samples),
+            "j_per_token": _div(it_j, tokens),
+            "mfu": mfu,
+            "peak_flops_per_s": peak_flops if gpus_known and peak_flops > 0 else None,
+            "cci_g_per_eflop": cci,
         },
-        "bounds": {},
+        "bounds": bounds,
+        "embodied": emb_section,
     }
+    if grid is not None:
+        out["grid"] = grid
+    return out

@@ -1,0 +1,384 @@
+"""Live grid carbon intensity (opt-in), over ``requests``.
+
+Providers:
+    ``electricitymaps``: Electricity Maps v3 ``GET /carbon-intensity/latest?zone=Z`` with the
+        ``auth-token`` header (a key is needed; the free tier covers one zone).
+    ``ukci``: the UK Carbon Intensity API (National Energy System Operator, no key, CC BY 4.0):
+        ``GET /intensity`` (national), ``/regional/regionid/N`` or ``/regional/postcode/OUTCODE``.
+        The ``actual`` value is used when published, else the ``forecast``.
+    ``watttime``: WattTime v3. ``GET /login`` (HTTP Basic, ``grid_token="user:password"``)
+        gives a bearer token (30 min); ``GET /v3/forecast?region=Z&signal_type=co2_moer``
+        gives the marginal intensity in lb/MWh (converted: x 0.45359237). The forecast is
+        subscriber-only except for ``CAISO_NORTH``; MOER is a *marginal* rate, not an average.
+
+A :class:`LiveGrid` fetches in its own named daemon thread, first at
+``start()`` and then every ``refresh_s``; each request has a timeout. Results
+are cached per (provider, zone, URL) for ``refresh_s`` across trackers in the
+process. Nothing is fetched before ``start()``, and nothing at all unless a
+provider was configured. Failures are recorded as a reason (the accounting
+then falls back to the bundled figure and says why); they never raise into
+the caller. The token never appears in logs, reasons, reprs or footprints.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import threading
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from .errors import ConfigError
+
+__all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache"]
+
+logger = logging.getLogger("wattprint")
+
+LB_PER_MWH_TO_G_PER_KWH = 0.45359237
+PROVIDERS = ("electricitymaps", "ukci", "watttime")
+BASE_URLS = {
+    "electricitymaps": "https://api.electricitymaps.com/v3",
+    "ukci": "https://api.carbonintensity.org.uk",
+    "watttime": "https://api.watttime.org",
+}
+PROVIDER_NAMES = {
+    "electricitymaps": "Electricity Maps (live)",
+    "ukci": "UK Carbon Intensity API, NESO (live, CC BY 4.0)",
+    "watttime": "WattTime v3 co2_moer (live, marginal)",
+}
+MAX_READINGS = 10_000
+
+Reading = Tuple[_dt.datetime, float]
+
+_CACHE: Dict[Tuple[str, str, str], Tuple[float, Reading]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget cached readings (tests)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+class GridFetchError(Exception):
+    """A live fetch failed; the message is safe to record (no secrets)."""
+
+
+def _parse_time(text: Any) -> Optional[_dt.datetime]:
+    if not isinstance(text, str) or not text:
+        return None
+    t = text.strip().replace("Z", "+00:00")
+    try:
+        when = _dt.datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise GridFetchError(f"unexpected {what} in the response: {value!r}")
+    return float(value)
+
+
+def _get_json(session: Any, url: str, timeout_s: float, **kw: Any) -> Any:
+    try:
+        resp = session.get(url, timeout=timeout_s, **kw)
+    except Exception as err:  # requests.Timeout, ConnectionError, ...
+        raise GridFetchError(f"{type(err).__name__} on GET {url.split('?')[0]}") from None
+    if resp.status_code in (401, 403):
+        raise GridFetchError(f"HTTP {resp.status_code} from {url.split('?')[0]}: the token was refused")
+    if resp.status_code >= 400:
+        raise GridFetchError(f"HTTP {resp.status_code} from {url.split('?')[0]}")
+    try:
+        return resp.json()
+    except ValueError:
+        raise GridFetchError(f"the response of {url.split('?')[0]} is not JSON") from None
+
+
+def fetch_electricitymaps(session: Any, base: str, zone: str, token: Optional[str], timeout_s: float) -> Reading:
+    doc = _get_json(session, f"{base}/carbon-intensity/latest", timeout_s, params={"zone": zone}, headers={"auth-token": token or ""})
+    if not isinstance(doc, dict) or "carbonIntensity" not in doc:
+        raise GridFetchError("no carbonIntensity in the Electricity Maps response")
+    value = _number(doc["carbonIntensity"], "carbonIntensity")
+    return (_parse_time(doc.get("datetime")) or _dt.datetime.now(_dt.timezone.utc), value)
+
+
+def fetch_ukci(session: Any, base: str, zone: Optional[str], token: Optional[str], timeout_s: float) -> Reading:
+    z = (zone or "").strip()
+    if not z or z.upper() in ("GB", "NATIONAL"):
+        doc = _get_json(session, f"{base}/intensity", timeout_s, headers={"Accept": "application/json"})
+        try:
+            period = doc["data"][0]
+        except (KeyError, IndexError, TypeError):
+            raise GridFetchError("no data[0] in the UK Carbon Intensity response") from None
+    else:
+        kind, _, ident = z.partition(":")
+        if kind not in ("regionid", "postcode") or not ident:
+            raise GridFetchError(f"zone {zone!r}: use GB, regionid:N or postcode:OUTCODE")
+        doc = _get_json(session, f"{base}/regional/{kind}/{ident}", timeout_s, headers={"Accept": "application/json"})
+        try:
+            region = doc["data"][0]
+            period = region["data"][0] if "data" in region else region
+        except (KeyError, IndexError, TypeError):
+            raise GridFetchError("no data in the UK Carbon Intensity regional response") from None
+    intensity = period.get("intensity") if isinstance(period, dict) else None
+    if not isinstance(intensity, dict):
+        raise GridFetchError("no intensity in the UK Carbon Intensity response")
+    value = intensity.get("actual")
+    if value is None:
+        value = intensity.get("forecast")
+    return (_parse_time(period.get("from")) or _dt.datetime.now(_dt.timezone.utc), _number(value, "intensity"))
+
+
+_WATTTIME_TOKENS: Dict[Tuple[str, str], Tuple[float, str]] = {}
+
+
+def fetch_watttime(session: Any, base: str, zone: str, token: Optional[str], timeout_s: float) -> Reading:
+    user, _, password = (token or "").partition(":")
+    key = (base, user)
+    now = time.monotonic()
+    cached = _WATTTIME_TOKENS.get(key)
+    if cached is None or now - cached[0] > 25 * 60:
+        doc = _get_json(session, f"{base}/login", timeout_s, auth=(user, password))
+        bearer = doc.get("token") if isinstance(doc, dict) else None
+        if not bearer:
+            raise GridFetchError("no token in the WattTime login response")
+        _WATTTIME_TOKENS[key] = (now, bearer)
+    else:
+        bearer = cached[1]
+    doc = _get_json(
+        session,
+        f"{base}/v3/forecast",
+        timeout_s,
+        params={"region": zone, "signal_type": "co2_moer", "horizon_hours": 0},
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    try:
+        point = doc["data"][0]
+    except (KeyError, IndexError, TypeError):
+        raise GridFetchError("no data[0] in the WattTime response") from None
+    units = ((doc.get("meta") or {}).get("units") or "lbs_co2_per_mwh") if isinstance(doc, dict) else "lbs_co2_per_mwh"
+    value = _number(point.get("value"), "value")
+    if "lb" in units:
+        value *= LB_PER_MWH_TO_G_PER_KWH
+    return (_parse_time(point.get("point_time")) or _dt.datetime.now(_dt.timezone.utc), value)
+
+
+_FETCHERS: Dict[str, Callable[..., Reading]] = {
+    "electricitymaps": fetch_electricitymaps,
+    "ukci": fetch_ukci,
+    "watttime": fetch_watttime,
+}
+
+
+class LiveGrid:
+    """Fetches live grid intensity in a background daemon thread.
+
+    Args:
+        provider: one of :data:`PROVIDERS`.
+        zone: the provider's zone (see the module docstring).
+        token: API key (Electricity Maps) or ``"user:password"`` (WattTime); kept private.
+        base_url: the provider's base URL (default: the public API).
+        timeout_s: per-request timeout, seconds.
+        refresh_s: period between fetches, seconds (also the cache lifetime).
+        session: a ``requests.Session``-like object (default: a new ``requests.Session``).
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        zone: Optional[str],
+        token: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        timeout_s: float = 5.0,
+        refresh_s: float = 900.0,
+        session: Any = None,
+    ) -> None:
+        self.provider = provider
+        self.zone = zone
+        self.__token = token
+        self.base_url = (base_url or BASE_URLS[provider]).rstrip("/")
+        self.timeout_s = timeout_s
+        self.refresh_s = refresh_s
+        self._session = session
+        self._lock = threading.Lock()
+        self._readings: List[Reading] = []
+        self._stop = threading.Event()
+        self._first_done = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._reason: Optional[str] = None
+        self._fetches = 0
+        self._failures = 0
+        self._last_ok_utc: Optional[_dt.datetime] = None
+
+    def __repr__(self) -> str:
+        return f"LiveGrid(provider={self.provider!r}, zone={self.zone!r}, base_url={self.base_url!r})"
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        """Start the fetch thread (idempotent). Returns at once."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="wattprint-grid", daemon=True)
+        self._thread.start()
+
+    def stop(self, wait_s: float = 0.0) -> None:
+        """Stop fetching. Waits at most ``wait_s`` for a first fetch still in flight."""
+        if self._thread is not None and not self._first_done.is_set() and wait_s > 0:
+            self._first_done.wait(wait_s)
+        self._stop.set()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the first fetch finished (successfully or not)."""
+        return self._first_done.wait(timeout_s)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self.fetch_once()
+                self._first_done.set()
+                if self._stop.wait(self.refresh_s):
+                    return
+        finally:
+            self._first_done.set()
+
+    def fetch_once(self) -> None:
+        """One fetch (or a cache hit). Records a reading or a reason; never raises."""
+        key = (self.provider, self.zone or "", self.base_url)
+        now = time.monotonic()
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+        if hit is not None and now - hit[0] < self.refresh_s:
+            self._add(hit[1])
+            return
+        try:
+            session = self._session
+            if session is None:
+                import requests  # lazy: only when a provider was configured
+
+                session = self._session = requests.Session()
+            reading = _FETCHERS[self.provider](session, self.base_url, self.zone, self.__token, self.timeout_s)
+        except GridFetchError as err:
+            self._fail(str(err))
+            return
+        except Exception as err:  # a bug or an odd response: record, never raise
+            self._fail(f"{type(err).__name__}: {err}")
+            return
+        with _CACHE_LOCK:
+            _CACHE[key] = (now, reading)
+        self._add(reading)
+
+    def _add(self, reading: Reading) -> None:
+        with self._lock:
+            self._fetches += 1
+            if not self._readings or self._readings[-1] != reading:
+                self._readings.append(reading)
+                if len(self._readings) > MAX_READINGS:
+                    del self._readings[: len(self._readings) - MAX_READINGS]
+            self._reason = None
+            self._last_ok_utc = _dt.datetime.now(_dt.timezone.utc)
+
+    def _fail(self, reason: str) -> None:
+        token = self.__token
+        if token:
+            reason = reason.replace(token, "***")
+            for part in token.split(":"):
+                if len(part) >= 4:
+                    reason = reason.replace(part, "***")
+        with self._lock:
+            self._fetches += 1
+            self._failures += 1
+            self._reason = reason
+        logger.warning("wattprint: live grid intensity from %s failed (%s); using the bundled figure", self.provider, reason)
+
+    # -- what the accounting reads ------------------------------------------
+    def readings(self) -> List[Reading]:
+        with self._lock:
+            return sorted(self._readings, key=lambda r: r[0])
+
+    def status(self) -> Dict[str, Any]:
+        with self._lock:
+            n = len(self._readings)
+            if n:
+                state = "live"
+            elif not self._first_done.is_set():
+                state = "pending"
+            else:
+                state = "fallback"
+            reason = self._reason
+            if state == "pending":
+                reason = "no live reading had arrived yet"
+            return {
+                "provider": self.provider,
+                "source": PROVIDER_NAMES[self.provider],
+                "zone": self.zone,
+                "url": self.base_url,
+                "status": state,
+                "readings": n,
+                "fetches": self._fetches,
+                "failures": self._failures,
+                "reason": reason,
+            }
+
+
+def from_options(provider: Any, setting: str, region_code: str, options: Mapping[str, Any], env: Mapping[str, str]) -> LiveGrid:
+    """Build a :class:`LiveGrid` from accounting options / ``WATTPRINT_GRID*`` variables.
+
+    Raises:
+        ConfigError: unknown provider, missing zone or token, bad timeout.
+    """
+    name = str(provider).strip().lower()
+    if name not in PROVIDERS:
+        raise ConfigError(setting, f"unknown live grid provider {provider!r}; allowed: {', '.join(PROVIDERS)}")
+
+    def opt(key: str) -> Tuple[Any, str]:
+        if options.get(key) is not None:
+            return options[key], key
+        var = "WATTPRINT_" + key.upper()
+        raw = env.get(var)
+        return (raw.strip() if isinstance(raw, str) and raw.strip() else None), var
+
+    zone, zone_setting = opt("grid_zone")
+    token, token_setting = opt("grid_token")
+    url, url_setting = opt("grid_url")
+    if zone is not None and (not isinstance(zone, str) or not zone.strip()):
+        raise ConfigError(zone_setting, f"must be a non-empty string, got {zone!r}")
+    if name == "electricitymaps":
+        if zone is None:
+            zone = region_code if (len(region_code) == 2 and region_code.isalpha()) else None
+        if zone is None:
+            raise ConfigError("grid_zone", f"Electricity Maps needs a zone (e.g. DE, US-MIDA-PJM); region {region_code!r} does not name one")
+        if not token:
+            raise ConfigError("grid_token", "Electricity Maps needs an API key (grid_token= or WATTPRINT_GRID_TOKEN)")
+    if name == "watttime":
+        if zone is None:
+            raise ConfigError("grid_zone", "WattTime needs a region (e.g. CAISO_NORTH)")
+        if not token or ":" not in str(token):
+            raise ConfigError("grid_token", "WattTime needs 'user:password' (grid_token= or WATTPRINT_GRID_TOKEN)")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ConfigError(url_setting, f"must be an http(s) URL, got {url!r}")
+    timeouts = {}
+    for key, default in (("grid_timeout_s", 5.0), ("grid_refresh_s", 900.0)):
+        value, s = opt(key)
+        if value is None:
+            timeouts[key] = default
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(s, f"must be a number > 0, got {value!r}") from None
+        if not (math.isfinite(v) and v > 0):
+            raise ConfigError(s, f"must be a finite number > 0, got {value!r}")
+        timeouts[key] = v
+    return LiveGrid(
+        name,
+        zone,
+        token,
+        base_url=url,
+        timeout_s=timeouts["grid_timeout_s"],
+        refresh_s=timeouts["grid_refresh_s"],
+        session=options.get("grid_session"),
+    )
