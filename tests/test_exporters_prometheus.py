@@ -1,0 +1,287 @@
+"""PrometheusExporter against real clients: an HTTP scrape parsed by prometheus_client,
+promtool's linter, and a real Pushgateway started on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+
+import pytest
+
+pytest.importorskip("prometheus_client")
+
+from conftest_pushgateway import dead_port, free_port, pushgateway, replay_tracker, samples_of, scrape  # noqa: F401
+
+from wattprint.errors import ConfigError
+from wattprint.exporters.prometheus import METRICS, PrometheusExporter
+
+DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "exporters.md")
+
+
+class ObservedExporter(PrometheusExporter):
+    """The real exporter, plus a semaphore released after each live sample is handled."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.handled = threading.Semaphore(0)
+
+    def on_sample(self, footprint) -> None:
+        try:
+            super().on_sample(footprint)
+        finally:
+            self.handled.release()
+
+
+def _sample(t, clock, exp, seconds: float) -> None:
+    clock.advance(seconds)
+    t.sample_now()
+    assert exp.handled.acquire(timeout=30), "the exporter's worker never handled the sample"
+
+
+def _energy_by_component(text: str) -> dict:
+    return {s.labels["component"]: s.value for s in samples_of(text, "wattprint_energy_joules_total")}
+
+
+def test_live_endpoint_is_scraped_and_energy_rises():
+    exp = ObservedExporter(port=0, rank=3)
+    t, clock = replay_tracker([exp], project="scrape-me", run_id="live-1", save=False, total_steps=10)
+    t.start()
+    try:
+        t.step(2, tokens=64)
+        _sample(t, clock, exp, 2.0)
+        first = scrape(exp.url)
+        t.step(3, tokens=96)
+        _sample(t, clock, exp, 3.0)
+        second = scrape(exp.url)
+    finally:
+        t.stop()
+    e1, e2 = _energy_by_component(first), _energy_by_component(second)
+    assert e1 == pytest.approx({"gpu:0": 200.0, "cpu:package-0": 50.0})
+    assert e2 == pytest.approx({"gpu:0": 500.0, "cpu:package-0": 125.0})
+    assert all(e2[c] > e1[c] for c in e1)
+
+    (gpu,) = [s for s in samples_of(second, "wattprint_energy_joules_total") if s.labels["component"] == "gpu:0"]
+    assert gpu.labels == {
+        "run_id": "live-1",
+        "project": "scrape-me",
+        "component": "gpu:0",
+        "kind": "gpu",
+        "source": "replay.counter",
+        "measured": "true",
+        "host": socket.gethostname(),
+        "rank": "3",
+    }
+    power = {s.labels["component"]: s.value for s in samples_of(second, "wattprint_power_watts")}
+    assert power == pytest.approx({"gpu:0": 100.0, "cpu:package-0": 25.0})
+    assert samples_of(second, "wattprint_steps_total")[0].value == 5
+    assert samples_of(second, "wattprint_tokens_total")[0].value == 160
+    assert samples_of(second, "wattprint_run_duration_seconds")[0].value == pytest.approx(5.0)
+    assert samples_of(second, "wattprint_progress_ratio")[0].value == pytest.approx(0.5)
+    assert samples_of(second, "wattprint_forecast_energy_joules")[0].value == pytest.approx(1250.0)
+    (info,) = samples_of(second, "wattprint_run_info")
+    assert info.labels["status"] == "partial" and info.value == 1
+
+    # carbon and water in base units, and consistent with the footprint's own figures
+    fp = t.footprint
+    live = {s.labels["scope"]: s.value for s in samples_of(second, "wattprint_carbon_grams_total")}
+    assert live["operational"] == pytest.approx(625.0 / 3.6e6 * fp.get("factors.pue.value") * fp.get("factors.carbon_intensity_g_per_kwh.value"))
+    water = {s.labels["scope"]: s.value for s in samples_of(second, "wattprint_water_cubic_meters_total")}
+    assert water["onsite"] == pytest.approx(625.0 / 3.6e6 * fp.get("factors.wue_l_per_kwh.value") / 1000.0)
+    fac = samples_of(second, "wattprint_facility_energy_joules_total")[0].value
+    assert fac == pytest.approx(625.0 * fp.get("factors.pue.value"))
+
+    # the endpoint is shut down with the run
+    with pytest.raises(OSError):
+        scrape(exp.url)
+
+
+def test_exposition_passes_promtool_and_matches_the_documented_table():
+    exp = ObservedExporter(port=0)
+    t, clock = replay_tracker([exp], save=False, total_steps=4)
+    t.start()
+    try:
+        t.step(1, samples=8, tokens=32)
+        _sample(t, clock, exp, 1.5)
+        text = scrape(exp.url)
+    finally:
+        t.stop()
+    from prometheus_client.parser import text_string_to_metric_families
+
+    exposed = {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
+    documented = {m["name"] for m in METRICS}
+    assert exposed == documented
+    with open(DOCS, encoding="utf-8") as fh:
+        docs = fh.read()
+    for name in documented:
+        assert f"`{name}`" in docs, f"{name} is missing from docs/exporters.md"
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
+
+
+def test_nothing_exposed_before_the_first_sample_and_only_own_registry():
+    exp = PrometheusExporter(port=0)
+    try:
+        text = scrape(exp.url)
+        assert "wattprint_" not in text
+        assert "python_gc" not in text and "process_cpu" not in text  # not the global registry
+    finally:
+        exp.close()
+        exp.close()  # idempotent
+
+
+def test_binds_loopback_by_default():
+    exp = PrometheusExporter(port=0)
+    try:
+        assert exp.addr == "127.0.0.1"
+        assert exp._server.server_address[0] == "127.0.0.1"
+        assert exp.url == f"http://127.0.0.1:{exp.port}/metrics"
+    finally:
+        exp.close()
+
+
+def test_port_in_use_is_a_config_error_naming_the_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with pytest.raises(ConfigError, match="port"):
+            PrometheusExporter(port=port)
+
+
+@pytest.mark.parametrize("kwargs", [{"port": -1}, {"port": "9100"}, {}, {"port": 0, "push_interval_s": -1}, {"port": 0, "final_push_attempts": 0}])
+def test_bad_settings_fail_at_construction(kwargs):
+    with pytest.raises(ConfigError):
+        PrometheusExporter(**kwargs)
+
+
+def _gateway_samples(addr: str, name: str, run_id: str) -> list:
+    return [s for s in samples_of(scrape(f"http://{addr}/metrics"), name) if s.labels.get("run_id") == run_id]
+
+
+def test_batch_job_final_figures_land_in_the_pushgateway(pushgateway):  # noqa: F811
+    exp = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"), rank=1)
+    t, clock = replay_tracker([exp], run_id="batch-1", project="nightly", save=False)
+    t.start()
+    clock.advance(4.0)
+    fp = t.stop()
+    assert exp.pushes == 1 and exp.push_errors == 0
+    energy = {s.labels["component"]: s for s in _gateway_samples(pushgateway, "wattprint_energy_joules_total", "batch-1")}
+    assert energy["gpu:0"].value == pytest.approx(400.0)
+    assert energy["gpu:0"].labels["job"] == "wattprint"
+    assert energy["gpu:0"].labels["rank"] == "1"
+    assert energy["gpu:0"].labels["project"] == "nightly"
+    carbon = {s.labels["scope"]: s.value for s in _gateway_samples(pushgateway, "wattprint_carbon_grams_total", "batch-1")}
+    assert carbon["operational"] == pytest.approx(fp.get("carbon.operational_kg") * 1000.0)
+    (info,) = _gateway_samples(pushgateway, "wattprint_run_info", "batch-1")
+    assert info.labels["status"] == "completed"
+
+
+def test_periodic_push_during_the_run(pushgateway):  # noqa: F811
+    exp = ObservedExporter(pushgateway=pushgateway, push_interval_s=0.0)
+    t, clock = replay_tracker([exp], run_id="periodic-1", save=False)
+    t.start()
+    try:
+        _sample(t, clock, exp, 2.0)
+        live = {s.labels["component"]: s.value for s in _gateway_samples(pushgateway, "wattprint_energy_joules_total", "periodic-1")}
+        assert live["gpu:0"] == pytest.approx(200.0)
+        (info,) = _gateway_samples(pushgateway, "wattprint_run_info", "periodic-1")
+        assert info.labels["status"] == "partial"
+    finally:
+        t.stop()
+    final = {s.labels["component"]: s.value for s in _gateway_samples(pushgateway, "wattprint_energy_joules_total", "periodic-1")}
+    assert final["gpu:0"] == pytest.approx(200.0)
+    assert exp.pushes == 2
+
+
+def test_delete_on_close_removes_the_group(pushgateway):  # noqa: F811
+    exp = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"), delete_on_close=True)
+    t, clock = replay_tracker([exp], run_id="gone-1", save=False)
+    t.start()
+    clock.advance(1.0)
+    t.stop()
+    assert exp.pushes == 1
+    assert _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1") == []
+
+
+def test_dead_pushgateway_never_breaks_the_run_or_the_pull_endpoint(tmp_path, caplog):
+    exp = ObservedExporter(
+        port=0,
+        pushgateway=f"127.0.0.1:{dead_port()}",
+        push_interval_s=0.0,
+        push_timeout_s=1.0,
+        retry_backoff_s=0.0,
+        final_push_attempts=2,
+    )
+    t, clock = replay_tracker([exp], run_id="dead-gw", output_dir=str(tmp_path), export_timeout_s=30)
+    caplog.set_level(logging.WARNING, logger="wattprint")
+    t.start()
+    for _ in range(3):
+        _sample(t, clock, exp, 1.0)
+        assert _energy_by_component(scrape(exp.url))["gpu:0"] > 0  # pull still serves
+    fp = t.stop()
+    assert fp.status == "completed"
+    with open(tmp_path / "dead-gw.json", encoding="utf-8") as fh:
+        assert json.load(fh)["energy"]["it_j"] == pytest.approx(375.0)
+    assert exp.pushes == 0 and exp.push_errors == 5  # 3 periodic + 2 final attempts
+    push_warnings = [r for r in caplog.records if "retrying with backoff" in r.getMessage()]
+    assert len(push_warnings) == 1, "a dead gateway is logged once, not at every push"
+    final = [r for r in caplog.records if "failed in export" in r.getMessage() and "Pushgateway" in r.getMessage()]
+    assert len(final) == 1
+
+
+def test_periodic_push_backs_off_after_a_failure():
+    exp = PrometheusExporter(pushgateway=f"127.0.0.1:{dead_port()}", push_interval_s=0.0, retry_backoff_s=3600.0)
+    t, clock = replay_tracker([], save=False)
+    t.start()
+    try:
+        clock.advance(1.0)
+        fp = t.snapshot()
+        exp.on_sample(fp)
+        exp.on_sample(fp)  # within the backoff: not tried again
+        exp.on_sample(fp)
+    finally:
+        t.stop()
+        exp.close()
+    assert exp.push_errors == 1
+
+
+@pytest.mark.slow
+def test_cli_prometheus_port_serves_a_live_run(tmp_path):
+    """`wattprint run --prometheus-port P` : the child itself scrapes the parent's endpoint until energy rises."""
+    port = free_port()
+    out = tmp_path / "scraped.json"
+    child = f"""
+import json, time, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+seen = []
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and (len(seen) < 2 or seen[-1] <= seen[0]):
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        text = ""
+    total = sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "wattprint_energy_joules_total")
+    if total > 0 and (not seen or total != seen[-1]):
+        seen.append(total)
+    time.sleep(0.2)
+json.dump(seen, open({str(out)!r}, "w"))
+"""
+    res = subprocess.run(
+        [sys.executable, "-m", "wattprint", "run", "--quiet", "--interval", "0.5", "--output-dir", str(tmp_path / "runs"),
+         "--prometheus-port", str(port), "--", sys.executable, "-c", child],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    seen = json.loads(out.read_text())
+    assert len(seen) >= 2 and seen[-1] > seen[0], seen
