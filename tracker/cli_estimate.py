@@ -1,0 +1,180 @@
+"""``wattprint estimate`` and ``wattprint regions``: plan a run, list the factor data.
+
+``wattprint estimate --params 405e9 --tokens 15.6e12 --gpu H100 --gpus 16384 --mfu 0.4 --region US``
+``wattprint estimate --energy-kwh 1287000 --region li2023:arizona --json``
+``wattprint regions [QUERY] [--json]``: codes with their factors and sources; an exact
+code shows every factor with its source and licence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Dict, List, Optional
+
+from .errors import ConfigError
+
+__all__ = ["register", "format_estimate", "format_regions"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``estimate`` and ``regions`` subcommands to the ``wattprint`` parser."""
+    est = subparsers.add_parser(
+        "estimate",
+        help="plan a run: FLOPs, time, energy, carbon and water before it happens",
+        description="Estimate a run's footprint. FLOPs: --flops, or --params and --tokens (6·N·D). "
+        "Energy: --energy-kwh, or --gpu with --mfu (time follows from FLOPs) or --hours.",
+    )
+    est.add_argument("--params", type=float, help="model parameters N (e.g. 405e9)")
+    est.add_argument("--tokens", type=float, help="training tokens D (e.g. 15.6e12)")
+    est.add_argument("--flops", type=float, help="total training FLOPs (instead of --params/--tokens)")
+    est.add_argument("--gpu", help="accelerator model, e.g. H100, A100, V100, B200, L4, MI300X")
+    est.add_argument("--gpus", type=int, default=1, help="number of accelerators (default 1)")
+    est.add_argument("--mfu", type=float, help="model FLOPs utilisation, 0-1 (sets the time from FLOPs)")
+    est.add_argument("--hours", type=float, help="wall-clock hours (sets the MFU from FLOPs)")
+    est.add_argument("--energy-kwh", type=float, dest="energy_kwh", help="IT energy in kWh (instead of GPU x time)")
+    est.add_argument("--power-w", type=float, dest="power_w", help="mean power per accelerator, W (default its TDP)")
+    est.add_argument("--region", help="region code (IE, US-VA, aws:us-east-1, li2023:arizona, ...); default world")
+    est.add_argument("--pue", help="PUE (>= 1) or a PUE table key such as provider:google")
+    est.add_argument("--wue", type=float, dest="wue_l_per_kwh", help="on-site water, L per IT kWh")
+    est.add_argument("--ewif", type=float, dest="ewif_l_per_kwh", help="off-site water, L per facility kWh")
+    est.add_argument("--intensity", type=float, dest="intensity_g_per_kwh", help="grid intensity, gCO2e/kWh")
+    est.add_argument("--lifetime-years", type=float, dest="lifetime_years", help="hardware lifetime for embodied carbon")
+    est.add_argument("--json", action="store_true", help="print the footprint-shaped JSON document")
+    est.set_defaults(func=_cmd_estimate)
+
+    reg = subparsers.add_parser("regions", help="region codes with their factors and sources")
+    reg.add_argument("query", nargs="?", help="filter by code or name (an exact code shows every source)")
+    reg.add_argument("--json", action="store_true", help="print JSON")
+    reg.set_defaults(func=_cmd_regions)
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from .planning import estimate
+
+    pue: Any = args.pue
+    if pue is not None:
+        try:
+            pue = float(pue)
+        except ValueError:
+            pass  # a PUE table key
+    try:
+        doc = estimate(
+            params=args.params,
+            tokens=args.tokens,
+            flops=args.flops,
+            gpu=args.gpu,
+            gpus=args.gpus,
+            mfu=args.mfu,
+            hours=args.hours,
+            energy_kwh=args.energy_kwh,
+            power_w=args.power_w,
+            region=args.region,
+            pue=pue,
+            wue_l_per_kwh=args.wue_l_per_kwh,
+            ewif_l_per_kwh=args.ewif_l_per_kwh,
+            intensity_g_per_kwh=args.intensity_g_per_kwh,
+            lifetime_years=args.lifetime_years,
+        )
+    except ConfigError as err:
+        print(f"wattprint estimate: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        print(format_estimate(doc))
+    return 0
+
+
+def _g(x: Optional[float], unit: str = "", digits: int = 4) -> str:
+    if x is None:
+        return "unknown"
+    return f"{x:.{digits}g}{(' ' + unit) if unit else ''}"
+
+
+def format_estimate(doc: Dict[str, Any]) -> str:
+    """Human lines for an :func:`~wattprint.planning.estimate` document."""
+    w, e, c, wa, f, b = doc["work"], doc["energy"], doc["carbon"], doc["water"], doc["factors"], doc["bounds"]
+    lines = [f"wattprint estimate ({doc['region']}: {doc.get('region_name', '')})"]
+    if w.get("flops") is not None:
+        lines.append(f"  compute   {_g(w['flops'])} FLOP ({w.get('flops_source')})")
+    hw = doc.get("hardware")
+    if hw:
+        lines.append(f"  hardware  {hw['count']} x {hw['model']} ({_g(hw['peak_bf16_flops'])} FLOP/s dense bf16, {hw['tdp_w']:g} W TDP)")
+    if doc.get("duration_s"):
+        days = doc["duration_s"] / 86400.0
+        gh = f", {_g(doc['gpu_hours'])} GPU-hours" if doc.get("gpu_hours") else ""
+        lines.append(f"  time      {_g(doc['duration_s'] / 3600.0)} h ({days:.3g} days){gh}; MFU {_g(w.get('mfu'), '', 3)}")
+    lo, hi = b["energy.facility_kwh"]
+    lines.append(
+        f"  energy    IT {_g(e['it_kwh'])} kWh, facility {_g(e['facility_kwh'])} kWh (PUE {f['pue']['value']:g}; range {_g(lo)}-{_g(hi)})"
+    )
+    lo, hi = b["carbon.total_kg"]
+    emb = c.get("embodied_kg")
+    lines.append(
+        f"  carbon    {_g(c['total_kg'])} kgCO2e (operational {_g(c['operational_kg'])} at "
+        f"{f['carbon_intensity_g_per_kwh']['value']:g} g/kWh; embodied {_g(emb)}); range {_g(lo)}-{_g(hi)}"
+    )
+    lo, hi = b["water.total_l"]
+    lines.append(
+        f"  water     {_g(wa['total_l'])} L (on-site {_g(wa['onsite_l'])} at WUE {f['wue_l_per_kwh']['value']:g}; "
+        f"off-site {_g(wa['offsite_l'])} at EWIF {f['ewif_l_per_kwh']['value']:g}); range {_g(lo)}-{_g(hi)}"
+    )
+    if w.get("cci_g_per_eflop") is not None:
+        lines.append(f"  CCI       {_g(w['cci_g_per_eflop'])} gCO2e per ExaFLOP")
+    lines.append("  sources:")
+    for key in ("pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh"):
+        lines.append(f"    {key:<27} {f[key]['source']} ({f[key].get('year') or 'n/a'})")
+    for note in doc.get("notes", []):
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
+    """A table of regions (or every source of one region when ``detail``)."""
+    if detail and len(rows) == 1:
+        r = rows[0]
+        lines = [f"{r['code']}: {r['name']} ({r['kind']}{', located in ' + r['location'] if r.get('location') else ''})"]
+        for key, f in r["factors"].items():
+            lines.append(f"  {key:<27} {f['value']:g} {f['unit']} [{f['low']:g}-{f['high']:g}] ({f.get('year') or 'n/a'}, {f['origin']})")
+            lines.append(f"      source: {f['source']}")
+            if f.get("licence"):
+                lines.append(f"      licence: {f['licence']}")
+            if f.get("note"):
+                lines.append(f"      note: {f['note']}")
+        return "\n".join(lines)
+    head = f"{'code':<30} {'gCO2e/kWh':>9} {'PUE':>5} {'WUE':>5} {'EWIF':>6}  name / intensity source"
+    lines = [head]
+    for r in rows:
+        f = r["factors"]
+        ci = f["carbon_intensity_g_per_kwh"]
+        lines.append(
+            f"{r['code']:<30} {ci['value']:>9.1f} {f['pue']['value']:>5.2f} {f['wue_l_per_kwh']['value']:>5.2f} "
+            f"{f['ewif_l_per_kwh']['value']:>6.3f}  {r['name']} / {ci['source']} ({ci.get('year') or 'n/a'})"
+        )
+    return "\n".join(lines)
+
+
+def _cmd_regions(args: argparse.Namespace) -> int:
+    from .factors import list_regions, normalize_region, resolve_region
+
+    query = args.query
+    exact = None
+    if query:
+        try:
+            exact = resolve_region(query).code
+        except ConfigError:
+            exact = None
+    rows = list_regions(None) if not query else ([r for r in list_regions(None) if r["code"] == exact] if exact else list_regions(query))
+    if not rows:
+        try:
+            resolve_region(query)
+        except ConfigError as err:
+            print(f"wattprint regions: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_regions(rows, detail=exact is not None and normalize_region(query) == exact))
+    return 0
