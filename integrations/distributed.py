@@ -706,6 +706,9 @@ def merge_footprints(
     doc["gaps"] = gaps
     doc["sources"] = sources
     doc["notes"] = notes
+    for key, value in first.items():  # rank 0's own sections (annotations such as "lightning", "resume")
+        if key not in doc and key not in ("timeline", "forecast", "distributed"):
+            doc[key] = value
     nodes = sorted({r["node"] for r in ranks})
     doc["distributed"] = {
         "world_size": max([int((r["doc"].get("distributed") or {}).get("world_size", 0)) for r in ranks] + [len(ranks)]),
