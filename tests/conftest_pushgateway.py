@@ -42,42 +42,58 @@ def find_pushgateway() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def pushgateway() -> Iterator[str]:
-    """``127.0.0.1:<port>`` of a Pushgateway started for the test module."""
-    binary = find_pushgateway()
-    if binary is None:
-        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway)")
-    port = free_port()
-    addr = f"127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address={addr}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+class Pushgateway:
+    """A ``prometheus-pushgateway`` process on a free loopback port (``addr``)."""
+
+    def __init__(self, binary: str) -> None:
+        self.addr = f"127.0.0.1:{free_port()}"
+        self.proc = subprocess.Popen([binary, f"--web.listen-address={self.addr}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20.0
         while True:  # waiting for an external process to listen: poll its readiness endpoint
             try:
-                with urllib.request.urlopen(f"http://{addr}/-/ready", timeout=1.0) as r:
+                with urllib.request.urlopen(f"http://{self.addr}/-/ready", timeout=1.0) as r:
                     if r.status == 200:
-                        break
+                        return
             except OSError:
                 pass
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
                 pytest.skip(f"prometheus-pushgateway exited at start: {err[-500:]}")
             if time.monotonic() > deadline:
+                self.kill()
                 pytest.fail("prometheus-pushgateway did not become ready within 20 s")
             time.sleep(0.05)
-        yield addr
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_pushgateway() -> Pushgateway:
+    """Start a Pushgateway, or skip the test when the binary is absent."""
+    binary = find_pushgateway()
+    if binary is None:
+        pytest.skip("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway)")
+    return Pushgateway(binary)
+
+
+@pytest.fixture(scope="module")
+def pushgateway() -> Iterator[str]:
+    """``127.0.0.1:<port>`` of a Pushgateway started for the test module."""
+    gw = start_pushgateway()
+    try:
+        yield gw.addr
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        gw.stop()
 
 
 def replay_tracker(exporters: List[Any], *, power_w: float = 100.0, **kwargs: Any) -> tuple[wp.Tracker, ManualClock]:
