@@ -684,7 +684,7 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             [
                 str(r.get("scenario")),
                 n(r.get("pue")),
-                n(r.get("carbon_intensity_g_per_kwh")),
+                _digits(_num(r.get("carbon_intensity_g_per_kwh"))) if _num(r.get("carbon_intensity_g_per_kwh")) is not None else "–",
                 n(r.get("carbon_operational_kg"), c_unit),
                 n(r.get("carbon_total_kg"), c_unit),
                 "" if r.get("recorded") else _pct(r.get("carbon_vs_recorded_rel"), signed=True),
