@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from .factors import LIVE_REL_RANGE, Factor, Factors, resolve_factors
 from .hardware import DEFAULT_LIFETIME_YEARS, lookup_accelerator, lookup_cpu
 
-__all__ = ["Factor", "Factors", "resolve_factors", "account", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS"]
+__all__ = ["Factor", "Factors", "resolve_factors", "account", "footprint_schema", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS"]
 
 J_PER_KWH = 3.6e6
 SECONDS_PER_YEAR = 365.25 * 86400.0
@@ -326,3 +326,17 @@ def account(
     if grid is not None:
         out["grid"] = grid
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_text() -> str:
+    from importlib import resources
+
+    return resources.files("wattprint").joinpath("schema", "footprint.schema.json").read_text(encoding="utf-8")
+
+
+def footprint_schema() -> Dict[str, Any]:
+    """The JSON Schema of ``wattprint.footprint/1`` (a fresh dict; draft 2020-12)."""
+    import json
+
+    return json.loads(_schema_text())
