@@ -236,6 +236,8 @@ class WattprintCallback(Callback):
         dt = self.dt
         energy_j, carbon_kg, steps, run_ids = 0.0, 0.0, 0, []
         if dt is not None and dt.tracker is not None and (dt.running or dt.footprint is not None):
+            if dt.running:
+                dt.tracker.sample_now()
             snap = dt.tracker.snapshot()
             local = [dt.energy_j, (snap.get("carbon.total_kg") or 0.0) if snap is not None else 0.0]
             energy_j, carbon_kg = all_reduce_sum(local) if dt.info.distributed and dt.running else local

@@ -1,0 +1,113 @@
+"""The Hugging Face callback with a real Trainer and a tiny GPT-2 built from a config (CPU, no downloads)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+import torch
+
+pytest.importorskip("accelerate")
+
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
+
+import wattprint as wp  # noqa: E402
+from wattprint.integrations.transformers import WattprintCallback, attach  # noqa: E402
+from wattprint.testing import ManualClock  # noqa: E402
+
+WATTS = 50.0
+SEQ = 8
+
+
+class AdvanceClock(TrainerCallback):
+    """Each optimizer step takes exactly one second of the manual clock."""
+
+    def __init__(self, clock, fail_at_step=None):
+        self.clock = clock
+        self.fail_at_step = fail_at_step
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.fail_at_step is not None and state.global_step == self.fail_at_step:
+            raise RuntimeError("loss is nan")
+        self.clock.advance(1.0)
+
+
+def _dataset(n=16):
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 100, (n, SEQ), generator=g)
+    return [{"input_ids": row, "labels": row.clone()} for row in ids]
+
+
+def _trainer(tmp_path, callbacks, epochs=2):
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100, n_positions=SEQ, bos_token_id=0, eos_token_id=0))
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "hf"),
+        per_device_train_batch_size=4,
+        num_train_epochs=epochs,
+        logging_steps=2,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+        include_num_input_tokens_seen=True,
+        dataloader_num_workers=0,
+    )
+    return Trainer(model=model, args=args, train_dataset=_dataset(), callbacks=callbacks)
+
+
+def _wattprint(tmp_path, clock):
+    sensor = wp.ReplaySensor([(0.0, WATTS)], component_id="gpu:0", kind="gpu")
+    return WattprintCallback(
+        project="hf", output_dir=str(tmp_path / "runs"), sensors=[sensor], clock=clock, interval_s=math.inf, handle_signals=False
+    )
+
+
+def test_trainer_run_leaves_a_footprint_with_the_steps_trained(tmp_path):
+    clock = ManualClock()
+    cb = _wattprint(tmp_path, clock)
+    trainer = _trainer(tmp_path, [AdvanceClock(clock), cb])
+    trainer.train()
+    fp = cb.footprint
+    assert fp is not None and fp.status == "completed"
+    assert trainer.state.global_step == 8
+    assert fp.get("work.steps") == trainer.state.global_step
+    assert fp.get("work.tokens") == trainer.state.num_input_tokens_seen == 16 * SEQ * 2
+    assert fp.get("work.flops") == pytest.approx(trainer.state.total_flos)
+    assert fp.energy_j == pytest.approx(8 * WATTS)
+    assert [w["name"] for w in fp["windows"]] == ["epoch 0", "epoch 1"]
+    assert [w["energy_j"] for w in fp["windows"]] == pytest.approx([4 * WATTS, 4 * WATTS])
+    assert fp["transformers"]["global_step"] == 8
+    assert os.path.exists(os.path.join(str(tmp_path / "runs"), f"{fp.run_id}.json"))
+    # energy and carbon were added to the logs (report_to="none")
+    logged = [h for h in trainer.state.log_history if "wattprint/energy_kwh" in h]
+    assert [h["step"] for h in logged if "loss" in h] == [2, 4, 6, 8]
+    assert logged[0]["wattprint/energy_kwh"] == pytest.approx(2 * WATTS / 3.6e6)
+    assert logged[-1]["wattprint/energy_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
+    assert logged[-1]["wattprint/carbon_kg"] == pytest.approx(fp.get("carbon.total_kg"))
+
+
+def test_attach_puts_the_callback_first_and_records_a_crash(tmp_path):
+    clock = ManualClock()
+    seen = []
+
+    class Reporter(TrainerCallback):  # stands in for a report_to integration
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            seen.append(dict(logs))
+
+    trainer = _trainer(tmp_path, [Reporter(), AdvanceClock(clock, fail_at_step=5)])
+    cb = attach(trainer, _wattprint(tmp_path, clock))
+    assert trainer.callback_handler.callbacks[0] is cb
+    with pytest.raises(RuntimeError, match="loss is nan"):
+        trainer.train()
+    fp = cb.footprint
+    assert fp.status == "failed" and fp.get("work.steps") == 5
+    assert json.load(open(os.path.join(str(tmp_path / "runs"), f"{fp.run_id}.json")))["status"] == "failed"
+    assert seen and all("wattprint/energy_kwh" in logs for logs in seen)
+
+
+def test_bad_settings_fail_when_the_callback_is_built():
+    with pytest.raises(wp.ConfigError):
+        WattprintCallback(interval_s=-1)
