@@ -106,6 +106,9 @@ def format_estimate(doc: Dict[str, Any]) -> str:
         days = doc["duration_s"] / 86400.0
         gh = f", {_g(doc['gpu_hours'])} GPU-hours" if doc.get("gpu_hours") else ""
         lines.append(f"  time      {_g(doc['duration_s'] / 3600.0)} h ({days:.3g} days){gh}; MFU {_g(w.get('mfu'), '', 3)}")
+    if e.get("it_kwh") is None:
+        lines.extend(f"  note: {n}" for n in doc.get("notes", []))
+        return "\n".join(lines)
     lo, hi = b["energy.facility_kwh"]
     lines.append(
         f"  energy    IT {_g(e['it_kwh'])} kWh, facility {_g(e['facility_kwh'])} kWh (PUE {f['pue']['value']:g}; range {_g(lo)}-{_g(hi)})"

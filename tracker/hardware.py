@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import List, Optional
@@ -129,7 +130,8 @@ def lookup_cpu(model_name: str) -> Optional[CpuSpec]:
 def lookup_accelerator(model_name: str) -> Optional[AcceleratorSpec]:
     """The accelerator for a reported name (``"NVIDIA H100 80GB HBM3"``) or a short model
     (``"H100"``, ``"a100-pcie"``): an exact model or match first, else the longest
-    ``match`` found in the name. ``None`` when unknown."""
+    ``match`` found in the name as a whole word (``"h100"`` is not found in ``"h1000"``
+    nor in ``"gh200"``). ``None`` when unknown."""
     name = " ".join(str(model_name or "").lower().replace("_", " ").split())
     if not name:
         return None
@@ -137,5 +139,5 @@ def lookup_accelerator(model_name: str) -> Optional[AcceleratorSpec]:
     for s in table:
         if name in (s.model.lower(), s.match):
             return s
-    hits = [s for s in table if s.match in name]
+    hits = [s for s in table if re.search(r"(?<![a-z0-9])" + re.escape(s.match) + r"(?![a-z0-9])", name)]
     return max(hits, key=lambda s: len(s.match)) if hits else None

@@ -146,6 +146,8 @@ def estimate(
         notes.append(
             f"IT energy = {gpus} x {power_each:g} W ({'TDP' if power_v is None else 'given'}) x time; accelerators only, no host CPU/DRAM"
         )
+    elif flops_v is not None:
+        return _compute_only(flops_v, flops_source, params_v, tokens_v, region, env)
     else:
         raise ConfigError(
             "energy_kwh",
@@ -215,3 +217,32 @@ def estimate(
     doc.update(acc)
     doc["notes"] = notes
     return doc
+
+
+def _compute_only(
+    flops: float, flops_source: Optional[str], params: Optional[float], tokens: Optional[float], region: Optional[str], env: Mapping[str, str]
+) -> Dict[str, Any]:
+    """FLOPs alone: the footprint's energy, carbon and water stay ``None`` (no hardware given)."""
+    factors = resolve_factors(region=region, env=env)
+    return {
+        "schema": ESTIMATE_SCHEMA_ID,
+        "kind": "estimate",
+        "inputs": {"params": params, "tokens": tokens, "flops": flops if flops_source == "given" else None, "region": region},
+        "hardware": None,
+        "duration_s": None,
+        "gpu_hours": None,
+        "components": [],
+        "region": factors.region,
+        "region_name": factors.region_name,
+        "energy": {"it_j": None, "it_kwh": None, "facility_kwh": None},
+        "factors": factors.to_dict(),
+        "carbon": {"operational_kg": None, "embodied_kg": None, "total_kg": None},
+        "water": {"onsite_l": None, "offsite_l": None, "total_l": None},
+        "work": {
+            "steps": 0, "samples": 0, "tokens": int(tokens or 0), "flops": flops, "flops_source": flops_source,
+            "j_per_step": None, "j_per_sample": None, "j_per_token": None, "mfu": None, "cci_g_per_eflop": None,
+        },
+        "bounds": {},
+        "embodied": None,
+        "notes": ["compute only: give --gpu with --mfu or --hours (or --energy-kwh) for energy, carbon and water"],
+    }
