@@ -128,8 +128,8 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
             continue
         ax.axvspan(start / size, (start + dur) / size, color="#9ecae1", alpha=0.25, lw=0)
         if len(windows) <= 12:
-            ax.text(
-                (start + dur / 2) / size, 0.98, str(w.get("name")), transform=ax.get_xaxis_transform(),
+            ax.text(  # staggered, so that labels of neighbouring windows do not overlap
+                (start + dur / 2) / size, 0.98 - 0.07 * (i % 2), str(w.get("name")), transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7, color="#08519c", clip_on=True,
             )
     for g in d.get("gaps") or []:
@@ -137,11 +137,11 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
     ax.set_xlim(ts[0], ts[-1] if ts[-1] > ts[0] else ts[0] + 1)
     peak = max((v for series in power.values() for v in series if not math.isnan(v)), default=0.0)
     peak = max(peak, max((v for v, ok in zip(total, known) if ok), default=0.0) if len(power) > 1 else 0.0)
-    ax.set_ylim(0, peak * 1.15 if peak > 0 else 1.0)  # headroom for the window labels
+    ax.set_ylim(0, peak * 1.2 if peak > 0 else 1.0)  # headroom for the window labels
     ax.set_xlabel(f"time since start [{unit}]")
     ax.set_ylabel("power [W]")
     ax.grid(alpha=0.3, lw=0.5)
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=min(5, len(power) + 1), fontsize=7, frameon=False)
 
 
 def _draw_breakdown(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:

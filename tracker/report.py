@@ -566,7 +566,7 @@ def run_tables(fp: Any) -> List[Table]:
             if s["carbon_intensity_g_per_kwh"] is not None
             else "",
         ],
-        ["carbon, embodied", format_carbon(s["carbon_embodied_kg"]), "hardware share over the run" if s["carbon_embodied_kg"] is not None else "not known"],
+        ["carbon, embodied", format_carbon(s["carbon_embodied_kg"]), _embodied_basis(d)],
         ["carbon, total", format_carbon(s["carbon_total_kg"]), ""],
         [
             "water, on-site",
@@ -580,12 +580,9 @@ def run_tables(fp: Any) -> List[Table]:
         ],
         ["water, total", format_water(s["water_total_l"]), ""],
     ]
-    work_bits = []
-    for key, label in (("steps", "steps"), ("samples", "samples"), ("tokens", "tokens")):
+    for key in ("steps", "samples", "tokens"):
         if s[key]:
-            work_bits.append(f"{s[key]:,} {label}")
-    if work_bits:
-        fig_rows.append(["work", ", ".join(work_bits), ""])
+            fig_rows.append([key, f"{s[key]:,}", "counted with Tracker.step()"])
     for key, label in (("j_per_step", "energy per step"), ("j_per_sample", "energy per sample"), ("j_per_token", "energy per token")):
         if s[key] is not None:
             fig_rows.append([label, f"{_digits(s[key])} J", ""])
@@ -610,6 +607,22 @@ def run_tables(fp: Any) -> List[Table]:
     if s["measured"] in ("estimated", "mixed"):
         figures.notes.append("estimated components are modelled, not measured: read them as ±50%.")
     return [comps, figures]
+
+
+def _embodied_basis(d: Mapping[str, Any]) -> str:
+    section = d.get("embodied") if isinstance(d.get("embodied"), dict) else {}
+    devices = [x for x in section.get("devices") or [] if isinstance(x, dict)]
+    bits = [
+        f"{x.get('model')}: {_digits(float(x['embodied_kgco2e']))} kgCO2e over {x.get('lifetime_years'):g} y"
+        for x in devices
+        if _num(x.get("embodied_kgco2e")) is not None and _num(x.get("lifetime_years")) is not None
+    ]
+    missing = section.get("missing") or []
+    if missing:
+        bits.append("not known for " + ", ".join(map(str, missing)))
+    if bits:
+        return "; ".join(bits)
+    return "hardware share over the run" if (d.get("carbon") or {}).get("embodied_kg") is not None else "not known"
 
 
 def comparison_table(footprints: Sequence[Any]) -> Table:
@@ -721,7 +734,15 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 # -- rendering ---------------------------------------------------------------------------
 
 
+_MAX_CELL = 72  # terminal tables cut longer cells (factor sources) with "…"; md, json and csv keep them whole
+
+
+def _cut(cell: str) -> str:
+    return cell if len(cell) <= _MAX_CELL else cell[: _MAX_CELL - 1] + "…"
+
+
 def _text_table(t: Table) -> str:
+    t = Table(t.title, t.headers, [[_cut(c) for c in r] for r in t.rows], t.align, t.notes)
     widths = [len(h) for h in t.headers]
     for row in t.rows:
         for i, cell in enumerate(row):
