@@ -19,7 +19,7 @@ from wattprint.testing import ManualClock
 GPU_TRACE = [(0, 200.0), (5, 300.0), (10, 100.0)]
 
 
-def tracked_run(out, run_id, *, seconds=20, gpu_trace=GPU_TRACE, cpu_w=50.0, tokens=100, status=None, window_at=5, **kw):
+def tracked_run(out, run_id, *, seconds=20, gpu_trace=GPU_TRACE, cpu_w=50.0, tokens=100, status=None, window_at=5, annotate_with=None, **kw):
     """A real tracked run on replayed sensors, stepped by a manual clock; returns (tracker, footprint)."""
     clock = ManualClock()
     sensors = [
@@ -27,6 +27,8 @@ def tracked_run(out, run_id, *, seconds=20, gpu_trace=GPU_TRACE, cpu_w=50.0, tok
         wp.ReplaySensor([(0, cpu_w)], component_id="cpu:package-0", kind="cpu", measured=False, name="Replay CPU"),
     ]
     t = wp.Tracker("demo", run_id=run_id, output_dir=str(out), interval_s=math.inf, clock=clock, handle_signals=False, sensors=sensors, **kw)
+    if annotate_with is not None:
+        t.annotate("distributed", annotate_with)
     t.start()
     for i in range(seconds):
         clock.advance(1.0)
@@ -297,3 +299,25 @@ def test_cli_report_errors(tmp_path, capsys):
     assert rc == 2 and "pue" in err
     with pytest.raises(SystemExit):
         cli.main(["report", str(tmp_path / "runs"), "--format", "xml"])
+
+
+def test_a_folder_with_a_distributed_job_counts_its_ranks_once(tmp_path, capsys):
+    from wattprint.integrations.distributed import merge_footprints, write_job_footprint
+
+    docs = []
+    for rank in (0, 1):
+        _, fp = tracked_run(
+            tmp_path / "runs", f"job7-rank{rank}", seconds=5,
+            annotate_with={"rank": rank, "local_rank": rank, "world_size": 2, "node": "n1", "job_run_id": "job7"},
+        )
+        docs.append(fp.to_dict())
+    job = merge_footprints(docs, run_id="job7", project="demo")
+    write_job_footprint(job, str(tmp_path / "runs"))
+    loaded = report.load_footprints([str(tmp_path / "runs")])
+    assert [f.run_id for f in loaded.footprints] == ["job7"]
+    assert sorted(job_id for _, job_id in loaded.folded) == ["job7", "job7"]
+    assert len(report.load_footprints([str(tmp_path / "runs")], ranks=True).footprints) == 3
+    rc, out, err = run_cli(["report", str(tmp_path / "runs")], capsys)
+    assert rc == 0 and "Job (2 ranks on 1 node(s)) job7" in out and "counted in job(s) job7" in err
+    rc, out, _ = run_cli(["report", str(tmp_path / "runs"), "--ranks", "--summary"], capsys)
+    assert rc == 0 and "Comparison of 3 runs" in out

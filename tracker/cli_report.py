@@ -44,6 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pue", type=float, help="PUE for the what-if scenarios (>= 1)")
     p.add_argument("--summary", action="store_true", help="with several runs, print only the comparison")
     p.add_argument("--recursive", "-r", action="store_true", help="also look in sub-folders")
+    p.add_argument("--ranks", action="store_true", help="in folders, list the per-rank footprints of distributed jobs too (default: the job only)")
     p.add_argument("--max-plots", type=int, default=8, help="at most this many runs in --plot (default 8)")
     p.set_defaults(func=_cmd_report)
 
@@ -53,12 +54,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     paths = args.paths or [os.environ.get("WATTPRINT_OUTPUT_DIR") or "wattprint-runs"]
     try:
-        loaded = report.load_footprints(paths, recursive=args.recursive)
+        loaded = report.load_footprints(paths, recursive=args.recursive, ranks=args.ranks)
     except report.ReportError as err:
         print(f"wattprint report: {err}", file=sys.stderr)
         return 2
     for path, reason in loaded.skipped:
         print(f"wattprint report: skipped {path}: {reason}", file=sys.stderr)
+    if loaded.folded:
+        jobs = sorted({job for _, job in loaded.folded})
+        print(
+            f"wattprint report: {len(loaded.folded)} per-rank footprint(s) counted in job(s) {', '.join(jobs)} (--ranks lists them)",
+            file=sys.stderr,
+        )
     fps = loaded.footprints
     if not fps:
         print(

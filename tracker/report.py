@@ -84,11 +84,14 @@ class LoadResult:
         footprints: the runs, in path order (files in a folder sorted by start time).
         paths: the file each footprint came from (same order).
         skipped: ``(path, reason)`` for the files in folders that were not footprints.
+        folded: ``(path, job run id)`` for per-rank footprints found in a folder next
+            to their distributed job footprint, which already counts them.
     """
 
     footprints: List[Footprint] = field(default_factory=list)
     paths: List[str] = field(default_factory=list)
     skipped: List[Tuple[str, str]] = field(default_factory=list)
+    folded: List[Tuple[str, str]] = field(default_factory=list)
 
 
 def _is_footprint(doc: Any) -> bool:
@@ -143,12 +146,26 @@ def find_footprints(paths: Sequence[str], *, recursive: bool = False) -> List[st
     return found
 
 
-def load_footprints(paths: Sequence[str], *, recursive: bool = False) -> LoadResult:
+def _job_of(fp: Footprint) -> Tuple[bool, Optional[str]]:
+    """(is a distributed job footprint, the job run id a rank footprint belongs to)."""
+    sec = fp.get("distributed")
+    if not isinstance(sec, dict):
+        return False, None
+    if isinstance(sec.get("ranks"), list):
+        return True, None
+    job = sec.get("job_run_id")
+    return False, (str(job) if job and str(job) != fp.run_id else None)
+
+
+def load_footprints(paths: Sequence[str], *, recursive: bool = False, ranks: bool = False) -> LoadResult:
     """Load the footprints named by ``paths`` (files or output folders).
 
     A file named explicitly must be a footprint; in a folder, other JSON
     files are skipped. The same file given twice is read once. Runs from a
-    folder are ordered by ``started_at``.
+    folder are ordered by ``started_at``. In a folder holding a distributed
+    job footprint (``<run_id>.job.json``), that job's per-rank footprints are
+    folded into it (listed in ``LoadResult.folded``) unless ``ranks`` is true,
+    so a comparison never counts a job twice.
 
     Raises:
         ReportError: a path does not exist, or an explicit file is not a footprint.
@@ -170,6 +187,16 @@ def load_footprints(paths: Sequence[str], *, recursive: bool = False) -> LoadRes
                     raise
                 result.skipped.append((f, str(err).split(": ", 1)[-1]))
         batch.sort(key=lambda pf: str(pf[1].get("started_at") or ""))
+        if not explicit and not ranks:
+            jobs = {fp.run_id for _, fp in batch if _job_of(fp)[0]}
+            kept = []
+            for f, fp in batch:
+                job = _job_of(fp)[1]
+                if job is not None and job in jobs:
+                    result.folded.append((f, job))
+                else:
+                    kept.append((f, fp))
+            batch = kept
         for f, fp in batch:
             result.paths.append(f)
             result.footprints.append(fp)
@@ -536,8 +563,14 @@ def run_tables(fp: Any) -> List[Table]:
                 ("measured" if c.get("measured") else "estimated") + f" ({c.get('source')})",
             ]
         )
+    dist = d.get("distributed") if isinstance(d.get("distributed"), dict) else {}
+    kind = "Run"
+    if isinstance(dist.get("ranks"), list):
+        kind = f"Job ({dist.get('ranks_reported', len(dist['ranks']))} ranks on {dist.get('nodes', '?')} node(s))"
+    elif dist.get("job_run_id") and dist.get("job_run_id") != s["run_id"]:
+        kind = f"Rank {dist.get('rank')} of job {dist.get('job_run_id')}:"
     title = (
-        f"Run {s['run_id']} · project {s['project']} · {_status_label(s)} · "
+        f"{kind} {s['run_id']} · project {s['project']} · {_status_label(s)} · "
         f"{format_duration(s['duration_s'])} · region {s['region']} · started {s['started_at']}"
     )
     comps = Table(
