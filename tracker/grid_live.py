@@ -239,7 +239,6 @@ class LiveGrid:
         try:
             while True:
                 self.fetch_once()
-                self._first_done.set()
                 if self._stop.wait(self.refresh_s):
                     return
         finally:
@@ -247,6 +246,12 @@ class LiveGrid:
 
     def fetch_once(self) -> None:
         """One fetch (or a cache hit). Records a reading or a reason; never raises."""
+        try:
+            self._fetch()
+        finally:
+            self._first_done.set()
+
+    def _fetch(self) -> None:
         key = (self.provider, self.zone or "", self.base_url)
         now = time.monotonic()
         with _CACHE_LOCK:
