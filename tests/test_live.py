@@ -6,6 +6,7 @@ import io
 import math
 import sys
 import threading
+import warnings
 
 import pytest
 
@@ -178,3 +179,59 @@ def test_run_live_flag(tmp_path, capsys):
     exporters = cli._exporters(args)
     assert any(isinstance(e, LiveStatus) and e.enabled for e in exporters)
     assert not any(isinstance(e, LiveStatus) for e in cli._exporters(cli.build_parser().parse_args(["run", "--", "true"])))
+
+
+@pytest.mark.slow
+def test_in_a_lightning_callback_with_a_forecast(tmp_path):
+    """The live line through the Lightning callback: a real Trainer and a tiny model on CPU."""
+    torch = pytest.importorskip("torch")
+    L = pytest.importorskip("lightning")
+    from wattprint.integrations.lightning import WattprintCallback
+
+    clock = ManualClock()
+    out = io.StringIO()
+    seen = threading.Semaphore(0)
+
+    class Signalling(LiveStatus):
+        def on_sample(self, footprint):
+            super().on_sample(footprint)
+            seen.release()
+
+    live = Signalling(out, enabled=True, min_interval_s=0, env={})
+
+    class Tiny(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch, batch_idx):
+            clock.advance(1.0)
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    cb = WattprintCallback(
+        project="lit", output_dir=str(tmp_path), clock=clock, interval_s=math.inf, handle_signals=False, total_steps=8,
+        sensors=[wp.ReplaySensor([(0.0, 100.0)], component_id="gpu:0", kind="gpu")], exporters=[live], log=False,
+    )
+
+    class SampleEachStep(L.Callback):  # stands in for the sampler thread, in step with the manual clock
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            cb.dt.tracker.sample_now()
+            assert seen.acquire(timeout=10)
+
+    g = torch.Generator().manual_seed(0)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(32, 4, generator=g), torch.randn(32, 1, generator=g)), batch_size=8)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_epochs=2, callbacks=[cb, SampleEachStep()], logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(tmp_path),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few dataloader workers, a GPU left unused: not our concern here
+        trainer.fit(Tiny(), train_dataloaders=data)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8
+    assert "step 4/8 (50%)" in lines[3] and "forecast 0.222 Wh" in lines[3]  # 100 W for 8 s = 800 J
+    assert cb.footprint is not None and cb.footprint.get("forecast") is None  # the final footprint needs none
