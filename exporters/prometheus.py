@@ -227,11 +227,13 @@ class PrometheusExporter:
             ``rank`` of the run, so every run and rank keeps its own group.
         push_interval_s: least time between periodic pushes during the run,
             seconds (``0``: push on every sample; ``math.inf``: only the final push).
-        push_timeout_s: timeout of one push, seconds.
+        push_timeout_s: timeout of one push, seconds (default 2).
         final_push_attempts: tries of the final push (with ``retry_backoff_s``
-            doubling between them).
-        retry_backoff_s: first backoff after a failed push, seconds; doubles up
-            to ``max_backoff_s``.
+            doubling between them); the defaults (3 tries, 2 s timeout, 0.5 s
+            backoff) stay under the tracker's 10 s export deadline even when
+            the gateway accepts connections and never answers.
+        retry_backoff_s: first backoff after a failed push, seconds (default
+            0.5); doubles up to ``max_backoff_s``.
         max_backoff_s: the longest backoff, seconds.
         rank: the ``rank`` label; default ``$RANK`` or ``"0"``.
         delete_on_close: delete the run's group from the Pushgateway at close
@@ -264,9 +266,9 @@ class PrometheusExporter:
         job: str = "wattprint",
         grouping_key: Optional[Mapping[str, str]] = None,
         push_interval_s: float = 15.0,
-        push_timeout_s: float = 3.0,
+        push_timeout_s: float = 2.0,
         final_push_attempts: int = 3,
-        retry_backoff_s: float = 1.0,
+        retry_backoff_s: float = 0.5,
         max_backoff_s: float = 300.0,
         rank: Optional[Any] = None,
         delete_on_close: bool = False,

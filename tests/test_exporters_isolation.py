@@ -199,3 +199,25 @@ def test_dead_pushgateway_from_the_start(tmp_path):
     assert fp.status == "completed" and prom.push_errors == 3
     assert (tmp_path / "runs-extra.csv").read_text().count("dead-1") == 1
     assert (tmp_path / "core" / "dead-1.json").exists()
+
+
+def test_pushgateway_that_never_answers_times_out(tmp_path):
+    """A gateway that accepts connections and never replies: each push ends at its timeout."""
+    pytest.importorskip("prometheus_client")
+    import socket
+
+    from wattprint.exporters.prometheus import PrometheusExporter
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # never accept(): connections complete in the backlog, requests go unanswered
+        gw = f"127.0.0.1:{silent.getsockname()[1]}"
+        prom = PrometheusExporter(pushgateway=gw, push_timeout_s=0.2, retry_backoff_s=0.0, final_push_attempts=2)
+        memory = MemoryExporter()
+        t, clock = replay_tracker([prom, memory], run_id="silent-1", output_dir=str(tmp_path), export_timeout_s=30)
+        t.start()
+        clock.advance(1.0)
+        fp = t.stop()
+    assert fp.status == "completed" and memory.final is fp
+    assert prom.push_errors == 2 and "timed out" in (prom.last_push_error or "")
+    assert (tmp_path / "silent-1.json").exists()
