@@ -407,6 +407,13 @@ class DistributedTracker:
         return self.tracker.energy_j if self.tracker is not None else 0.0
 
     @property
+    def json_path(self) -> Optional[str]:
+        """The job footprint's file on rank 0 after a gather, else this rank's ``<run_id>.json``."""
+        if self.job_path is not None:
+            return self.job_path
+        return self.tracker.json_path if self.tracker is not None else None
+
+    @property
     def footprint(self) -> Optional[Footprint]:
         """The job footprint on rank 0 after a gather, else this rank's footprint."""
         if self.job_footprint is not None:
