@@ -320,13 +320,35 @@ class PrometheusExporter:
 
     # -- pull endpoint -------------------------------------------------------
     def _serve(self, port: int) -> None:
-        from prometheus_client import start_http_server
+        """Serve the registry on ``addr:port`` from a daemon thread.
+
+        Like ``prometheus_client.start_http_server``, but the serving loop polls
+        for shutdown every 50 ms instead of 500 ms, so ``close()`` (and so the
+        tracker's ``stop()``) does not wait half a second.
+        """
+        import socket
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        from prometheus_client import make_wsgi_app
+        from prometheus_client.exposition import ThreadingWSGIServer
+
+        class _Server(ThreadingWSGIServer):
+            address_family = socket.AF_INET6 if ":" in self.addr else socket.AF_INET
+
+        class _QuietHandler(WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                pass
 
         try:
-            self._server, self._server_thread = start_http_server(port, addr=self.addr, registry=self.registry)
+            server = make_server(self.addr, port, make_wsgi_app(self.registry), _Server, handler_class=_QuietHandler)
         except OSError as err:
             raise ConfigError("port", f"cannot serve metrics on {self.addr}:{port} ({err}); choose another port, or 0 for any") from err
-        self.port = int(self._server.server_address[1])
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wattprint-metrics-{server.server_address[1]}", daemon=True
+        )
+        thread.start()
+        self._server, self._server_thread = server, thread
+        self.port = int(server.server_address[1])
 
     @property
     def url(self) -> Optional[str]:
