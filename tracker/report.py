@@ -467,6 +467,8 @@ def _unit_for(quantity: str, magnitude: float) -> Tuple[str, float]:
     units = _UNITS[quantity]
     chosen = units[0]
     a = abs(magnitude)
+    if a == 0:  # nothing: say it in the everyday unit (0 g, not 0 mg)
+        return next(((n, sz) for n, sz in units if (quantity, n) in _PREFERRED), chosen)
     for name, size in units:
         threshold = size * (0.1 if (quantity, name) in _PREFERRED else 1.0)
         if a >= threshold:
