@@ -96,6 +96,7 @@ def estimate(
         ConfigError: missing or contradictory inputs, unknown GPU model or region.
     """
     env = os.environ if env is None else env
+    env = {k: v for k, v in env.items() if not k.startswith("WATTPRINT_GRID")}  # a plan never fetches live data
     notes: List[str] = []
     params_v = _num("params", params)
     tokens_v = _num("tokens", tokens)
