@@ -23,6 +23,7 @@ the caller. The token never appears in logs, reasons, reprs or footprints.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import logging
 import math
 import threading
@@ -346,6 +347,8 @@ def from_options(provider: Any, setting: str, region_code: str, options: Mapping
         raw = env.get(var)
         return (raw.strip() if isinstance(raw, str) and raw.strip() else None), var
 
+    if options.get("grid_session") is None and importlib.util.find_spec("requests") is None:
+        raise ConfigError(setting, "live grid intensity needs the requests package: pip install 'wattprint[live]'")
     zone, zone_setting = opt("grid_zone")
     token, token_setting = opt("grid_token")
     url, url_setting = opt("grid_url")
