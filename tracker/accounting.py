@@ -81,7 +81,7 @@ def _series_carbon_g(
     if timeline and started_at is not None and timeline.get("t_s"):
         t_s = list(timeline["t_s"])
         series = list((timeline.get("energy_j") or {}).values())
-        cum = [sum(s[k] for s in series) for k in range(len(t_s))] if series else [0.0] * len(t_s)
+        cum = [sum(col) for col in zip(*series)] if series else [0.0] * len(t_s)
         for k in range(1, len(t_s)):
             d_j = cum[k] - cum[k - 1]
             if d_j <= 0:
