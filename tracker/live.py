@@ -80,6 +80,10 @@ def project_forecast(fp: Footprint) -> Optional[Dict[str, Any]]:
     if op is not None and e_scale is not None:
         carbon_kg = op * e_scale + (emb * t_scale if emb is not None and t_scale is not None else 0.0)
     water_l = water.get("total_l") * e_scale if water.get("total_l") is not None and e_scale is not None else None
+    if isinstance(fc.get("carbon_kg"), (int, float)):  # the tracker's own projection, when it makes one
+        carbon_kg = float(fc["carbon_kg"])
+    if isinstance(fc.get("water_l"), (int, float)):
+        water_l = float(fc["water_l"])
     return {
         "total_steps": fc.get("total_steps"),
         "progress": fc.get("progress"),
