@@ -68,26 +68,21 @@ def _series_carbon_g(
     Each interval uses the latest reading at or before its midpoint (the first reading
     before any). Energy after the timeline's last point uses the latest reading.
     """
-    times = [r[0] for r in readings]
-
-    def ci_at(when: Optional[_dt.datetime]) -> float:
-        if when is None:
-            return readings[-1][1]
-        i = bisect.bisect_right(times, when) - 1
-        return readings[max(i, 0)][1]
-
+    values = [r[1] for r in readings]
     total_g = 0.0
     covered_j = 0.0
     if timeline and started_at is not None and timeline.get("t_s"):
+        offsets = [(r[0] - started_at).total_seconds() for r in readings]  # reading times, s since start
         t_s = list(timeline["t_s"])
         series = list((timeline.get("energy_j") or {}).values())
         cum = [sum(col) for col in zip(*series)] if series else [0.0] * len(t_s)
+        kwh_factor = pue / J_PER_KWH
         for k in range(1, len(t_s)):
             d_j = cum[k] - cum[k - 1]
             if d_j <= 0:
                 continue
-            mid = started_at + _dt.timedelta(seconds=(t_s[k - 1] + t_s[k]) / 2.0)
-            total_g += d_j / J_PER_KWH * pue * ci_at(mid)
+            i = bisect.bisect_right(offsets, (t_s[k - 1] + t_s[k]) / 2.0) - 1
+            total_g += d_j * kwh_factor * values[i if i > 0 else 0]
         covered_j = cum[-1] - cum[0]
     rest_j = it_j - covered_j
     if rest_j > 0:
