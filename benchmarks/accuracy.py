@@ -141,7 +141,7 @@ TRACES: Dict[str, Tuple[str, Callable[[], Tuple[Trace, float]], bool]] = {
     "idle": ("constant 55 W, 300 s", _idle, False),
     "training": ("300 W with 1.2 s dips to 110 W every 10 s, 20 s eval at 180 W, 600 s", _training_like, False),
     "random": ("seeded random levels 40-450 W held 10 ms-3 s, 300 s", _random_levels, False),
-    "aliased": ("adversarial: 50 ms bursts at exactly the 10 Hz poll rate, 120 s", _aliased, True),
+    "aliased": ("adversarial: 50 ms bursts every 100 ms, always between the polls of a 10 Hz poller, 120 s", _aliased, True),
 }
 
 
