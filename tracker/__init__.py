@@ -22,7 +22,9 @@ from .errors import (
     SensorUnavailable,
     WattprintError,
 )
+from .accounting import footprint_schema
 from .footprint import CSV_FIELDS, SCHEMA_ID, Footprint
+from .planning import estimate
 from .sensors.base import Component, Sensor
 from .sensors.replay import ReplaySensor
 from .tracker import Tracker, track
@@ -32,6 +34,8 @@ __all__ = [
     "Tracker",
     "track",
     "Footprint",
+    "footprint_schema",
+    "estimate",
     "SCHEMA_ID",
     "CSV_FIELDS",
     "Sensor",

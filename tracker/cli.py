@@ -32,7 +32,7 @@ def _add_tracker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", help="project name")
     p.add_argument("--run-id", help="run id (default: time + random)")
     p.add_argument("--region", help="region code, e.g. IE, US-VA, aws:us-east-1 (default world)")
-    p.add_argument("--pue", type=float, help="facility PUE (>= 1)")
+    p.add_argument("--pue", help="facility PUE (>= 1) or a PUE table key, e.g. provider:google")
     p.add_argument("--interval", type=float, dest="interval_s", help="counter sampling period, seconds")
     p.add_argument("--cpu-tdp", type=float, dest="cpu_tdp_w", help="CPU TDP in watts for the estimate")
     p.add_argument("--prometheus-port", type=int, help="serve live Prometheus metrics on this port (127.0.0.1)")

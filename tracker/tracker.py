@@ -449,7 +449,7 @@ class Tracker:
             timeline=timeline,
         )
         doc.update(acc)
-        doc["forecast"] = self._forecast(doc["energy"]["it_j"], duration_s, work["steps"], final)
+        doc["forecast"] = self._forecast(doc, duration_s, work["steps"], final)
         doc["windows"] = windows
         doc["gaps"] = gaps
         doc["sources"] = [n.to_dict() for n in self._source_notes]
@@ -457,17 +457,21 @@ class Tracker:
         doc.update(annotations)
         return Footprint(doc, timeline)
 
-    def _forecast(self, it_j: float, duration_s: float, steps: int, final: bool) -> Optional[Dict[str, Any]]:
-        """Linear projection of the final energy from the steps done so far (``None`` when unknown)."""
+    def _forecast(self, doc: Dict[str, Any], duration_s: float, steps: int, final: bool) -> Optional[Dict[str, Any]]:
+        """Linear projection of the final energy, carbon and water from the steps done so far (``None`` when unknown)."""
         total = self.total_steps
         if final or not total or steps <= 0:
             return None
         share = min(1.0, steps / total)
+        carbon_kg = (doc.get("carbon") or {}).get("total_kg")
+        water_l = (doc.get("water") or {}).get("total_l")
         return {
             "total_steps": total,
             "progress": share,
-            "energy_j": it_j / share,
+            "energy_j": doc["energy"]["it_j"] / share,
             "duration_s": duration_s / share,
+            "carbon_kg": carbon_kg / share if carbon_kg is not None else None,
+            "water_l": water_l / share if water_l is not None else None,
             "method": "linear in steps",
         }
 
