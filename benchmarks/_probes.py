@@ -5,8 +5,9 @@
     python benchmarks/_probes.py memory TOOL SAMPLES
 
 TOOL is ``wattprint`` (``save=False``), ``wattprint_files`` (footprint JSON
-and CSV written), ``codecarbon``, ``wattprint_10hz``, ``codecarbon_10hz`` or
-``none``. Each prints one JSON object on its last line of stdout. Outbound
+and CSV written), ``codecarbon``, ``wattprint_10hz``, ``codecarbon_10hz``,
+``none``, or (idle only) ``bare_thread_10hz``, a thread that wakes at 10 Hz
+and does nothing. Each prints one JSON object on its last line of stdout. Outbound
 network is refused inside the probe (loopback and Unix sockets stay allowed)
 and every attempt is counted in ``net_attempts``.
 
@@ -125,11 +126,36 @@ def startup(tool: str, outdir: str) -> dict:
     return out
 
 
+class _BareThread:
+    """The floor for any sampler: a thread that wakes at 10 Hz and does nothing."""
+
+    def __init__(self, period_s: float = 0.1) -> None:
+        import threading
+
+        self.period_s = period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            pass
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def idle(tool: str, seconds: float, start_at: float, outdir: str) -> dict:
     """CPU used by the tracker's background threads while the main thread sleeps."""
-    module = _import(tool)
-    _quiet_logs()
-    tracker = _make(tool, module, outdir) if module is not None else None
+    if tool == "bare_thread_10hz":
+        module, tracker = None, _BareThread(0.1)
+    else:
+        module = _import(tool)
+        _quiet_logs()
+        tracker = _make(tool, module, outdir) if module is not None else None
     if tracker is not None:
         tracker.start()  # type: ignore[attr-defined]
     late_s = max(0.0, time.time() - start_at)

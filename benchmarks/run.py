@@ -203,7 +203,7 @@ def bench_startup(repeats: int, workdir: str, parallel: bool) -> Dict[str, Any]:
 
 def bench_idle(seconds: float, repeats: int, workdir: str, lead_s: float) -> Dict[str, Any]:
     """Background CPU while idle: every tool in its own process, over the same wall-clock window."""
-    tools = ["wattprint", "codecarbon", "wattprint_10hz", "codecarbon_10hz", "none"]
+    tools = ["wattprint", "codecarbon", "wattprint_10hz", "codecarbon_10hz", "bare_thread_10hz", "none"]
     if not codecarbon_available():
         tools = [t for t in tools if not t.startswith("codecarbon")]
     runs: List[Dict[str, Any]] = []
@@ -399,6 +399,14 @@ def targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
     return rows
 
 
+def _slower(mem: Dict[str, Any]) -> str:
+    w = (mem.get("wattprint") or {}).get("us_per_tick_traced")
+    c = (mem.get("codecarbon") or {}).get("us_per_tick_traced")
+    if w and c:
+        return f"it takes {c:.0f} µs against wattprint's {w:.0f} µs (both under tracemalloc)"
+    return "it is much slower"
+
+
 def _mark(met: Optional[bool]) -> str:
     return "—" if met is None else ("**met**" if met else "**missed**")
 
@@ -473,8 +481,8 @@ def render_markdown(res: Dict[str, Any]) -> str:
     L.append("")
     L.append(f"CPU time (user + system, all threads, `getrusage`) over a {idle['seconds']:g} s `time.sleep` after `start()`, per second "
              f"of run; {res['settings']['idle_repeats']} rounds, all configurations in parallel processes over the same wall-clock window. "
-             "`none` is an interpreter with no tracker. On this VM one thread wake-up costs about 0.05-0.15 ms, which is the floor "
-             "for any sampler.")
+             "`none` is an interpreter with no tracker; `bare_thread_10hz` a thread that wakes 10 times a second and does nothing, "
+             "the floor for any 10 Hz sampler on this machine.")
     L.append("")
     L.append("| configuration | CPU ms per s of run | % of one core | sampler reads per s |")
     L.append("|---|---|---|---|")
@@ -489,7 +497,7 @@ def render_markdown(res: Dict[str, Any]) -> str:
     L.append("")
     L.append("wattprint: `Tracker(sensors=[ReplaySensor(...)], clock=ManualClock(), interval_s=math.inf)`, then `clock.advance(1)` and "
              "`sample_now()` per sample (a ledger read and a timeline point each). CodeCarbon: its 1 s `_monitor_power()` per sample and "
-             "`_measure_power_and_energy()` every 15th, with its scheduler threads stopped; it is about 100× slower per call, so it "
+             f"`_measure_power_and_energy()` every 15th, with its scheduler threads stopped; {_slower(mem)} per sample, so it "
              "runs fewer samples and the growth per sample is extrapolated. Memory is Python allocations traced by `tracemalloc` "
              "since the first sample; RSS growth is shown beside it.")
     L.append("")
