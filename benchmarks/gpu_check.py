@@ -191,6 +191,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def sync() -> None:
         if on_gpu:
             torch.cuda.synchronize(dev)
+
     energy_mj = lambda: N.nvmlDeviceGetTotalEnergyConsumption(handle)  # noqa: E731
     fi_instant = getattr(N, "NVML_FI_DEV_POWER_INSTANT", 186)
 
@@ -479,5 +480,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def _main_writing_on_failure() -> int:
+    """``main()``, but an unexpected failure outside the sections still leaves the JSON (with ``fatal``) behind."""
+    try:
+        return main()
+    except Exception as err:
+        RESULTS["fatal"] = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-2000:]}
+        out = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--out=")), None)
+        if out is None and "--out" in sys.argv[:-1]:
+            out = sys.argv[sys.argv.index("--out") + 1]
+        write(out or default_out())
+        print(f"gpu_check: failed outside any section: {RESULTS['fatal']['error']}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_writing_on_failure())
