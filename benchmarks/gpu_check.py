@@ -274,9 +274,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         sync()
 
     matmuls(5)  # warm-up (kernels, clocks)
-    t = time.perf_counter()
-    matmuls(20)
-    per_s = 20 / (time.perf_counter() - t)
+    done, t = 0, time.perf_counter()
+    while done < 20 or time.perf_counter() - t < 0.5 * scale:  # calibrate over at least 20 matmuls and half a (scaled) second
+        matmuls(10)
+        done += 10
+    per_s = done / (time.perf_counter() - t)
     # phases: (name, matmuls, idle seconds after); the matmul counts are fixed once, so every tool sees the same work
     long_s, mid_s = ((1.5, 1.0) if quick else (4.0, 2.0))
     bursts = 4 if quick else 10
