@@ -37,6 +37,7 @@ import wattprint
 from wattprint import Footprint
 
 from .distributed import DistributedTracker, all_reduce_sum
+from .torch import cuda_synchronize
 
 __all__ = ["WattprintCallback", "batch_size_of"]
 
@@ -72,6 +73,8 @@ class WattprintCallback(Callback):
             :class:`~wattprint.integrations.distributed.DistributedTracker` is
             built from ``tracker_kwargs`` at each ``setup``.
         log: log energy and carbon through ``pl_module.log`` at each epoch end.
+        sync: call ``torch.cuda.synchronize()`` before each epoch edge and the
+            final read, so queued GPU work lands in the right epoch (default off).
         batch_size_fn: ``batch -> samples`` (default: first tensor's leading dimension).
         tokens_fn: ``batch -> tokens`` (default: tokens not counted).
         **tracker_kwargs: :class:`wattprint.Tracker` /
@@ -91,9 +94,11 @@ class WattprintCallback(Callback):
         log: bool = True,
         batch_size_fn: Optional[Callable[[Any], Optional[int]]] = None,
         tokens_fn: Optional[Callable[[Any], Optional[int]]] = None,
+        sync: bool = False,
         **tracker_kwargs: Any,
     ) -> None:
         super().__init__()
+        self.sync = bool(sync)
         self._given = tracker
         self._kwargs = dict(tracker_kwargs)
         self._log_metrics = log
@@ -190,7 +195,7 @@ class WattprintCallback(Callback):
         dt = self.dt
         if dt is None or not dt.running:
             return
-        self._close_epoch()
+        self._close_epoch()  # also syncs when asked
         try:
             self._epoch_cm = dt.window(f"epoch {trainer.current_epoch}")
             self._epoch_rec = self._epoch_cm.__enter__()
@@ -219,6 +224,8 @@ class WattprintCallback(Callback):
     def _close_epoch(self) -> Optional[Dict[str, Any]]:
         cm, rec = self._epoch_cm, self._epoch_rec
         self._epoch_cm = self._epoch_rec = None
+        if self.sync:
+            cuda_synchronize()
         if cm is None:
             return None
         try:

@@ -47,6 +47,7 @@ import wattprint
 from wattprint import Footprint
 
 from .distributed import DistributedTracker, all_reduce_sum
+from .torch import cuda_synchronize
 
 __all__ = ["WattprintCallback", "attach"]
 
@@ -64,6 +65,8 @@ class WattprintCallback(TrainerCallback):
             :class:`~wattprint.integrations.distributed.DistributedTracker` is
             built from ``tracker_kwargs`` at ``on_train_begin``.
         log: add energy and carbon to the Trainer's logs.
+        sync: call ``torch.cuda.synchronize()`` before each epoch edge and the
+            final read (default off).
         **tracker_kwargs: :class:`wattprint.Tracker` arguments (``project``,
             ``region``, ``output_dir``, ``sensors``...).
 
@@ -72,7 +75,8 @@ class WattprintCallback(TrainerCallback):
             footprint on world process 0 of a distributed run).
     """
 
-    def __init__(self, tracker: Optional[wattprint.Tracker] = None, *, log: bool = True, **tracker_kwargs: Any) -> None:
+    def __init__(self, tracker: Optional[wattprint.Tracker] = None, *, log: bool = True, sync: bool = False, **tracker_kwargs: Any) -> None:
+        self.sync = bool(sync)
         self._given = tracker
         self._kwargs = dict(tracker_kwargs)
         self._log = log
@@ -163,6 +167,8 @@ class WattprintCallback(TrainerCallback):
 
     def _close_epoch(self) -> None:
         cm, self._epoch_cm = self._epoch_cm, None
+        if self.sync:
+            cuda_synchronize()
         if cm is not None:
             try:
                 cm.__exit__(None, None, None)

@@ -142,7 +142,7 @@ def test_a_ready_tracker_is_used_as_is(tmp_path):
     clock = ManualClock()
     sensor = wp.ReplaySensor([(0.0, 10.0)], component_id="gpu:0", kind="gpu")
     tracker = wp.Tracker("mine", output_dir=str(tmp_path), sensors=[sensor], clock=clock, interval_s=math.inf, handle_signals=False)
-    cb = WattprintCallback(tracker, log=False)
+    cb = WattprintCallback(tracker, log=False, sync=True)  # sync is harmless on CPU
     _trainer(tmp_path, cb, epochs=1).fit(Tiny(clock))
     assert tracker.footprint is cb.footprint and tracker.footprint.get("work.steps") == 4
 
