@@ -199,7 +199,7 @@ def rank_gpu_selectors(
     if info.local_world_size <= 1:
         return None
     if visible is None:
-        if device_count is None:
+        if not device_count:  # unknown (or a CPU-only torch build): the usual one GPU per rank
             return [str(info.local_rank)]
         visible = [str(i) for i in range(device_count)]
     if not visible:

@@ -243,3 +243,50 @@ def test_two_process_job_with_real_discovery_is_the_sum_of_its_ranks(torchrun_jo
     ids = [c["id"] for c in job["components"]]
     assert len(ids) == len(set(ids)) == len(results[0]["own_components"])
     assert job["distributed"]["duplicates"] == []
+
+
+# -- each rank reads only its own GPU through NVML (fake pynvml at the hardware boundary) ------
+
+
+@pytest.fixture
+def fake_nvml(monkeypatch):
+    from fakes.fake_pynvml import make_fake_nvml, two_gpus
+
+    module = make_fake_nvml(two_gpus())
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    return module
+
+
+@pytest.mark.parametrize("visible", [None, "0,1"])
+def test_each_rank_reads_only_its_own_gpu(fake_nvml, tmp_path, visible):
+    uuids = []
+    docs = []
+    for rank in (0, 1):
+        env = {} if visible is None else {"CUDA_VISIBLE_DEVICES": visible}
+        dt = DistributedTracker(
+            output_dir=str(tmp_path), rank=rank, local_rank=rank, world_size=2, local_world_size=2,
+            cpu=False, ram=False, env=env, interval_s=math.inf, handle_signals=False,
+        )
+        dt.start()
+        fp = dt.stop()
+        (comp,) = fp["components"]
+        assert comp["kind"] == "gpu" and comp["source"].startswith("nvml")
+        uuids.append(comp["info"]["uuid"])
+        docs.append(fp.to_dict())
+    assert uuids == [g.uuid for g in fake_nvml.gpus]
+    job = merge_footprints(docs)
+    assert len(job["components"]) == 2 and job["distributed"]["duplicates"] == []
+
+
+def test_ranks_sharing_one_gpu_count_it_once(fake_nvml, tmp_path):
+    docs = []
+    for rank in (0, 1):  # two ranks, one visible GPU each told to use device 0 of "1"
+        dt = DistributedTracker(
+            output_dir=str(tmp_path), rank=rank, local_rank=rank, world_size=2, local_world_size=2,
+            devices=[0], cpu=False, ram=False, env={"CUDA_VISIBLE_DEVICES": "1"}, interval_s=math.inf, handle_signals=False,
+        )
+        dt.start()
+        docs.append(dt.stop().to_dict())
+    job = merge_footprints(docs)
+    assert [c["info"]["uuid"] for c in job["components"]] == [fake_nvml.gpus[1].uuid]
+    assert job["distributed"]["duplicates"] == [{"rank": 1, "component": "gpu:0", "duplicate_of": f"{job['distributed']['node_names'][0]}/rank0/gpu:0"}]
