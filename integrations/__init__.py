@@ -1,1 +1,9 @@
-"""Framework integrations for wattprint (PyTorch, Lightning, Hugging Face)."""
+"""Framework integrations for wattprint (PyTorch, Lightning, Hugging Face, torch.distributed).
+
+Import the one you need; each imports its framework only then:
+
+* :mod:`wattprint.integrations.torch` — ``attach(optimizer)``: count every optimizer step; per-step energy.
+* :mod:`wattprint.integrations.lightning` — ``WattprintCallback`` for ``lightning.Trainer``.
+* :mod:`wattprint.integrations.transformers` — ``WattprintCallback`` / ``attach(trainer)`` for the HF ``Trainer``.
+* :mod:`wattprint.integrations.distributed` — rank roles and one job footprint for torchrun / SLURM jobs.
+"""

@@ -260,7 +260,6 @@ class DistributedTracker:
             self._env, rank=rank, local_rank=local_rank, world_size=world_size, local_world_size=local_world_size, node=node
         )
         self._project = project
-        self._given_run_id = run_id
         self._output_dir = output_dir
         self._devices = list(devices) if devices is not None else None
         self._node_level = self.info.measures_node if node_level is None else bool(node_level)
