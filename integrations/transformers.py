@@ -20,6 +20,10 @@ What it does:
 * adds ``wattprint/energy_kwh`` and ``wattprint/carbon_kg`` (summed over
   ranks) to every ``logs`` dict in ``on_log`` and to ``state.log_history``;
   works with ``report_to="none"``;
+* after ``trainer.train(resume_from_checkpoint=...)`` the logged figures
+  continue from the checkpoint's last logged totals, and the footprint gets a
+  ``resume`` section (``resumed_at_step``, ``previous_energy_j``,
+  ``previous_carbon_kg``, ``cumulative_energy_j``);
 * is rank-aware: each process measures its own GPUs, local process 0 the
   node's CPU and RAM, and world process 0 writes the job footprint
   (:mod:`wattprint.integrations.distributed`).
@@ -86,6 +90,7 @@ class WattprintCallback(TrainerCallback):
         self._last_tokens = 0
         self._last_flos = 0.0
         self._epoch_cm: Any = None
+        self.previous: Dict[str, Any] = {}
         if tracker is None:
             DistributedTracker(**self._kwargs, world_size=1)  # check the settings now
 
@@ -102,6 +107,7 @@ class WattprintCallback(TrainerCallback):
             self._last_step = int(state.global_step)
             self._last_tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
             self._last_flos = float(getattr(state, "total_flos", 0.0) or 0.0)
+            self.previous = _previous_totals(state)
             self.dt.start()
         except Exception:
             logger.exception("wattprint: could not start measuring; training goes on without it")
@@ -122,6 +128,13 @@ class WattprintCallback(TrainerCallback):
             if state is not None:
                 section = {"global_step": int(state.global_step), "epoch": state.epoch, "total_flos": float(getattr(state, "total_flos", 0.0) or 0.0)}
             dt.annotate("transformers", section)
+            if self.previous:
+                energy_j = all_reduce_sum([dt.energy_j])[0] if gather and dt.info.distributed else dt.energy_j
+                prev = self.previous
+                dt.annotate(
+                    "resume",
+                    dict(prev, cumulative_energy_j=prev["previous_energy_j"] + energy_j),
+                )
             self.footprint = dt.stop(status, gather=gather)
         except Exception:
             logger.exception("wattprint: could not finish the footprint")
@@ -186,13 +199,40 @@ class WattprintCallback(TrainerCallback):
             local = [dt.energy_j, (snap.get("carbon.total_kg") or 0.0) if snap is not None else 0.0]
             # every rank logs at the same steps (the Trainer gathers the loss there), so a sum is safe
             energy_j, carbon_kg = all_reduce_sum(local) if dt.info.distributed else local
-            extra = {"wattprint/energy_kwh": energy_j / J_PER_KWH, "wattprint/carbon_kg": carbon_kg}
+            prev = self.previous  # a resumed run logs the whole training's totals
+            extra = {
+                "wattprint/energy_kwh": (energy_j + prev.get("previous_energy_j", 0.0)) / J_PER_KWH,
+                "wattprint/carbon_kg": carbon_kg + prev.get("previous_carbon_kg", 0.0),
+            }
             logs.update(extra)
             history = getattr(state, "log_history", None)
             if history and isinstance(history[-1], dict) and history[-1].get("step") == state.global_step:
                 history[-1].update(extra)
         except Exception:
             logger.exception("wattprint: could not add energy to the logs")
+
+
+def _previous_totals(state: Any) -> Dict[str, Any]:
+    """Totals of the runs before a resume, from the checkpoint's ``log_history`` (empty when not resumed).
+
+    The logged figures are cumulative over earlier resumes too, so the last
+    one at or before the checkpoint's step is the training's energy so far
+    (up to the energy spent after that log line and before the checkpoint).
+    """
+    step = int(getattr(state, "global_step", 0) or 0)
+    if step <= 0:
+        return {}
+    for entry in reversed(list(getattr(state, "log_history", None) or [])):
+        if isinstance(entry, dict) and "wattprint/energy_kwh" in entry and int(entry.get("step", 0) or 0) <= step:
+            return {
+                "resumed_at_step": step,
+                "previous_energy_j": float(entry["wattprint/energy_kwh"]) * J_PER_KWH,
+                "previous_carbon_kg": float(entry.get("wattprint/carbon_kg") or 0.0),
+                "previous_logged_at_step": int(entry.get("step", 0) or 0),
+                "source": "trainer_state.json log_history of the checkpoint",
+            }
+    return {"resumed_at_step": step, "previous_energy_j": 0.0, "previous_carbon_kg": 0.0, "previous_logged_at_step": None,
+            "source": "no wattprint figures in the checkpoint's log_history"}
 
 
 def attach(trainer: Any, callback: Optional[WattprintCallback] = None, **tracker_kwargs: Any) -> WattprintCallback:

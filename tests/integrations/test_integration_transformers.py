@@ -40,20 +40,19 @@ def _dataset(n=16):
     return [{"input_ids": row, "labels": row.clone()} for row in ids]
 
 
-def _trainer(tmp_path, callbacks, epochs=2):
+def _trainer(tmp_path, callbacks, epochs=2, **overrides):
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100, n_positions=SEQ, bos_token_id=0, eos_token_id=0))
     args = TrainingArguments(
         output_dir=str(tmp_path / "hf"),
         per_device_train_batch_size=4,
         num_train_epochs=epochs,
-        logging_steps=2,
         report_to="none",
         use_cpu=True,
-        save_strategy="no",
         disable_tqdm=True,
         include_num_input_tokens_seen=True,
         dataloader_num_workers=0,
+        **{"logging_steps": 2, "save_strategy": "no", **overrides},
     )
     return Trainer(model=model, args=args, train_dataset=_dataset(), callbacks=callbacks)
 
@@ -111,3 +110,26 @@ def test_attach_puts_the_callback_first_and_records_a_crash(tmp_path):
 def test_bad_settings_fail_when_the_callback_is_built():
     with pytest.raises(wp.ConfigError):
         WattprintCallback(interval_s=-1)
+
+
+def test_resume_from_a_checkpoint_continues_the_totals(tmp_path):
+    clock = ManualClock()
+    cb1 = _wattprint(tmp_path, clock)
+    t1 = _trainer(tmp_path, [AdvanceClock(clock), cb1], epochs=1, logging_steps=1, save_strategy="steps", save_steps=4)
+    t1.train()
+    assert cb1.footprint.energy_j == pytest.approx(4 * WATTS)
+    ckpt = os.path.join(str(tmp_path / "hf"), "checkpoint-4")
+    assert os.path.isdir(ckpt)
+
+    cb2 = _wattprint(tmp_path, clock)
+    t2 = _trainer(tmp_path, [AdvanceClock(clock), cb2], epochs=2, logging_steps=1)
+    t2.train(resume_from_checkpoint=ckpt)
+    fp = cb2.footprint
+    assert t2.state.global_step == 8 and fp.get("work.steps") == 4
+    assert fp.energy_j == pytest.approx(4 * WATTS)
+    resume = fp["resume"]
+    assert resume["resumed_at_step"] == 4 and resume["previous_logged_at_step"] == 4
+    assert resume["previous_energy_j"] == pytest.approx(4 * WATTS)
+    assert resume["cumulative_energy_j"] == pytest.approx(8 * WATTS)
+    last = [h for h in t2.state.log_history if "loss" in h][-1]
+    assert last["wattprint/energy_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
