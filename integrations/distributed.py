@@ -34,11 +34,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import json
 import logging
 import os
 import socket
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -271,7 +269,7 @@ class DistributedTracker:
         if run_id is None and self.info.distributed:
             run_id = self._env.get("WATTPRINT_RUN_ID") or None
         self._given_run_id = run_id
-        self._own_run_id = run_id or _new_run_id()
+        self._own_run_id = run_id or wattprint.new_run_id()
         self.job_run_id: Optional[str] = run_id
         self.job_footprint: Optional[Footprint] = None
         self.job_path: Optional[str] = None
@@ -419,12 +417,6 @@ class DistributedTracker:
             return self.job_footprint
         return self.tracker.footprint if self.tracker is not None else None
 
-
-def _new_run_id() -> str:
-    import time
-    import uuid
-
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 # -- collectives ------------------------------------------------------------------
@@ -756,21 +748,7 @@ def write_job_footprint(job: Footprint, output_dir: str) -> Optional[str]:
     """Write ``<output_dir>/<run_id>.job.json`` atomically; returns the path (``None`` on failure, logged)."""
     path = os.path.join(output_dir, f"{job.run_id}.job.json")
     try:
-        os.makedirs(output_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{job.run_id}.", suffix=".tmp", dir=output_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(job.to_dict(), fh, indent=2, default=str)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        job.save(path)
         return path
     except Exception as err:
         logger.error("wattprint: could not write %s (%s)", path, err)

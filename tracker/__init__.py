@@ -27,12 +27,13 @@ from .footprint import CSV_FIELDS, SCHEMA_ID, Footprint
 from .planning import estimate
 from .sensors.base import Component, Sensor
 from .sensors.replay import ReplaySensor
-from .tracker import Tracker, track
+from .tracker import Tracker, new_run_id, track
 
 __all__ = [
     "__version__",
     "Tracker",
     "track",
+    "new_run_id",
     "Footprint",
     "footprint_schema",
     "estimate",

@@ -11,7 +11,7 @@ import io
 import json
 import os
 import threading
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 try:  # POSIX advisory locks; on other platforms appends are not cross-process safe
     import fcntl

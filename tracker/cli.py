@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import signal
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from .errors import ConfigError
 

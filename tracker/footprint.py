@@ -91,6 +91,19 @@ class Footprint:
             node = node[part]
         return node
 
+    def save(self, path: str, *, timeline: bool = True) -> None:
+        """Write the document (and, by default, its timeline) to ``path`` atomically.
+
+        Raises:
+            OSError: the folder is not writable or the disk is full; no partial file is left.
+        """
+        from ._io import atomic_write_json
+
+        doc = self.to_dict()
+        if timeline and self.timeline:
+            doc["timeline"] = copy.deepcopy(self.timeline)
+        atomic_write_json(path, doc)
+
     @property
     def run_id(self) -> str:
         return self._doc["run_id"]

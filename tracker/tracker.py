@@ -48,7 +48,7 @@ from .sampler import Sampler, WaitEvent
 from .sensors.base import Sensor
 from .sensors.discovery import SourceNote, discover
 
-__all__ = ["Tracker", "track"]
+__all__ = ["Tracker", "track", "new_run_id"]
 
 logger = logging.getLogger("wattprint")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,7 +121,7 @@ class Tracker:
     ) -> None:
         env = os.environ if env is None else env
         self.project = config.setting_str("project", project, env, "default")
-        self.run_id = config.setting_str("run_id", run_id, env, None) or _new_run_id()
+        self.run_id = config.setting_str("run_id", run_id, env, None) or new_run_id()
         self.save = config.setting_bool("save", save, env, True)
         out = config.setting_str("output_dir", output_dir, env, config.DEFAULT_OUTPUT_DIR)
         self.output_dir = config.check_output_dir("output_dir" if output_dir else "WATTPRINT_OUTPUT_DIR", out) if self.save else os.path.abspath(out)
@@ -486,9 +486,7 @@ class Tracker:
 
     def _write_json(self, fp: Footprint) -> bool:
         try:
-            doc = fp.to_dict()
-            doc["timeline"] = fp.timeline
-            _io.atomic_write_json(self.json_path, doc)
+            fp.save(self.json_path)
             return True
         except Exception as err:
             logger.error("wattprint: could not write %s (%s); the footprint is still returned by stop()", self.json_path, err)
@@ -530,7 +528,8 @@ def _call_optional(obj: Any, method: str) -> None:
             logger.exception("wattprint: %s.%s failed; continuing", type(obj).__name__, method)
 
 
-def _new_run_id() -> str:
+def new_run_id() -> str:
+    """A new run id: UTC time to the second plus 8 random hex digits, e.g. ``20261128T151100Z-1a2b3c4d``."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 

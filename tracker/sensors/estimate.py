@@ -20,7 +20,7 @@ psutil note: the first ``cpu_percent(interval=None)`` returns a meaningless
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Mapping, Optional
+from typing import List, Mapping, Optional
 
 from .base import UNCERTAINTY_ESTIMATE, Component, Sensor
 

@@ -18,7 +18,7 @@ Two modes:
 from __future__ import annotations
 
 import bisect
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 from .base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor
 
