@@ -166,6 +166,11 @@ class Footprint:
             )
         if water.get("total_l") is not None:
             lines.append(f"  water   {water['total_l'] * 1000:.3f} mL (on-site {water['onsite_l'] * 1000:.3f}, off-site {water['offsite_l'] * 1000:.3f})")
+        low_high = (d.get("bounds") or {}).get("carbon.total_kg")
+        if low_high and None not in low_high:
+            lines.append(f"  bounds  carbon {low_high[0] * 1000:.4f} to {low_high[1] * 1000:.4f} gCO2e (sensor and factor uncertainty)")
+        if d.get("gaps"):
+            lines.append(f"  gaps    {len(d['gaps'])} span(s) with missing readings: see 'gaps' in the JSON")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
