@@ -143,6 +143,12 @@ class WattprintCallback(Callback):
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._last_global_step = int(trainer.global_step)  # after a checkpoint was restored
+        tracker = self.dt.tracker if self.dt is not None else None
+        if tracker is not None and tracker.total_steps is None:
+            try:  # Lightning's plan of optimizer steps (inf when unknown): enables the forecast
+                tracker.set_total_steps(trainer.estimated_stepping_batches)
+            except Exception:
+                pass
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self._finish(trainer, status=None, gather=True)

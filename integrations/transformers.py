@@ -109,6 +109,9 @@ class WattprintCallback(TrainerCallback):
             self._last_flos = float(getattr(state, "total_flos", 0.0) or 0.0)
             self.previous = _previous_totals(state)
             self.dt.start()
+            tracker = self.dt.tracker
+            if tracker is not None and tracker.total_steps is None:
+                tracker.set_total_steps(getattr(state, "max_steps", 0))  # enables the forecast
         except Exception:
             logger.exception("wattprint: could not start measuring; training goes on without it")
             self.dt = None

@@ -243,3 +243,10 @@ def test_real_discovery_on_this_machine_marks_estimates():
     assert comps, "at least the estimate is always there"
     for c in comps:
         assert c["measured"] == (c["source"] in ("rapl",) or c["source"].startswith("nvml"))
+
+
+def test_set_total_steps_accepts_only_a_plan():
+    t = Tracker(sensors=[replay()], save=False)
+    assert not t.set_total_steps(float("inf")) and not t.set_total_steps(0) and not t.set_total_steps("x")
+    assert t.total_steps is None
+    assert t.set_total_steps(120.0) and t.total_steps == 120

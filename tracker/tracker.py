@@ -324,6 +324,21 @@ class Tracker:
                 self._open_windows -= 1
                 self._windows.append(record)
 
+    def set_total_steps(self, total_steps: Any) -> bool:
+        """Say how many steps the run will take, enabling the ``forecast`` (e.g. from a trainer's plan).
+
+        Returns ``True`` if accepted; a value that is not a positive finite number is ignored
+        (``False``), since a trainer's plan may legitimately be unknown (infinite).
+        """
+        try:
+            n = float(total_steps)
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(n) or n < 1:
+            return False
+        self.total_steps = int(n)
+        return True
+
     def annotate(self, key: str, value: Any) -> None:
         """Add a JSON-serialisable top-level section to the footprint (e.g. ``distributed``)."""
         with self._lock:

@@ -99,6 +99,8 @@ def test_fit_leaves_a_footprint_with_the_steps_trained_and_epoch_windows(tmp_pat
     assert float(rows[0]["wattprint/epoch_energy_j"]) == pytest.approx(4 * STEP_S * WATTS)
     assert float(rows[-1]["wattprint/carbon_kg"]) == pytest.approx(fp.get("carbon.total_kg"))
     assert trainer.callback_metrics["wattprint/energy_kwh"].item() == pytest.approx(12 * STEP_S * WATTS / 3.6e6)
+    # Lightning's plan of optimizer steps became the tracker's total (enables the forecast)
+    assert cb.dt.tracker.total_steps == trainer.estimated_stepping_batches == 12
 
 
 def test_an_exception_writes_a_failed_footprint(tmp_path):

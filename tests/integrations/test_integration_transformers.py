@@ -86,6 +86,8 @@ def test_trainer_run_leaves_a_footprint_with_the_steps_trained(tmp_path):
     assert logged[0]["wattprint/energy_kwh"] == pytest.approx(2 * WATTS / 3.6e6)
     assert logged[-1]["wattprint/energy_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
     assert logged[-1]["wattprint/carbon_kg"] == pytest.approx(fp.get("carbon.total_kg"))
+    # the trainer's plan became the tracker's total, so live footprints carry a forecast
+    assert cb.dt.tracker.total_steps == trainer.state.max_steps == 8
 
 
 def test_attach_puts_the_callback_first_and_records_a_crash(tmp_path):
