@@ -26,7 +26,6 @@ import datetime as _dt
 import html
 import io
 import math
-import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import report
@@ -204,19 +203,9 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
 def save_png(footprints: Sequence[Any], path: str, *, dpi: int = 110, max_runs: int = MAX_RUNS) -> str:
     """Write :func:`figure_png` to ``path`` (atomically) and return ``path``."""
     data = figure_png(footprints, dpi=dpi, max_runs=max_runs)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from ._io import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
     return path
 
 
