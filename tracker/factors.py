@@ -30,7 +30,6 @@ what is allowed; an unknown region suggests close matches.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import functools
 import math
 import os
@@ -263,6 +262,8 @@ def resolve_region(code: Optional[str], setting: str = "region") -> Region:
 
 
 def _unknown_region_message(code: str, norm: str) -> str:
+    import difflib  # only on this error path
+
     tables = _tables()
     codes = list(tables.regions)
     by_name = {r.name.lower(): r.code for r in tables.regions.values()}

@@ -28,9 +28,7 @@ import functools
 import logging
 import math
 import os
-import platform
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -556,6 +554,9 @@ def _timedelta(seconds: float):
 
 @functools.lru_cache(maxsize=1)
 def _static_host() -> Dict[str, Any]:
+    import platform
+    import socket
+
     from .sensors.rapl import cpu_model_name
 
     info: Dict[str, Any] = {
