@@ -93,11 +93,7 @@ class FootprintCollector:
 
     def update(self, footprint: Footprint) -> None:
         doc = footprint.to_dict()
-        power = {}
-        series = (footprint.timeline or {}).get("power_w") or {}
-        for cid, values in series.items():
-            last = next((v for v in reversed(values or []) if v is not None), None)
-            power[cid] = _num(last)
+        power = {cid: _num(w) for cid, w in footprint.latest_power_w().items()}
         with self._lock:
             self._doc, self._power_w, self._updated_unix_s = doc, power, time.time()
 

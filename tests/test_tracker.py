@@ -250,3 +250,18 @@ def test_set_total_steps_accepts_only_a_plan():
     assert not t.set_total_steps(float("inf")) and not t.set_total_steps(0) and not t.set_total_steps("x")
     assert t.total_steps is None
     assert t.set_total_steps(120.0) and t.total_steps == 120
+
+
+def test_live_footprint_gives_latest_power_without_building_the_timeline():
+    clock = ManualClock()
+    t = Tracker(sensors=[ReplaySensor([(0, 100.0), (3, 250.0)], component_id="gpu:0", kind="gpu")], clock=clock, interval_s=INF, save=False)
+    t.start()
+    for _ in range(5):
+        clock.advance(1)
+        t.sample_now()
+    fp = t.snapshot()
+    assert fp.latest_power_w() == {"gpu:0": pytest.approx(250.0)}
+    assert fp._timeline is not None and not isinstance(fp._timeline, dict)  # still lazy
+    assert fp.timeline["power_w"]["gpu:0"][-1] == pytest.approx(250.0)  # and the same figure once built
+    assert fp.timeline["power_w"]["gpu:0"][:4] == [None, pytest.approx(100.0), pytest.approx(100.0), pytest.approx(100.0)]
+    t.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS"]
 
@@ -64,9 +64,29 @@ class Footprint:
         timeline: the bounded timeline (see :meth:`wattprint.timeline.Timeline.to_dict`).
     """
 
-    def __init__(self, document: Dict[str, Any], timeline: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, document: Dict[str, Any], timeline: Optional[Mapping[str, Any]] = None) -> None:
         self._doc = document
-        self.timeline: Dict[str, Any] = timeline or {}
+        self._timeline: Optional[Mapping[str, Any]] = timeline
+
+    @property
+    def timeline(self) -> Dict[str, Any]:
+        """The run's timeline as a dict (documented layout; built on first access)."""
+        tl = self._timeline
+        if tl is None:
+            return {}
+        if not isinstance(tl, dict):
+            tl = self._timeline = tl.to_dict() if hasattr(tl, "to_dict") else dict(tl)
+        return tl
+
+    def latest_power_w(self) -> Dict[str, Optional[float]]:
+        """Mean power per component over the timeline's last interval, watts (cheap: no full timeline)."""
+        tl = self._timeline
+        if tl is not None and hasattr(tl, "latest_power_w"):
+            return tl.latest_power_w()
+        out: Dict[str, Optional[float]] = {}
+        for cid, series in ((tl or {}).get("power_w") or {}).items():
+            out[cid] = next((float(v) for v in reversed(series or []) if v is not None), None)
+        return out
 
     # -- the document -------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
@@ -76,7 +96,7 @@ class Footprint:
     def to_json(self, *, timeline: bool = False, indent: Optional[int] = 2) -> str:
         doc = self.to_dict()
         if timeline:
-            doc["timeline"] = copy.deepcopy(self.timeline)
+            doc["timeline"] = self.timeline  # only serialised, never mutated
         return json.dumps(doc, indent=indent, default=str)
 
     def __getitem__(self, key: str) -> Any:
@@ -101,7 +121,7 @@ class Footprint:
 
         doc = self.to_dict()
         if timeline and self.timeline:
-            doc["timeline"] = copy.deepcopy(self.timeline)
+            doc["timeline"] = self.timeline  # only serialised, never mutated
         atomic_write_json(path, doc)
 
     @property

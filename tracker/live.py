@@ -42,16 +42,9 @@ _CLEAR_EOL = "\x1b[K"
 def current_power_w(fp: Footprint) -> Optional[float]:
     """The latest power of the run, watts: the sum over components of the last
     timeline interval; the mean power so far when the timeline has none."""
-    power = (fp.timeline or {}).get("power_w") or {}
-    total, found = 0.0, False
-    for series in power.values():
-        for value in reversed(series or []):
-            if value is not None:
-                total += float(value)
-                found = True
-                break
-    if found:
-        return total
+    latest = [w for w in fp.latest_power_w().values() if w is not None]
+    if latest:
+        return float(sum(latest))
     d = fp.to_dict()
     duration = float(d.get("duration_s") or 0.0)
     return fp.energy_j / duration if duration > 0 else None

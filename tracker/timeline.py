@@ -10,9 +10,9 @@ however long the run. Power between two points is ``ΔE / Δt``.
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["Timeline"]
+__all__ = ["Timeline", "TimelineView"]
 
 
 class Timeline:
@@ -57,26 +57,68 @@ class Timeline:
         self._e.append(last[2])
         self._stride *= 2
 
-    def to_dict(self) -> Dict[str, object]:
-        """The documented timeline layout (see the README's "Timeline" section).
+    def view(self) -> "TimelineView":
+        """A frozen copy of the points (cheap: three list copies); the dict is built on first use."""
+        return TimelineView(self.component_ids, list(self._t), list(self._steps), list(self._e), self._stride)
 
-        ``t_s``: seconds since start; ``steps``: steps counted so far;
-        ``energy_j``: per component, cumulative joules; ``power_w``: per
-        component, mean power over the interval ending at each point (the
-        first point has none, so ``None``).
-        """
-        energy = {cid: [row[i] for row in self._e] for i, cid in enumerate(self.component_ids)}
-        power: Dict[str, List[object]] = {}
-        for cid, series in energy.items():
-            p: List[object] = [None]
-            for k in range(1, len(series)):
-                dt = self._t[k] - self._t[k - 1]
-                p.append(round((series[k] - series[k - 1]) / dt, 6) if dt > 0 else None)
-            power[cid] = p
-        return {
-            "t_s": list(self._t),
-            "steps": list(self._steps),
-            "energy_j": energy,
-            "power_w": power,
-            "downsample_stride": self._stride,
-        }
+    def to_dict(self) -> Dict[str, object]:
+        """The documented timeline layout (see :class:`TimelineView`)."""
+        return self.view().to_dict()
+
+
+class TimelineView(Mapping):
+    """A read-only snapshot of a :class:`Timeline`, usable as the documented dict.
+
+    Layout: ``t_s``: seconds since start; ``steps``: steps counted so far;
+    ``energy_j``: per component, cumulative joules; ``power_w``: per component,
+    mean power over the interval ending at each point (the first point has none,
+    so ``None``); ``downsample_stride``: points seen per point kept.
+
+    Building that dict costs O(points × components), so it is built only when a
+    key is first read; :meth:`latest_power_w` needs only the last two points.
+    """
+
+    __slots__ = ("_ids", "_t", "_steps", "_e", "_stride", "_dict")
+
+    def __init__(self, ids: Sequence[str], t: List[float], steps: List[int], e: List[Tuple[float, ...]], stride: int) -> None:
+        self._ids = list(ids)
+        self._t, self._steps, self._e, self._stride = t, steps, e, stride
+        self._dict: Optional[Dict[str, object]] = None
+
+    def to_dict(self) -> Dict[str, object]:
+        if self._dict is None:
+            energy = {cid: [row[i] for row in self._e] for i, cid in enumerate(self._ids)}
+            power: Dict[str, List[object]] = {}
+            for cid, series in energy.items():
+                p: List[object] = [None]
+                for k in range(1, len(series)):
+                    dt = self._t[k] - self._t[k - 1]
+                    p.append(round((series[k] - series[k - 1]) / dt, 6) if dt > 0 else None)
+                power[cid] = p
+            self._dict = {
+                "t_s": list(self._t),
+                "steps": list(self._steps),
+                "energy_j": energy,
+                "power_w": power,
+                "downsample_stride": self._stride,
+            }
+        return self._dict
+
+    def latest_power_w(self) -> Dict[str, Optional[float]]:
+        """Mean power of each component over the last interval, watts (``None`` before two points)."""
+        k = len(self._t) - 1
+        while k >= 1 and self._t[k] - self._t[k - 1] <= 0:
+            k -= 1
+        if k < 1:
+            return {cid: None for cid in self._ids}
+        dt = self._t[k] - self._t[k - 1]
+        return {cid: (self._e[k][i] - self._e[k - 1][i]) / dt for i, cid in enumerate(self._ids)}
+
+    def __getitem__(self, key: str) -> object:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())

@@ -452,7 +452,7 @@ class Tracker:
             "host": _host_info(),
             "components": comps,
         }
-        timeline = ledger.timeline.to_dict()
+        timeline = ledger.timeline.view()  # built into a dict only if someone reads it
         acc = account(
             components=comps,
             duration_s=duration_s,
