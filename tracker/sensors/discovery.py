@@ -40,6 +40,7 @@ def discover(
     cpu_tdp_w: Optional[float] = None,
     power_interval_s: float = 0.1,
     nvml_module: Any = None,
+    amdsmi_module: Any = None,
     env: Optional[Mapping[str, str]] = None,
 ) -> Tuple[List[Sensor], List[SourceNote]]:
     """Open the available sensors. Never raises for missing hardware."""
@@ -60,6 +61,7 @@ def discover(
             notes.append(SourceNote("nvml", "absent", str(err)))
         except Exception as err:  # a broken driver binding must not stop the run
             notes.append(SourceNote("nvml", "absent", f"{type(err).__name__}: {err}"))
+        _discover_amd(sensors, notes, amdsmi_module, env, power_interval_s)
     has_dram = False
     if cpu:
         root = _root(powercap_root)
@@ -90,3 +92,24 @@ def discover(
         sensors.append(r)
         notes.append(SourceNote("estimate.ram", "estimated", f"{r.total_gb:.1f} GB × {r.w_per_gb} W/GB (no RAPL dram zone)"))
     return sensors, notes
+
+
+def _discover_amd(sensors: List[Sensor], notes: List[SourceNote], module: Any, env: Optional[Mapping[str, str]],
+                  power_interval_s: float) -> None:
+    """Add AMD GPUs through amdsmi when it is installed (numbered after any NVIDIA GPUs)."""
+    import importlib.util
+
+    from .amd import AmdSensor
+
+    if module is None and importlib.util.find_spec("amdsmi") is None:
+        notes.append(SourceNote("amdsmi", "absent", "amdsmi is not installed (AMD GPUs need ROCm's amdsmi package)"))
+        return
+    first = sum(len(s.components()) for s in sensors if s.name == "nvml")
+    try:
+        amd = AmdSensor(amdsmi=module, env=env, power_interval_s=power_interval_s, first_index=first)
+    except Exception as err:
+        notes.append(SourceNote("amdsmi", "absent", str(err)))
+        return
+    sensors.append(amd)
+    for c in amd.components():
+        notes.append(SourceNote("amdsmi", "measured", f"{c.id} {c.name} ({c.info.get('uuid')}) via {c.source}"))
