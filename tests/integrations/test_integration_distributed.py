@@ -7,10 +7,10 @@ import json
 import math
 import os
 import socket
-import subprocess
 import sys
 
 import pytest
+from torchrun_helper import run_torchrun
 
 import wattprint as wp
 from wattprint.integrations.distributed import (
@@ -179,22 +179,12 @@ def test_merge_needs_documents():
 # -- a real two-process job -----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def torchrun_job(tmp_path_factory):
     out = tmp_path_factory.mktemp("torchrun")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATTPRINT_")}
     env["OMP_NUM_THREADS"] = "1"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-        f"--master_addr=127.0.0.1", f"--master_port={_free_port()}", os.path.join(HERE, "dist_worker.py"), str(out),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    proc = run_torchrun([os.path.join(HERE, "dist_worker.py"), str(out)], env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import glob
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+from torchrun_helper import run_torchrun
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
 
@@ -34,14 +34,9 @@ def test_torch_loop_example(tmp_path):
 
 @pytest.mark.slow
 def test_distributed_torchrun_example(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={port}",
-        os.path.join(EXAMPLES, "distributed_torchrun.py"), "--steps", "10", "--output-dir", str(tmp_path),
-    ]
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=180)
+    proc = run_torchrun(
+        [os.path.join(EXAMPLES, "distributed_torchrun.py"), "--steps", "10", "--output-dir", str(tmp_path)], env=_env(), timeout=180
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (job_path,) = glob.glob(str(tmp_path / "*.job.json"))
     job = json.load(open(job_path))

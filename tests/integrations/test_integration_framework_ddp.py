@@ -5,30 +5,18 @@ from __future__ import annotations
 import glob
 import json
 import os
-import socket
-import subprocess
-import sys
 
 import pytest
+from torchrun_helper import run_torchrun
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RANK_J = [4 * 100.0 + 4 * 40.0, 4 * 110.0]  # 4 steps of 1 s: GPU 100 W + node CPU 40 W on rank 0; GPU 110 W on rank 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(framework, out):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATTPRINT_")}
     env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}", os.path.join(HERE, "framework_ddp_worker.py"), framework, str(out),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_torchrun([os.path.join(HERE, "framework_ddp_worker.py"), framework, str(out)], env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = [json.load(open(os.path.join(str(out), f"result-{r}.json"))) for r in (0, 1)]
     (job_path,) = glob.glob(os.path.join(str(out), "*.job.json"))
