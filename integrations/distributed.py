@@ -481,6 +481,10 @@ def gather_footprints(document: Dict[str, Any]) -> Optional[List[Dict[str, Any]]
             if "device" in torch_dist_sig.parameters:
                 kwargs["device"] = dev
         dist.gather_object(document, out, dst=0, **kwargs)
+        # Non-destination ranks return from gloo's gather while their send may still be in
+        # flight; a rank that then exits (or destroys the group) can abort with
+        # "terminate called without an active exception". Leave together.
+        dist.barrier()
         return [d for d in out if d is not None] if out is not None else []
     except Exception:
         logger.exception("wattprint: gathering the ranks' footprints failed")
