@@ -230,38 +230,21 @@ def _fmt(v: Any) -> str:
 
 
 def _energy(kwh: Any) -> str:
-    if kwh is None:
-        return "unknown"
-    wh = float(kwh) * 1000.0
-    if wh < 1.0:
-        return f"{wh * 3600.0:.4g} J"
-    if wh < 1000.0:
-        return f"{wh:.4g} Wh"
-    if wh < 1e6:
-        return f"{wh / 1000.0:.4g} kWh"
-    return f"{wh / 1e6:.4g} MWh"
+    from wattprint.report import format_energy
+
+    return "unknown" if kwh is None else format_energy(float(kwh) * 3.6e6)
 
 
 def _mass(kg: Any) -> str:
-    if kg is None:
-        return "unknown"
-    g = float(kg) * 1000.0
-    if g < 1000.0:
-        return f"{g:.4g} g CO2e"
-    if g < 1e6:
-        return f"{g / 1000.0:.4g} kg CO2e"
-    return f"{g / 1e6:.4g} t CO2e"
+    from wattprint.report import format_carbon
+
+    return "unknown" if kg is None else format_carbon(float(kg))
 
 
 def _volume(litres: Any) -> str:
-    if litres is None:
-        return "unknown"
-    v = float(litres)
-    if v < 1.0:
-        return f"{v * 1000.0:.4g} mL"
-    if v < 1000.0:
-        return f"{v:.4g} L"
-    return f"{v / 1000.0:.4g} m³"
+    from wattprint.report import format_water
+
+    return "unknown" if litres is None else format_water(float(litres))
 
 
 def _duration(seconds: Any) -> str:
