@@ -36,7 +36,6 @@ import time
 from typing import Callable, Dict, List
 
 import torch
-
 import wattprint as wp
 from wattprint.integrations.torch import StepHook, attach
 

@@ -127,7 +127,10 @@ def find_gpu(device: str = "cuda") -> Tuple[Optional[Any], Optional[Any], str]:
     except Exception as err:
         return None, None, f"NVML did not initialise ({type(err).__name__}: {err}): no NVIDIA driver or GPU"
     try:
-        from wattprint.sensors.nvidia import resolve_visible_devices, visible_gpu_selectors
+        from wattprint.engine.sensors.nvidia import (
+            resolve_visible_devices,
+            visible_gpu_selectors,
+        )
 
         pairs = resolve_visible_devices(pynvml, visible_gpu_selectors())
         if not pairs:
@@ -181,9 +184,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
     import torch
-
-    from wattprint.sensors.base import Component, PowerIntegrator, Sensor
-    from wattprint.sensors.nvidia import NvidiaSensor
+    from wattprint.engine.sensors.base import Component, PowerIntegrator, Sensor
+    from wattprint.engine.sensors.nvidia import NvidiaSensor
 
     dev = torch.device(args.device, 0) if args.device == "cuda" else torch.device(args.device)  # cuda:0 is what ``handle`` reads
     on_gpu = dev.type == "cuda"

@@ -153,7 +153,7 @@ def describe_machine() -> Dict[str, Any]:
         d: version_of(d) for d in ("wattprint", "codecarbon", "psutil", "nvidia-ml-py", "torch", "zeus", "pandas")
     }
     try:
-        from wattprint.sensors.rapl import zone_summary
+        from wattprint.engine.sensors.rapl import zone_summary
 
         root, zones = zone_summary()
         info["rapl"] = f"{len(zones)} zone(s) under {root}" if zones else f"none readable under {root}"

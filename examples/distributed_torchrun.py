@@ -16,7 +16,6 @@ import os
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
-
 from wattprint.integrations.torch import attach
 
 

@@ -15,7 +15,6 @@ import tempfile
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
-
 from wattprint.integrations.transformers import attach
 
 SEQ = 32

@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import warnings
 
-import torch
-
 import lightning as L
+import torch
 from lightning.pytorch.loggers import CSVLogger
-
 from wattprint.integrations.lightning import WattprintCallback
 
 warnings.filterwarnings("ignore", ".*does not have many workers.*")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from wattprint.integrations.torch import attach, energy_per_step
 
 

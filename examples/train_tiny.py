@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-from torch import nn
-
 import wattprint as wp
+from torch import nn
 
 
 def main() -> None:

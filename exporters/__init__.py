@@ -1,6 +1,6 @@
 """Exporters for wattprint footprints: JSON, CSV, Prometheus, model card, MLflow.
 
-Every exporter implements the protocol of :mod:`wattprint.exporting`:
+Every exporter implements the protocol of :mod:`wattprint.run.exporting`:
 ``export(footprint)`` at the end of a run, optionally ``on_sample(footprint)``
 (live, partial footprints) and ``close()``. Pass instances to
 ``wattprint.Tracker(exporters=[...])``; each runs isolated in its own thread,
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .csv_file import CsvExporter
-from .json_file import JsonExporter
-from .memory import MemoryExporter
+from wattprint.exporters.csv_file import CsvExporter
+from wattprint.exporters.json_file import JsonExporter
+from wattprint.exporters.memory import MemoryExporter
 
 __all__ = ["JsonExporter", "CsvExporter", "MemoryExporter", "PrometheusExporter", "ModelCardExporter", "MlflowExporter"]
 

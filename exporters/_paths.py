@@ -6,7 +6,7 @@ import os
 import re
 from typing import Any, Union
 
-from wattprint.footprint import Footprint
+from wattprint.footprint.model import Footprint
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

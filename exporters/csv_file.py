@@ -21,9 +21,8 @@ import os
 from typing import List, Optional, Sequence, Union
 
 from wattprint import _io
-from wattprint.footprint import CSV_FIELDS, Footprint
-
-from ._paths import resolve_path
+from wattprint.exporters._paths import resolve_path
+from wattprint.footprint.model import CSV_FIELDS, Footprint
 
 __all__ = ["CsvExporter"]
 

@@ -15,9 +15,8 @@ import os
 from typing import Optional, Union
 
 from wattprint import _io
-from wattprint.footprint import Footprint
-
-from ._paths import resolve_path
+from wattprint.exporters._paths import resolve_path
+from wattprint.footprint.model import Footprint
 
 __all__ = ["JsonExporter"]
 

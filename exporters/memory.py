@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import List, Optional
 
-from wattprint.footprint import Footprint
+from wattprint.footprint.model import Footprint
 
 __all__ = ["MemoryExporter"]
 

@@ -25,7 +25,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
-from wattprint.footprint import Footprint
+from wattprint.footprint.model import Footprint
 
 __all__ = ["MlflowExporter", "footprint_metrics"]
 

@@ -28,7 +28,7 @@ from collections import Counter
 from typing import Any, Dict, List, Optional, Union
 
 from wattprint import _io
-from wattprint.footprint import Footprint
+from wattprint.footprint.model import Footprint
 
 __all__ = ["ModelCardExporter", "hardware_summary", "impact_section"]
 

@@ -25,7 +25,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from wattprint.errors import ConfigError
-from wattprint.footprint import Footprint
+from wattprint.footprint.model import Footprint
 
 __all__ = ["PrometheusExporter", "FootprintCollector", "METRICS"]
 

@@ -532,7 +532,7 @@ def _component_key(comp: Mapping[str, Any], node: str, rank: int) -> Tuple[Any, 
 
 
 def _factors_from_doc(doc: Mapping[str, Any]) -> Any:
-    from wattprint.accounting import resolve_factors
+    from wattprint.footprint.accounting import resolve_factors
 
     f = doc.get("factors") or {}
 
@@ -551,7 +551,7 @@ def _factors_from_doc(doc: Mapping[str, Any]) -> Any:
 
 
 def _account(**kwargs: Any) -> Dict[str, Any]:
-    from wattprint.accounting import account
+    from wattprint.footprint.accounting import account
 
     accepted = inspect.signature(account).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
@@ -583,7 +583,7 @@ def merge_footprints(
         each hardware component counted once; energy summed; ``steps`` the
         largest rank's (data-parallel ranks take the same optimizer steps),
         ``samples``, ``tokens`` and ``flops`` summed; accounting recomputed
-        with the core's :func:`wattprint.accounting.account`.
+        with the core's :func:`wattprint.footprint.accounting.account`.
 
     Raises:
         ValueError: no documents.

@@ -31,13 +31,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, List, Optional
 
-from lightning.pytorch.callbacks import Callback
-
 import wattprint
+from lightning.pytorch.callbacks import Callback
 from wattprint import Footprint
-
-from .distributed import DistributedTracker, all_reduce_sum
-from .torch import cuda_synchronize
+from wattprint.integrations.distributed import DistributedTracker, all_reduce_sum
+from wattprint.integrations.torch import cuda_synchronize
 
 __all__ = ["WattprintCallback", "batch_size_of"]
 

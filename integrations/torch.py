@@ -237,7 +237,7 @@ def attach(
     """
     owns = tracker is None
     if owns:
-        from .distributed import DistributedTracker
+        from wattprint.integrations.distributed import DistributedTracker
 
         tracker = DistributedTracker(**tracker_kwargs)
     elif tracker_kwargs:

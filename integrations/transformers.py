@@ -45,13 +45,11 @@ import functools
 import logging
 from typing import Any, Dict, Optional
 
-from transformers import TrainerCallback
-
 import wattprint
+from transformers import TrainerCallback
 from wattprint import Footprint
-
-from .distributed import DistributedTracker, all_reduce_sum
-from .torch import cuda_synchronize
+from wattprint.integrations.distributed import DistributedTracker, all_reduce_sum
+from wattprint.integrations.torch import cuda_synchronize
 
 __all__ = ["WattprintCallback", "attach"]
 

@@ -24,9 +24,8 @@ def _every_tracker_footprint_validates(monkeypatch):
     """Every footprint a Tracker builds in any test (live, checkpoint or final) must validate
     against the packaged JSON Schema ``wattprint.footprint/1``."""
     import jsonschema
-
     from wattprint import footprint_schema
-    from wattprint.tracker import Tracker
+    from wattprint.run.tracker import Tracker
 
     validator = _schema_validator(jsonschema, footprint_schema)
     original = Tracker._build

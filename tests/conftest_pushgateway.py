@@ -17,7 +17,6 @@ import urllib.request
 from typing import Any, Iterator, List
 
 import pytest
-
 import wattprint as wp
 from wattprint.testing import ManualClock
 

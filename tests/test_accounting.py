@@ -7,10 +7,14 @@ import math
 
 import jsonschema
 import pytest
-
 import wattprint as wp
-from wattprint.accounting import J_PER_KWH, SECONDS_PER_YEAR, account, footprint_schema
-from wattprint.factors import resolve_factors
+from wattprint.footprint.accounting import (
+    J_PER_KWH,
+    SECONDS_PER_YEAR,
+    account,
+    footprint_schema,
+)
+from wattprint.footprint.factors import resolve_factors
 from wattprint.testing import ManualClock
 
 SCHEMA = footprint_schema()

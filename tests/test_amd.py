@@ -1,11 +1,10 @@
 import pytest
-
 from fakes.fake_amdsmi import FakeAmdGpu, make_fake_amdsmi
 from fakes.fake_pynvml import FakeGpu, make_fake_nvml
 from wattprint import Tracker
+from wattprint.engine.sensors.amd import AmdSensor
+from wattprint.engine.sensors.discovery import discover
 from wattprint.errors import SensorUnavailable
-from wattprint.sensors.amd import AmdSensor
-from wattprint.sensors.discovery import discover
 from wattprint.testing import ManualClock
 
 INF = float("inf")

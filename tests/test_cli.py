@@ -6,7 +6,6 @@ import sys
 import time
 
 import pytest
-
 from fakes.powercap import FakePowercap
 
 WATTPRINT = [sys.executable, "-m", "wattprint"]

@@ -1,8 +1,7 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from wattprint.counters import EnergyCounter
+from wattprint.engine.counters import EnergyCounter
 
 
 def test_first_read_sets_baseline():

@@ -18,13 +18,11 @@ import subprocess
 import urllib.request
 
 import pytest
-
 import wattprint as wp
 from wattprint.testing import ManualClock
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
 from wattprint.exporters.prometheus import PrometheusExporter  # noqa: E402
 
 DASHBOARD = os.path.join(os.path.dirname(__file__), os.pardir, "dashboards", "wattprint-grafana.json")

@@ -10,9 +10,7 @@ import os
 import threading
 
 import pytest
-
 from conftest_pushgateway import replay_tracker
-
 from wattprint import CSV_FIELDS, Footprint
 from wattprint.errors import ConfigError
 from wattprint.exporters import CsvExporter, JsonExporter

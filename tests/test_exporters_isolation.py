@@ -12,9 +12,13 @@ import os
 import threading
 
 import pytest
-
-from conftest_pushgateway import dead_port, replay_tracker, samples_of, scrape, start_pushgateway
-
+from conftest_pushgateway import (
+    dead_port,
+    replay_tracker,
+    samples_of,
+    scrape,
+    start_pushgateway,
+)
 from wattprint.exporters import CsvExporter, JsonExporter, MemoryExporter
 
 

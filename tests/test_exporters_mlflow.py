@@ -10,7 +10,6 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 
 from conftest_pushgateway import dead_port, replay_tracker
-
 from wattprint.exporters.mlflow import MlflowExporter, footprint_metrics
 
 

@@ -9,8 +9,12 @@ pytest.importorskip("huggingface_hub")
 
 from conftest_pushgateway import replay_tracker
 from huggingface_hub import ModelCard
-
-from wattprint.exporters.modelcard import BEGIN, END, ModelCardExporter, hardware_summary
+from wattprint.exporters.modelcard import (
+    BEGIN,
+    END,
+    ModelCardExporter,
+    hardware_summary,
+)
 
 EXISTING = """---
 license: apache-2.0

@@ -17,8 +17,14 @@ import pytest
 
 pytest.importorskip("prometheus_client")
 
-from conftest_pushgateway import dead_port, free_port, pushgateway, replay_tracker, samples_of, scrape  # noqa: F401
-
+from conftest_pushgateway import (  # noqa: F401
+    dead_port,
+    free_port,
+    pushgateway,
+    replay_tracker,
+    samples_of,
+    scrape,
+)
 from wattprint.errors import ConfigError
 from wattprint.exporters.prometheus import METRICS, PrometheusExporter
 

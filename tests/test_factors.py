@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
-
 from wattprint.errors import ConfigError
-from wattprint.factors import list_regions, normalize_region, pue_table, resolve_factors, resolve_region
-from wattprint.hardware import accelerator_table, lookup_accelerator, lookup_cpu, read_data_csv
+from wattprint.footprint.factors import (
+    list_regions,
+    normalize_region,
+    pue_table,
+    resolve_factors,
+    resolve_region,
+)
+from wattprint.footprint.hardware import (
+    accelerator_table,
+    lookup_accelerator,
+    lookup_cpu,
+    read_data_csv,
+)
 
 
 def test_world_defaults_are_documented_and_sourced():

@@ -13,14 +13,13 @@ from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
-
 import wattprint as wp
-from wattprint import grid_live
-from wattprint.accounting import footprint_schema
-from wattprint.cli import main
+from wattprint.cli.app import main
 from wattprint.errors import ConfigError
-from wattprint.factors import resolve_factors
-from wattprint.planning import estimate
+from wattprint.footprint.accounting import footprint_schema
+from wattprint.footprint.factors import resolve_factors
+from wattprint.footprint.planning import estimate
+from wattprint.run import grid_live
 from wattprint.testing import ManualClock
 
 TOKEN = "em-secret-token-4711"

@@ -9,11 +9,15 @@ import threading
 import warnings
 
 import pytest
-
 import wattprint as wp
-from wattprint import cli
+from wattprint.cli import app as cli
 from wattprint.errors import ConfigError
-from wattprint.live import LiveStatus, current_power_w, format_status, project_forecast
+from wattprint.exporters.live import (
+    LiveStatus,
+    current_power_w,
+    format_status,
+    project_forecast,
+)
 from wattprint.testing import ManualClock, StepEvent
 
 

@@ -1,11 +1,14 @@
 import pynvml
 import pytest
-
 from fakes.fake_pynvml import FakeGpu, make_fake_nvml, two_gpus
 from wattprint import Tracker
+from wattprint.engine.sensors.discovery import discover
+from wattprint.engine.sensors.nvidia import (
+    NvidiaSensor,
+    nvml_call,
+    resolve_visible_devices,
+)
 from wattprint.errors import SensorLost, SensorNotSupported, SensorUnavailable
-from wattprint.sensors.discovery import discover
-from wattprint.sensors.nvidia import NvidiaSensor, nvml_call, resolve_visible_devices
 from wattprint.testing import ManualClock
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from wattprint.cli import main
+from wattprint.cli.app import main
 from wattprint.errors import ConfigError
-from wattprint.planning import estimate
+from wattprint.footprint.planning import estimate
 
 # Table 1 of the source report (Epoch AI figures), FLOP
 TABLE1 = {"GPT-4": 2.1e25, "Llama 3.1-405B": 3.8e25, "Gemini 1.0 Ultra": 5.0e25, "Claude 3.5 Sonnet": 3.6e25,

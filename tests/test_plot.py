@@ -9,9 +9,10 @@ import re
 import sys
 
 import pytest
-
 import wattprint as wp
-from wattprint import cli, plot, report
+from wattprint import report
+from wattprint.cli import app as cli
+from wattprint.report import plot
 from wattprint.testing import ManualClock
 
 matplotlib = pytest.importorskip("matplotlib")

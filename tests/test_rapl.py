@@ -1,11 +1,10 @@
 import pytest
-
 from fakes.powercap import FakePowercap
 from wattprint import Tracker
+from wattprint.engine.sensors import rapl as rapl_mod
+from wattprint.engine.sensors.discovery import discover
+from wattprint.engine.sensors.rapl import RaplSensor, find_rapl_zones
 from wattprint.errors import SensorPermissionError, SensorUnavailable
-from wattprint.sensors import rapl as rapl_mod
-from wattprint.sensors.discovery import discover
-from wattprint.sensors.rapl import RaplSensor, find_rapl_zones
 from wattprint.testing import ManualClock
 
 
@@ -64,7 +63,7 @@ def test_unreadable_energy_file_names_the_fix_and_falls_back_to_estimate(tmp_pat
         RaplSensor(str(tmp_path))
     assert "energy_uj" in str(err.value) and "chmod" in str(err.value)
 
-    monkeypatch.setattr("wattprint.sensors.discovery._warned_rapl_permission", False)
+    monkeypatch.setattr("wattprint.engine.sensors.discovery._warned_rapl_permission", False)
     with caplog.at_level("WARNING", logger="wattprint"):
         sensors, notes = discover(gpu=False, powercap_root=str(tmp_path))
         discover(gpu=False, powercap_root=str(tmp_path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from wattprint.cli import main
+from wattprint.cli.app import main
 
 
 def test_regions_lists_everything(capsys):

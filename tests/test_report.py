@@ -9,11 +9,11 @@ import math
 import os
 
 import pytest
-
 import wattprint as wp
-from wattprint import cli, report
-from wattprint.accounting import resolve_factors
+from wattprint import report
+from wattprint.cli import app as cli
 from wattprint.errors import ConfigError
+from wattprint.footprint.accounting import resolve_factors
 from wattprint.testing import ManualClock
 
 GPU_TRACE = [(0, 200.0), (5, 300.0), (10, 100.0)]

@@ -9,9 +9,8 @@ from importlib import resources
 
 import jsonschema
 import pytest
-
 import wattprint as wp
-from wattprint.accounting import footprint_schema
+from wattprint.footprint.accounting import footprint_schema
 from wattprint.testing import ManualClock, StepEvent
 
 SCHEMA = footprint_schema()
@@ -34,7 +33,7 @@ def _footprint(**kw) -> dict:
 
 
 def test_schema_is_packaged_and_valid():
-    text = resources.files("wattprint").joinpath("schema", "footprint.schema.json").read_text(encoding="utf-8")
+    text = resources.files("wattprint.footprint").joinpath("schemas", "footprint.schema.json").read_text(encoding="utf-8")
     schema = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["title"] == "wattprint.footprint/1"

@@ -5,11 +5,10 @@ import os
 import threading
 
 import pytest
-
 import wattprint as wp
 from wattprint import ConfigError, ReplaySensor, Tracker, track
+from wattprint.engine.timeline import Timeline
 from wattprint.testing import ManualClock, StepEvent
-from wattprint.timeline import Timeline
 
 INF = float("inf")
 

@@ -13,7 +13,9 @@ Importing wattprint imports neither torch nor pynvml; sensors open on ``start()`
 
 __version__ = "0.1.0"
 
-from .errors import (
+from wattprint.engine.sensors.base import Component, Sensor
+from wattprint.engine.sensors.replay import ReplaySensor
+from wattprint.errors import (
     ConfigError,
     SensorError,
     SensorLost,
@@ -22,12 +24,10 @@ from .errors import (
     SensorUnavailable,
     WattprintError,
 )
-from .accounting import footprint_schema
-from .footprint import CSV_FIELDS, SCHEMA_ID, Footprint
-from .planning import estimate
-from .sensors.base import Component, Sensor
-from .sensors.replay import ReplaySensor
-from .tracker import Tracker, new_run_id, track
+from wattprint.footprint.accounting import footprint_schema
+from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
+from wattprint.footprint.planning import estimate
+from wattprint.run.tracker import Tracker, new_run_id, track
 
 __all__ = [
     "__version__",

@@ -22,7 +22,6 @@ import os
 import sys
 
 import torch.distributed as dist
-
 import wattprint as wp
 from wattprint.integrations.distributed import DistributedTracker
 from wattprint.testing import ManualClock

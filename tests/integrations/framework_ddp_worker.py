@@ -17,7 +17,6 @@ import sys
 import warnings
 
 import torch
-
 import wattprint as wp
 from wattprint.testing import ManualClock
 
@@ -40,7 +39,6 @@ def tracker_kwargs(out_dir, clock):
 
 def lightning_job(out_dir: str) -> dict:
     import lightning as L
-
     from wattprint.integrations.lightning import WattprintCallback
 
     clock = ManualClock()
@@ -78,8 +76,13 @@ def lightning_job(out_dir: str) -> dict:
 
 
 def transformers_job(out_dir: str) -> dict:
-    from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
-
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
     from wattprint.integrations.transformers import WattprintCallback
 
     clock = ManualClock()

@@ -10,9 +10,8 @@ import socket
 import sys
 
 import pytest
-from torchrun_helper import run_torchrun
-
 import wattprint as wp
+from torchrun_helper import run_torchrun
 from wattprint.integrations.distributed import (
     DistributedTracker,
     RankInfo,

@@ -9,13 +9,11 @@ import math
 import os
 import warnings
 
+import lightning as L
 import pytest
 import torch
-
-import lightning as L
-from lightning.pytorch.loggers import CSVLogger
-
 import wattprint as wp
+from lightning.pytorch.loggers import CSVLogger
 from wattprint.integrations.lightning import WattprintCallback, batch_size_of
 from wattprint.testing import ManualClock
 

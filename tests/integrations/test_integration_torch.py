@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-
 import wattprint as wp
 from wattprint.integrations.torch import StepHook, attach, energy_per_step
 from wattprint.testing import ManualClock

@@ -11,9 +11,14 @@ import torch
 
 pytest.importorskip("accelerate")
 
-from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
-
 import wattprint as wp  # noqa: E402
+from transformers import (  # noqa: E402
+    GPT2Config,
+    GPT2LMHeadModel,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 from wattprint.integrations.transformers import WattprintCallback, attach  # noqa: E402
 from wattprint.testing import ManualClock  # noqa: E402
 

@@ -10,13 +10,12 @@ import socket
 import threading
 
 import pytest
-
 from fakes.fake_pynvml import FakeGpu, make_fake_nvml
 from fakes.powercap import FakePowercap
 from wattprint import ReplaySensor, Tracker, _io
-from wattprint.sensors.base import Sensor
-from wattprint.sensors.nvidia import NvidiaSensor
-from wattprint.sensors.rapl import RaplSensor
+from wattprint.engine.sensors.base import Sensor
+from wattprint.engine.sensors.nvidia import NvidiaSensor
+from wattprint.engine.sensors.rapl import RaplSensor
 from wattprint.testing import ManualClock
 
 INF = float("inf")
@@ -63,7 +62,7 @@ class ExplodingSensor(Sensor):
     name = "exploding"
 
     def __init__(self):
-        from wattprint.sensors.base import Component
+        from wattprint.engine.sensors.base import Component
 
         self._c = [Component(id="x", kind="synthetic", name="x", source="test", measured=True)]
 

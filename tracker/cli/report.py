@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any, List
 
-from .errors import ConfigError
+from wattprint.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from . import report
+    from wattprint import report
 
     paths = args.paths or [os.environ.get("WATTPRINT_OUTPUT_DIR") or "wattprint-runs"]
     try:
@@ -90,19 +90,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _plot(fps: Any, path: str, max_runs: int) -> None:
-    from .plot import save_png
+    from wattprint.report.plot import save_png
 
     save_png(fps, path, max_runs=max(1, max_runs))
 
 
 def _html(fps: Any, args: argparse.Namespace) -> None:
-    from .plot import save_html
+    from wattprint.report.plot import save_html
 
     save_html(fps, args.html, regions=args.what_if, pue=args.pue)
 
 
 def _write(action: Any, path: str, truncated: bool, max_runs: int) -> int:
-    from .plot import PlotUnavailable
+    from wattprint.report.plot import PlotUnavailable
 
     try:
         action()

@@ -3,7 +3,7 @@
 A sensor owns one or more *components* (``gpu:0``, ``cpu:package-0``,
 ``dram:0``, ``ram``) and, on each :meth:`Sensor.read`, returns the energy each
 component has used **since the sensor was opened**, in joules. Counter sensors
-turn hardware counters into that figure with :class:`~wattprint.counters.EnergyCounter`;
+turn hardware counters into that figure with :class:`~wattprint.engine.counters.EnergyCounter`;
 power sensors integrate polled watts with :class:`PowerIntegrator`. The sampler
 and the tracker only ever see cumulative joules, so a window's energy is always
 a difference of two readings.

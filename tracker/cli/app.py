@@ -18,12 +18,12 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
 
-from .errors import ConfigError
+from wattprint.errors import ConfigError
 
 __all__ = ["main", "build_parser"]
 
 # Modules that add a subcommand through `register(subparsers)`; missing ones are skipped.
-_PLUGINS = ("wattprint.cli_estimate", "wattprint.cli_report")
+_PLUGINS = ("wattprint.cli.estimate", "wattprint.cli.report")
 
 
 def _add_tracker_options(p: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def _add_tracker_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wattprint", description="Measure the energy, carbon and water of a run.")
-    from . import __version__
+    from wattprint import __version__
 
     parser.add_argument("--version", action="version", version=f"wattprint {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,14 +83,14 @@ def _exporters(args: argparse.Namespace) -> List[object]:
 
         exporters.append(PrometheusExporter(port=args.prometheus_port, addr=args.prometheus_addr))
     if getattr(args, "live", False):
-        from .live import LiveStatus
+        from wattprint.exporters.live import LiveStatus
 
         exporters.append(LiveStatus(enabled=True))
     return exporters
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .tracker import Tracker
+    from wattprint.run.tracker import Tracker
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -137,7 +137,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensors(args: argparse.Namespace) -> int:
-    from .sensors.discovery import discover
+    from wattprint.engine.sensors.discovery import discover
 
     sensors, notes = discover(powercap_root=args.powercap_root)
     comps = [c for s in sensors for c in s.components()]

@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from ..counters import EnergyCounter
-from ..errors import SensorPermissionError, SensorUnavailable
-from .base import UNCERTAINTY_COUNTER, Component, Sensor
+from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, Component, Sensor
+from wattprint.errors import SensorPermissionError, SensorUnavailable
 
 __all__ = ["RaplSensor", "DEFAULT_POWERCAP_ROOT", "powercap_root", "find_rapl_zones", "RaplZone"]
 

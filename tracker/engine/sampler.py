@@ -18,9 +18,9 @@ import math
 import threading
 from typing import Callable, Dict, Optional, Protocol
 
-from ._clock import SYSTEM_CLOCK, Clock
-from .ledger import Ledger
-from .sensors.base import Sensor
+from wattprint.engine.clock import SYSTEM_CLOCK, Clock
+from wattprint.engine.ledger import Ledger
+from wattprint.engine.sensors.base import Sensor
 
 __all__ = ["Sampler", "WaitEvent"]
 

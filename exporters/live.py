@@ -1,6 +1,6 @@
 """A live one-line status of a run: energy so far, power, carbon, and a forecast.
 
-:class:`LiveStatus` is an exporter (see :mod:`wattprint.exporting`): give it
+:class:`LiveStatus` is an exporter (see :mod:`wattprint.run.exporting`): give it
 to a tracker and it prints, about once a second on a terminal::
 
     wattprint | 12.4 Wh | 245 W | 5.71 gCO2e | 3 min 02 s | step 120/1000 (12%) | forecast 103 Wh, 47.6 gCO2e, 22 min 10 s left
@@ -30,9 +30,15 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
-from . import config
-from .footprint import Footprint
-from .report import format_carbon, format_duration, format_energy, format_power, format_water
+from wattprint.footprint.model import Footprint
+from wattprint.report import (
+    format_carbon,
+    format_duration,
+    format_energy,
+    format_power,
+    format_water,
+)
+from wattprint.run import settings as config
 
 __all__ = ["LiveStatus", "format_status", "current_power_w", "project_forecast"]
 

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any, List, Optional, Protocol, runtime_checkable
 
-from .footprint import Footprint
+from wattprint.footprint.model import Footprint
 
 __all__ = ["Exporter", "ExporterRunner", "finish_all"]
 

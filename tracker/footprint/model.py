@@ -61,7 +61,7 @@ class Footprint:
     """A run's footprint.
 
     Attributes:
-        timeline: the bounded timeline (see :meth:`wattprint.timeline.Timeline.to_dict`).
+        timeline: the bounded timeline (see :meth:`wattprint.engine.timeline.Timeline.to_dict`).
     """
 
     def __init__(self, document: Dict[str, Any], timeline: Optional[Mapping[str, Any]] = None) -> None:
@@ -117,7 +117,7 @@ class Footprint:
         Raises:
             OSError: the folder is not writable or the disk is full; no partial file is left.
         """
-        from ._io import atomic_write_json
+        from wattprint._io import atomic_write_json
 
         doc = self.to_dict()
         if timeline and self.timeline:

@@ -19,7 +19,7 @@ Failure modes: a path that does not exist, or a file named explicitly that is
 not a wattprint footprint, raises :class:`ReportError`. Files in a folder that
 are not footprints are skipped (listed in ``LoadResult.skipped``). An unknown
 what-if region raises :class:`~wattprint.errors.ConfigError` (from
-:func:`wattprint.accounting.resolve_factors`).
+:func:`wattprint.footprint.accounting.resolve_factors`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import WattprintError
-from .footprint import SCHEMA_ID, Footprint
+from wattprint.errors import WattprintError
+from wattprint.footprint.model import SCHEMA_ID, Footprint
 
 __all__ = [
     "ReportError",
@@ -381,7 +381,7 @@ def what_if(fp: Any, regions: Sequence[str], *, pue: Optional[float] = None) -> 
     Raises:
         ConfigError: an unknown region or a PUE below 1.
     """
-    from .accounting import account, resolve_factors
+    from wattprint.footprint.accounting import account, resolve_factors
 
     d = _doc(fp)
     timeline = fp.timeline if isinstance(fp, Footprint) else None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import List, Mapping, Optional
 
-from .base import UNCERTAINTY_ESTIMATE, Component, Sensor
+from wattprint.engine.sensors.base import UNCERTAINTY_ESTIMATE, Component, Sensor
 
 __all__ = ["CpuEstimateSensor", "RamEstimateSensor", "IDLE_FRACTION", "W_PER_GB", "DEFAULT_W_PER_THREAD"]
 
@@ -46,9 +46,8 @@ class CpuEstimateSensor(Sensor):
 
     def __init__(self, cpu_tdp_w: Optional[float] = None, model_name: Optional[str] = None, reason: str = "") -> None:
         import psutil
-
-        from ..hardware import lookup_cpu
-        from .rapl import cpu_model_name
+        from wattprint.engine.sensors.rapl import cpu_model_name
+        from wattprint.footprint.hardware import lookup_cpu
 
         self._psutil = psutil
         self.model_name = model_name or cpu_model_name()

@@ -33,7 +33,7 @@ DEFAULT_LIFETIME_YEARS = 4.0  # Cloud Carbon Footprint / Dell R740 LCA; range 3-
 
 def read_data_csv(filename: str) -> List[dict]:
     """Rows of a CSV file in ``wattprint/data`` as dicts of strings (``#`` lines are comments)."""
-    text = resources.files("wattprint").joinpath("data", filename).read_text(encoding="utf-8")
+    text = resources.files("wattprint.footprint").joinpath("data", filename).read_text(encoding="utf-8")
     return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
 
 

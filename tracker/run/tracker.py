@@ -33,18 +33,30 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar, overload
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+    overload,
+)
 
-from . import _io, config
-from ._clock import SYSTEM_CLOCK, Clock, iso_utc
-from .accounting import account, resolve_factors
-from .errors import ConfigError, WattprintError
-from .exporting import ExporterRunner, finish_all
-from .footprint import CSV_FIELDS, SCHEMA_ID, Footprint
-from .ledger import Ledger
-from .sampler import Sampler, WaitEvent
-from .sensors.base import Sensor
-from .sensors.discovery import SourceNote, discover
+from wattprint import _io
+from wattprint.engine.clock import SYSTEM_CLOCK, Clock, iso_utc
+from wattprint.engine.ledger import Ledger
+from wattprint.engine.sampler import Sampler, WaitEvent
+from wattprint.engine.sensors.base import Sensor
+from wattprint.engine.sensors.discovery import SourceNote, discover
+from wattprint.errors import ConfigError, WattprintError
+from wattprint.footprint.accounting import account, resolve_factors
+from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
+from wattprint.run import settings as config
+from wattprint.run.exporting import ExporterRunner, finish_all
 
 __all__ = ["Tracker", "track", "new_run_id"]
 
@@ -73,12 +85,12 @@ class Tracker:
         powercap_root: RAPL sysfs root (``WATTPRINT_POWERCAP_ROOT``).
         gpu, cpu, ram: measure these component families (default all).
         sensors: explicit sensors instead of discovery (e.g. a :class:`ReplaySensor`).
-        exporters: objects with ``export(footprint)`` (see :mod:`wattprint.exporting`).
+        exporters: objects with ``export(footprint)`` (see :mod:`wattprint.run.exporting`).
         handle_signals: write a ``partial`` footprint on SIGTERM/SIGINT (default ``True``).
         max_timeline_points: bound on the stored timeline (>= 4, default 2048).
         export_timeout_s: how long ``stop()`` waits for each exporter, seconds (default 10).
         total_steps: steps the run will take, if known; live footprints then carry a ``forecast``.
-        accounting_options: extra keyword arguments for :func:`wattprint.accounting.resolve_factors`.
+        accounting_options: extra keyword arguments for :func:`wattprint.footprint.accounting.resolve_factors`.
         clock, event: injected clock and sampler stop event (tests).
         env: environment mapping to read ``WATTPRINT_*`` from (default ``os.environ``).
 
@@ -557,7 +569,7 @@ def _static_host() -> Dict[str, Any]:
     import platform
     import socket
 
-    from .sensors.rapl import cpu_model_name
+    from wattprint.engine.sensors.rapl import cpu_model_name
 
     info: Dict[str, Any] = {
         "hostname": socket.gethostname(),
@@ -572,7 +584,7 @@ def _static_host() -> Dict[str, Any]:
         info["ram_gb"] = round(psutil.virtual_memory().total / 1e9, 3)
     except Exception:
         info["ram_gb"] = None
-    from . import __version__
+    from wattprint import __version__
 
     info["wattprint_version"] = __version__
     return info

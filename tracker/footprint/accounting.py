@@ -28,8 +28,12 @@ import datetime as _dt
 import functools
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .factors import LIVE_REL_RANGE, Factor, Factors, resolve_factors
-from .hardware import DEFAULT_LIFETIME_YEARS, lookup_accelerator, lookup_cpu
+from wattprint.footprint.factors import LIVE_REL_RANGE, Factor, Factors, resolve_factors
+from wattprint.footprint.hardware import (
+    DEFAULT_LIFETIME_YEARS,
+    lookup_accelerator,
+    lookup_cpu,
+)
 
 __all__ = ["Factor", "Factors", "resolve_factors", "account", "footprint_schema", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS"]
 
@@ -327,7 +331,7 @@ def account(
 def _schema_text() -> str:
     from importlib import resources
 
-    return resources.files("wattprint").joinpath("schema", "footprint.schema.json").read_text(encoding="utf-8")
+    return resources.files("wattprint.footprint").joinpath("schemas", "footprint.schema.json").read_text(encoding="utf-8")
 
 
 def footprint_schema() -> Dict[str, Any]:

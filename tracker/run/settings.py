@@ -11,7 +11,7 @@ import math
 import os
 from typing import Any, Mapping, Optional
 
-from .errors import ConfigError
+from wattprint.errors import ConfigError
 
 __all__ = ["setting_float", "setting_str", "setting_bool", "check_output_dir", "DEFAULT_OUTPUT_DIR"]
 

@@ -1,7 +1,7 @@
 """Plan a run before it happens: FLOPs, time, energy, carbon and water.
 
 :func:`estimate` applies the same accounting as a measured run
-(:func:`wattprint.accounting.account`) to a planned one:
+(:func:`wattprint.footprint.accounting.account`) to a planned one:
 
 - FLOPs: given (``flops=``) or ``6·N·D`` (``params=`` × ``tokens=``; Kaplan et al. 2020);
 - time: given (``hours=``) or ``FLOPs / (gpus × peak FLOP/s × MFU)``;
@@ -28,10 +28,10 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
-from .accounting import J_PER_KWH, account
-from .errors import ConfigError
-from .factors import resolve_factors
-from .hardware import accelerator_table, lookup_accelerator
+from wattprint.errors import ConfigError
+from wattprint.footprint.accounting import J_PER_KWH, account
+from wattprint.footprint.factors import resolve_factors
+from wattprint.footprint.hardware import accelerator_table, lookup_accelerator
 
 __all__ = ["estimate", "ESTIMATE_SCHEMA_ID", "TDP_UNCERTAINTY_REL"]
 

@@ -10,7 +10,7 @@ Two modes:
 * ``"counter"``: the sensor reports the trace's exact integral, like a
   hardware energy counter (NVML's total energy, RAPL);
 * ``"power"``: the sensor reports only the instantaneous power at each read,
-  integrated by the same :class:`~wattprint.sensors.base.PowerIntegrator` as
+  integrated by the same :class:`~wattprint.engine.sensors.base.PowerIntegrator` as
   polled NVML power, so sampling error can be measured against
   :meth:`ReplaySensor.exact_energy_j`.
 """
@@ -20,7 +20,13 @@ from __future__ import annotations
 import bisect
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from .base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor
+from wattprint.engine.sensors.base import (
+    UNCERTAINTY_COUNTER,
+    UNCERTAINTY_POLLED,
+    Component,
+    PowerIntegrator,
+    Sensor,
+)
 
 __all__ = ["ReplaySensor"]
 

@@ -26,17 +26,33 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
-from ..counters import EnergyCounter
-from ..errors import (
+from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.sensors.base import (
+    UNCERTAINTY_COUNTER,
+    UNCERTAINTY_POLLED,
+    Component,
+    PowerIntegrator,
+    Sensor,
+)
+from wattprint.errors import (
     SensorError,
     SensorLost,
     SensorNotSupported,
     SensorPermissionError,
     SensorUnavailable,
 )
-from .base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor
 
 __all__ = ["NvidiaSensor", "load_nvml", "nvml_call", "resolve_visible_devices", "visible_gpu_selectors"]
 

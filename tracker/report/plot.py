@@ -28,9 +28,9 @@ import io
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import report
-from .errors import WattprintError
-from .footprint import Footprint
+from wattprint import report
+from wattprint.errors import WattprintError
+from wattprint.footprint.model import Footprint
 
 __all__ = ["PlotUnavailable", "power_series", "breakdown", "figure_png", "save_png", "html_page", "save_html"]
 
@@ -203,7 +203,7 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
 def save_png(footprints: Sequence[Any], path: str, *, dpi: int = 110, max_runs: int = MAX_RUNS) -> str:
     """Write :func:`figure_png` to ``path`` (atomically) and return ``path``."""
     data = figure_png(footprints, dpi=dpi, max_runs=max_runs)
-    from ._io import atomic_write_bytes
+    from wattprint._io import atomic_write_bytes
 
     atomic_write_bytes(path, data)
     return path
@@ -274,7 +274,7 @@ def html_page(
 
 def save_html(footprints: Sequence[Any], path: str, **kwargs: Any) -> str:
     """Write :func:`html_page` to ``path`` (atomically) and return ``path``."""
-    from ._io import atomic_write_text
+    from wattprint._io import atomic_write_text
 
     atomic_write_text(path, html_page(footprints, **kwargs))
     return path

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any, Dict, List, Optional
 
-from .errors import ConfigError
+from wattprint.errors import ConfigError
 
 __all__ = ["register", "format_estimate", "format_regions"]
 
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from .planning import estimate
+    from wattprint.footprint.planning import estimate
 
     pue: Any = args.pue
     if pue is not None:
@@ -94,7 +94,7 @@ def _g(x: Optional[float], unit: str = "", digits: int = 4) -> str:
 
 
 def format_estimate(doc: Dict[str, Any]) -> str:
-    """Human lines for an :func:`~wattprint.planning.estimate` document."""
+    """Human lines for an :func:`~wattprint.footprint.planning.estimate` document."""
     w, e, c, wa, f, b = doc["work"], doc["energy"], doc["carbon"], doc["water"], doc["factors"], doc["bounds"]
     lines = [f"wattprint estimate ({doc['region']}: {doc.get('region_name', '')})"]
     if w.get("flops") is not None:
@@ -160,7 +160,11 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    from .factors import list_regions, normalize_region, resolve_region
+    from wattprint.footprint.factors import (
+        list_regions,
+        normalize_region,
+        resolve_region,
+    )
 
     query = args.query
     exact = None

@@ -20,7 +20,7 @@ locations (``li2023:arizona``), the source report's Table 3 rows
 (``report:singapore``) and ``world``. See ``wattprint regions``.
 
 Nothing here touches the network. Live grid intensity (opt-in) is fetched by
-:mod:`wattprint.grid_live` once :meth:`Factors.start` is called.
+:mod:`wattprint.run.grid_live` once :meth:`Factors.start` is called.
 
 Failure modes: a bad value or an unknown region raises
 :class:`~wattprint.errors.ConfigError` naming the setting (or the variable) and
@@ -36,8 +36,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .errors import ConfigError
-from .hardware import read_data_csv
+from wattprint.errors import ConfigError
+from wattprint.footprint.hardware import read_data_csv
 
 __all__ = [
     "Factor",
@@ -151,7 +151,7 @@ class Factors:
     lifetime_years: Optional[float] = None
     embodied: bool = True
     model_params: Optional[float] = None
-    live: Any = field(default=None, repr=False)  # a wattprint.grid_live.LiveGrid, or None
+    live: Any = field(default=None, repr=False)  # a wattprint.run.grid_live.LiveGrid, or None
     stop_wait_s: float = 1.0
 
     def to_dict(self) -> Dict[str, Any]:
@@ -476,7 +476,7 @@ def resolve_factors(
     live = None
     stop_wait_s = 1.0
     if grid_provider is not None:
-        from . import grid_live
+        from wattprint.run import grid_live
 
         if intensity_g_per_kwh is not None:
             raise ConfigError(grid_setting, "a live grid and an explicit intensity_g_per_kwh exclude each other; choose one")

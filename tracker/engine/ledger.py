@@ -14,8 +14,8 @@ import logging
 import threading
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .sensors.base import Component, Gap, Sensor
-from .timeline import Timeline
+from wattprint.engine.sensors.base import Component, Gap, Sensor
+from wattprint.engine.timeline import Timeline
 
 __all__ = ["Ledger"]
 

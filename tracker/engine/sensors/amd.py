@@ -25,9 +25,20 @@ import os
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
 
-from ..counters import EnergyCounter
-from ..errors import SensorError, SensorNotSupported, SensorPermissionError, SensorUnavailable
-from .base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor
+from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.sensors.base import (
+    UNCERTAINTY_COUNTER,
+    UNCERTAINTY_POLLED,
+    Component,
+    PowerIntegrator,
+    Sensor,
+)
+from wattprint.errors import (
+    SensorError,
+    SensorNotSupported,
+    SensorPermissionError,
+    SensorUnavailable,
+)
 
 __all__ = ["AmdSensor", "amd_call"]
 

@@ -12,8 +12,8 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any, List, Mapping, Optional, Tuple
 
-from ..errors import SensorError, SensorPermissionError
-from .base import Sensor
+from wattprint.engine.sensors.base import Sensor
+from wattprint.errors import SensorError, SensorPermissionError
 
 __all__ = ["SourceNote", "discover"]
 
@@ -45,9 +45,10 @@ def discover(
 ) -> Tuple[List[Sensor], List[SourceNote]]:
     """Open the available sensors. Never raises for missing hardware."""
     global _warned_rapl_permission
-    from .estimate import CpuEstimateSensor, RamEstimateSensor
-    from .nvidia import NvidiaSensor
-    from .rapl import RaplSensor, powercap_root as _root
+    from wattprint.engine.sensors.estimate import CpuEstimateSensor, RamEstimateSensor
+    from wattprint.engine.sensors.nvidia import NvidiaSensor
+    from wattprint.engine.sensors.rapl import RaplSensor
+    from wattprint.engine.sensors.rapl import powercap_root as _root
 
     sensors: List[Sensor] = []
     notes: List[SourceNote] = []
@@ -99,7 +100,7 @@ def _discover_amd(sensors: List[Sensor], notes: List[SourceNote], module: Any, e
     """Add AMD GPUs through amdsmi when it is installed (numbered after any NVIDIA GPUs)."""
     import importlib.util
 
-    from .amd import AmdSensor
+    from wattprint.engine.sensors.amd import AmdSensor
 
     if module is None and importlib.util.find_spec("amdsmi") is None:
         notes.append(SourceNote("amdsmi", "absent", "amdsmi is not installed (AMD GPUs need ROCm's amdsmi package)"))

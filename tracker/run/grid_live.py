@@ -30,7 +30,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from .errors import ConfigError
+from wattprint.errors import ConfigError
 
 __all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache"]
 
