@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from wattprint import _io
 from wattprint.footprint.model import Footprint
+from wattprint.units import J_PER_KWH
 
 __all__ = ["ModelCardExporter", "hardware_summary", "impact_section"]
 
@@ -232,7 +233,7 @@ def _fmt(v: Any) -> str:
 def _energy(kwh: Any) -> str:
     from wattprint.report import format_energy
 
-    return "unknown" if kwh is None else format_energy(float(kwh) * 3.6e6)
+    return "unknown" if kwh is None else format_energy(float(kwh) * J_PER_KWH)
 
 
 def _mass(kg: Any) -> str:

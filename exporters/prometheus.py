@@ -26,12 +26,12 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 from wattprint.errors import ConfigError
 from wattprint.footprint.model import Footprint
+from wattprint.units import J_PER_KWH
 
 __all__ = ["PrometheusExporter", "FootprintCollector", "METRICS"]
 
 logger = logging.getLogger("wattprint")
 
-J_PER_KWH = 3.6e6
 M3_PER_L = 1e-3
 
 _RUN_LABELS = ("run_id", "project", "host", "rank")

@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import wattprint
 from wattprint import Footprint, Tracker
+from wattprint.units import iso_utc, parse_utc
 
 __all__ = [
     "RankInfo",
@@ -507,17 +508,6 @@ def all_reduce_sum(values: Sequence[float]) -> List[float]:
 # -- merging ----------------------------------------------------------------------
 
 
-def _parse_utc(text: Optional[str]) -> Optional[_dt.datetime]:
-    if not text:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _iso(when: _dt.datetime) -> str:
-    return when.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _component_key(comp: Mapping[str, Any], node: str, rank: int) -> Tuple[Any, ...]:
@@ -611,8 +601,8 @@ def merge_footprints(
     if factors is None:
         factors = _factors_from_doc(first)
 
-    starts = [t for t in (_parse_utc(r["doc"].get("started_at")) for r in ranks) if t is not None]
-    ends = [t for t in (_parse_utc(r["doc"].get("ended_at")) for r in ranks) if t is not None]
+    starts = [t for t in (parse_utc(r["doc"].get("started_at")) for r in ranks) if t is not None]
+    ends = [t for t in (parse_utc(r["doc"].get("ended_at")) for r in ranks) if t is not None]
     started_at = min(starts) if starts else _dt.datetime.now(_dt.timezone.utc)
     ended_at = max(ends) if ends else started_at
     duration_s = max([(ended_at - started_at).total_seconds()] + [float(r["doc"].get("duration_s") or 0.0) for r in ranks])
@@ -696,8 +686,8 @@ def merge_footprints(
         "run_id": run_id,
         "project": project,
         "status": status,
-        "started_at": _iso(started_at),
-        "ended_at": _iso(ended_at),
+        "started_at": iso_utc(started_at),
+        "ended_at": iso_utc(ended_at),
         "duration_s": duration_s,
         "host": first.get("host") or {},
         "components": components,

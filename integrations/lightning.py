@@ -29,19 +29,19 @@ callback is built; after that nothing raises into training.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
 import wattprint
 from lightning.pytorch.callbacks import Callback
 from wattprint import Footprint
 from wattprint.integrations.distributed import DistributedTracker, all_reduce_sum
 from wattprint.integrations.torch import cuda_synchronize
+from wattprint.units import J_PER_KWH
 
 __all__ = ["WattprintCallback", "batch_size_of"]
 
 logger = logging.getLogger("wattprint")
 
-J_PER_KWH = 3.6e6
 
 
 def batch_size_of(batch: Any) -> Optional[int]:

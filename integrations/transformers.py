@@ -50,12 +50,12 @@ from transformers import TrainerCallback
 from wattprint import Footprint
 from wattprint.integrations.distributed import DistributedTracker, all_reduce_sum
 from wattprint.integrations.torch import cuda_synchronize
+from wattprint.units import J_PER_KWH
 
 __all__ = ["WattprintCallback", "attach"]
 
 logger = logging.getLogger("wattprint")
 
-J_PER_KWH = 3.6e6
 
 
 class WattprintCallback(TrainerCallback):

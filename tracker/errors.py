@@ -55,3 +55,7 @@ class SensorPermissionError(SensorError):
 
 class SensorLost(SensorError):
     """A device that was being read has gone away (GPU fell off the bus)."""
+
+
+class ReportError(WattprintError):
+    """A report input is missing or is not a wattprint footprint."""

@@ -11,6 +11,10 @@ import datetime as _dt
 import time
 from typing import Protocol
 
+from wattprint.units import iso_utc
+
+__all__ = ["Clock", "SystemClock", "SYSTEM_CLOCK", "iso_utc"]
+
 
 class Clock(Protocol):
     def monotonic(self) -> float: ...
@@ -29,8 +33,3 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
-
-
-def iso_utc(when: _dt.datetime) -> str:
-    """ISO 8601 in UTC with a trailing ``Z`` and millisecond precision."""
-    return when.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

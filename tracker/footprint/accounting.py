@@ -34,11 +34,10 @@ from wattprint.footprint.hardware import (
     lookup_accelerator,
     lookup_cpu,
 )
+from wattprint.units import J_PER_KWH, SECONDS_PER_YEAR
 
 __all__ = ["Factor", "Factors", "resolve_factors", "account", "footprint_schema", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS"]
 
-J_PER_KWH = 3.6e6
-SECONDS_PER_YEAR = 365.25 * 86400.0
 LIFETIME_RANGE_YEARS = (3.0, 6.0)  # lifetimes in use: 3 (EcoLogits) ... 6 (Google TPU LCA, BLOOM)
 
 

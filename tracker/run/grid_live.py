@@ -31,6 +31,7 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from wattprint.errors import ConfigError
+from wattprint.units import parse_utc
 
 __all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache"]
 
@@ -66,16 +67,6 @@ class GridFetchError(Exception):
     """A live fetch failed; the message is safe to record (no secrets)."""
 
 
-def _parse_time(text: Any) -> Optional[_dt.datetime]:
-    if not isinstance(text, str) or not text:
-        return None
-    t = text.strip().replace("Z", "+00:00")
-    try:
-        when = _dt.datetime.fromisoformat(t)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
-
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -103,7 +94,7 @@ def fetch_electricitymaps(session: Any, base: str, zone: str, token: Optional[st
     if not isinstance(doc, dict) or "carbonIntensity" not in doc:
         raise GridFetchError("no carbonIntensity in the Electricity Maps response")
     value = _number(doc["carbonIntensity"], "carbonIntensity")
-    return (_parse_time(doc.get("datetime")) or _dt.datetime.now(_dt.timezone.utc), value)
+    return (parse_utc(doc.get("datetime")) or _dt.datetime.now(_dt.timezone.utc), value)
 
 
 def fetch_ukci(session: Any, base: str, zone: Optional[str], token: Optional[str], timeout_s: float) -> Reading:
@@ -130,7 +121,7 @@ def fetch_ukci(session: Any, base: str, zone: Optional[str], token: Optional[str
     value = intensity.get("actual")
     if value is None:
         value = intensity.get("forecast")
-    return (_parse_time(period.get("from")) or _dt.datetime.now(_dt.timezone.utc), _number(value, "intensity"))
+    return (parse_utc(period.get("from")) or _dt.datetime.now(_dt.timezone.utc), _number(value, "intensity"))
 
 
 _WATTTIME_TOKENS: Dict[Tuple[str, str], Tuple[float, str]] = {}
@@ -164,7 +155,7 @@ def fetch_watttime(session: Any, base: str, zone: str, token: Optional[str], tim
     value = _number(point.get("value"), "value")
     if "lb" in units:
         value *= LB_PER_MWH_TO_G_PER_KWH
-    return (_parse_time(point.get("point_time")) or _dt.datetime.now(_dt.timezone.utc), value)
+    return (parse_utc(point.get("point_time")) or _dt.datetime.now(_dt.timezone.utc), value)
 
 
 _FETCHERS: Dict[str, Callable[..., Reading]] = {

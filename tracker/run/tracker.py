@@ -47,7 +47,7 @@ from typing import (
 )
 
 from wattprint import _io
-from wattprint.engine.clock import SYSTEM_CLOCK, Clock, iso_utc
+from wattprint.engine.clock import SYSTEM_CLOCK, Clock
 from wattprint.engine.ledger import Ledger
 from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
@@ -57,6 +57,7 @@ from wattprint.footprint.accounting import account, resolve_factors
 from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
 from wattprint.run import settings as config
 from wattprint.run.exporting import ExporterRunner, finish_all
+from wattprint.units import iso_utc
 
 __all__ = ["Tracker", "track", "new_run_id"]
 

@@ -1,0 +1,140 @@
+"""wattprint.report.render."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from wattprint.report.summary import SUMMARY_FIELDS, _doc, summarize
+from wattprint.report.tables import Table, comparison_table, run_tables, what_if_table
+from wattprint.report.what_if import WHAT_IF_FIELDS, what_if
+
+REPORT_SCHEMA_ID = "wattprint.report/1"
+
+FORMATS = ("table", "md", "json", "csv")
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+_MAX_CELL = 72  # terminal tables cut longer cells (factor sources) with "…"; md, json and csv keep them whole
+
+
+def _cut(cell: str) -> str:
+    return cell if len(cell) <= _MAX_CELL else cell[: _MAX_CELL - 1] + "…"
+
+
+def _text_table(t: Table) -> str:
+    t = Table(t.title, t.headers, [[_cut(c) for c in r] for r in t.rows], t.align, t.notes)
+    widths = [len(h) for h in t.headers]
+    for row in t.rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.rjust(widths[i]) if t.align[i] == "r" else c.ljust(widths[i]) for i, c in enumerate(cells)]
+        return "  " + "  ".join(parts).rstrip()
+
+    out = [t.title, line(t.headers), "  " + "  ".join("─" * w for w in widths)]
+    out += [line(r) for r in t.rows]
+    out += ["  " + n for n in t.notes]
+    return "\n".join(out)
+
+
+def _md_escape(cell: str) -> str:
+    return cell.replace("|", "\\|")
+
+
+def _md_table(t: Table) -> str:
+    out = [f"### {t.title}", ""]
+    out.append("| " + " | ".join(_md_escape(h) for h in t.headers) + " |")
+    out.append("|" + "|".join("---:" if a == "r" else ":---" for a in t.align) + "|")
+    out += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in t.rows]
+    if t.notes:
+        out.append("")
+        out += [f"- {n}" for n in t.notes]
+    return "\n".join(out)
+
+
+def html_table(t: Table) -> str:
+    """One table as an HTML fragment (escaped)."""
+    e = html.escape
+    out = [f"<h3>{e(t.title)}</h3>", "<table>", "<thead><tr>"]
+    out += [f'<th class="{"num" if a == "r" else ""}">{e(h)}</th>' for h, a in zip(t.headers, t.align)]
+    out.append("</tr></thead><tbody>")
+    for r in t.rows:
+        out.append("<tr>" + "".join(f'<td class="{"num" if a == "r" else ""}">{e(c)}</td>' for c, a in zip(r, t.align)) + "</tr>")
+    out.append("</tbody></table>")
+    if t.notes:
+        out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ul>")
+    return "\n".join(out)
+
+
+def render_tables(tables: Sequence[Table], fmt: str = "table") -> str:
+    """Tables as terminal text (``table``) or Markdown (``md``)."""
+    if fmt == "md":
+        return "\n\n".join(_md_table(t) for t in tables) + "\n"
+    if fmt == "table":
+        return "\n\n".join(_text_table(t) for t in tables) + "\n"
+    raise ValueError(f"render_tables: fmt must be 'table' or 'md', got {fmt!r}")
+
+
+def report_tables(footprints: Sequence[Any], *, what_if_rows: Optional[Sequence[Sequence[Mapping[str, Any]]]] = None, details: bool = True) -> List[Table]:
+    """Every table of a report: per-run tables, the comparison (2+ runs), what-if tables."""
+    tables: List[Table] = []
+    if details or len(footprints) == 1:
+        for fp in footprints:
+            tables.extend(run_tables(fp))
+    if len(footprints) > 1:
+        tables.append(comparison_table(footprints))
+    for rows in what_if_rows or []:
+        tables.append(what_if_table(rows))
+    return tables
+
+
+def render(
+    footprints: Sequence[Any],
+    fmt: str = "table",
+    *,
+    regions: Sequence[str] = (),
+    pue: Optional[float] = None,
+    details: bool = True,
+) -> str:
+    """The report of ``footprints`` in ``fmt`` (one of :data:`FORMATS`).
+
+    ``regions``/``pue`` add what-if scenarios (see :func:`what_if`). In
+    ``csv`` the rows are the runs, or the what-if rows when scenarios are given.
+
+    Raises:
+        ValueError: an unknown format. ConfigError: an unknown region.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    wi: List[List[Dict[str, Any]]] = []
+    if regions or pue is not None:
+        for fp in footprints:
+            wi.append(what_if(fp, list(regions) or [str(_doc(fp).get("region") or "world")], pue=pue))
+    if fmt in ("table", "md"):
+        return render_tables(report_tables(footprints, what_if_rows=wi, details=details), fmt)
+    if fmt == "json":
+        runs = []
+        for fp in footprints:
+            s = summarize(fp)
+            s["components"] = [
+                {k: c.get(k) for k in ("id", "kind", "name", "source", "measured", "energy_j", "mean_power_w", "peak_power_w")}
+                for c in _doc(fp).get("components") or []
+            ]
+            runs.append(s)
+        doc: Dict[str, Any] = {"schema": REPORT_SCHEMA_ID, "runs": runs}
+        if wi:
+            doc["what_if"] = [r for rows in wi for r in rows]
+        return json.dumps(doc, indent=2, default=str) + "\n"
+    buf = io.StringIO()
+    fields = WHAT_IF_FIELDS if wi else SUMMARY_FIELDS
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in ([r for rows in wi for r in rows] if wi else [summarize(fp) for fp in footprints]):
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
+    return buf.getvalue()

@@ -1,0 +1,258 @@
+"""wattprint.report.tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
+
+from wattprint.report.summary import _KINDS, _doc, _num, summarize
+from wattprint.report.what_if import _rel
+from wattprint.units import (
+    J_PER_KWH,
+    column_unit,
+    format_carbon,
+    format_duration,
+    format_energy,
+    format_percent,
+    format_power,
+    format_water,
+    sig_digits,
+)
+
+
+@dataclass
+class Table:
+    """A titled table of strings; ``align`` holds ``"l"`` or ``"r"`` per column."""
+
+    title: str
+    headers: List[str]
+    rows: List[List[str]]
+    align: List[str]
+    notes: List[str] = field(default_factory=list)
+
+
+def _status_label(summary: Mapping[str, Any]) -> str:
+    status = str(summary.get("status"))
+    return f"{status.upper()} ⚠" if summary.get("flagged") else status
+
+
+def run_tables(fp: Any) -> List[Table]:
+    """The per-run view: a component table and a figures table."""
+    d = _doc(fp)
+    s = summarize(d)
+    it_j = s["energy_it_j"] or 0.0
+    comp_rows: List[List[str]] = []
+    for c in d.get("components") or []:
+        e = _num(c.get("energy_j"))
+        comp_rows.append(
+            [
+                str(c.get("id")),
+                str(c.get("name") or c.get("kind") or ""),
+                format_energy(e),
+                format_percent(e / it_j if e is not None and it_j else None),
+                format_power(_num(c.get("mean_power_w"))),
+                format_power(_num(c.get("peak_power_w"))),
+                ("measured" if c.get("measured") else "estimated") + f" ({c.get('source')})",
+            ]
+        )
+    dist = d.get("distributed") if isinstance(d.get("distributed"), dict) else {}
+    kind = "Run"
+    if isinstance(dist.get("ranks"), list):
+        kind = f"Job ({dist.get('ranks_reported', len(dist['ranks']))} ranks on {dist.get('nodes', '?')} node(s))"
+    elif dist.get("job_run_id") and dist.get("job_run_id") != s["run_id"]:
+        kind = f"Rank {dist.get('rank')} of job {dist.get('job_run_id')}:"
+    title = (
+        f"{kind} {s['run_id']} · project {s['project']} · {_status_label(s)} · "
+        f"{format_duration(s['duration_s'])} · region {s['region']} · started {s['started_at']}"
+    )
+    comps = Table(
+        title,
+        ["component", "device", "energy", "share", "mean power", "peak power", "how"],
+        comp_rows,
+        ["l", "l", "r", "r", "r", "r", "l"],
+    )
+    factors = d.get("factors") or {}
+
+    def src(key: str) -> str:
+        f = factors.get(key) or {}
+        return str(f.get("source") or "") if isinstance(f, dict) else ""
+
+    fig_rows = [
+        ["IT energy", format_energy(s["energy_it_j"]), f"{format_percent(s['measured_share'])} measured" if s["measured_share"] is not None else ""],
+        [
+            "facility energy",
+            format_energy(s["energy_facility_kwh"] * J_PER_KWH if s["energy_facility_kwh"] is not None else None),
+            f"PUE {s['pue']:g} ({src('pue')})" if s["pue"] is not None else "",
+        ],
+        [
+            "carbon, operational",
+            format_carbon(s["carbon_operational_kg"]),
+            f"{s['carbon_intensity_g_per_kwh']:g} gCO2e/kWh ({src('carbon_intensity_g_per_kwh')})"
+            if s["carbon_intensity_g_per_kwh"] is not None
+            else "",
+        ],
+        ["carbon, embodied", format_carbon(s["carbon_embodied_kg"]), _embodied_basis(d)],
+        ["carbon, total", format_carbon(s["carbon_total_kg"]), ""],
+        [
+            "water, on-site",
+            format_water(s["water_onsite_l"]),
+            f"WUE {s['wue_l_per_kwh']:g} L/kWh ({src('wue_l_per_kwh')})" if s["wue_l_per_kwh"] is not None else "",
+        ],
+        [
+            "water, off-site",
+            format_water(s["water_offsite_l"]),
+            f"EWIF {s['ewif_l_per_kwh']:g} L/kWh ({src('ewif_l_per_kwh')})" if s["ewif_l_per_kwh"] is not None else "",
+        ],
+        ["water, total", format_water(s["water_total_l"]), ""],
+    ]
+    for key in ("steps", "samples", "tokens"):
+        if s[key]:
+            fig_rows.append([key, f"{s[key]:,}", "counted with Tracker.step()"])
+    for key, label in (("j_per_step", "energy per step"), ("j_per_sample", "energy per sample"), ("j_per_token", "energy per token")):
+        if s[key] is not None:
+            fig_rows.append([label, f"{sig_digits(s[key])} J", ""])
+    if s["forecast_energy_j"] is not None:
+        fig_rows.append(
+            ["forecast (final)", format_energy(s["forecast_energy_j"]), f"at {format_percent(s['forecast_progress'])} of the steps, linear"]
+        )
+    windows = d.get("windows") or []
+    if windows:
+        for w in windows[:10]:
+            fig_rows.append([f"window {w.get('name')}", format_energy(_num(w.get("energy_j"))), format_duration(_num(w.get("duration_s")))])
+        if len(windows) > 10:
+            fig_rows.append([f"… {len(windows) - 10} more windows", "", ""])
+    figures = Table("Footprint", ["figure", "value", "basis"], fig_rows, ["l", "r", "l"])
+    if s["flagged"]:
+        figures.notes.append(
+            f"⚠ status {s['status']}: "
+            + ("the run did not finish normally; figures cover what was measured." if s["status"] == "partial" else "the run failed; figures cover what ran.")
+        )
+    for n in d.get("notes") or []:
+        figures.notes.append(f"note: {n}")
+    if s["measured"] in ("estimated", "mixed"):
+        figures.notes.append("estimated components are modelled, not measured: read them as ±50%.")
+    return [comps, figures]
+
+
+def _embodied_basis(d: Mapping[str, Any]) -> str:
+    section = d.get("embodied") if isinstance(d.get("embodied"), dict) else {}
+    devices = [x for x in section.get("devices") or [] if isinstance(x, dict)]
+    bits = [
+        f"{x.get('model')}: {sig_digits(float(x['embodied_kgco2e']))} kgCO2e over {x.get('lifetime_years'):g} y"
+        for x in devices
+        if _num(x.get("embodied_kgco2e")) is not None and _num(x.get("lifetime_years")) is not None
+    ]
+    missing = section.get("missing") or []
+    if missing:
+        bits.append("not known for " + ", ".join(map(str, missing)))
+    if bits:
+        return "; ".join(bits)
+    return "hardware share over the run" if (d.get("carbon") or {}).get("embodied_kg") is not None else "not known"
+
+
+def comparison_table(footprints: Sequence[Any]) -> Table:
+    """One row per run; each column in one unit so runs compare by eye."""
+    sums = [summarize(fp) for fp in footprints]
+    kinds = [k for k in _KINDS + ("other",) if any(s[f"energy_{k}_j"] is not None for s in sums)]
+    e_cols = ["energy_it_j"] + [f"energy_{k}_j" for k in kinds]
+    e_units = {c: column_unit("energy_j", (s[c] for s in sums)) for c in e_cols}
+    c_cols = ["carbon_operational_kg", "carbon_embodied_kg", "carbon_total_kg"]
+    c_units = {c: column_unit("carbon_kg", (s[c] for s in sums)) for c in c_cols}
+    w_cols = ["water_onsite_l", "water_offsite_l", "water_total_l"]
+    w_units = {c: column_unit("water_l", (s[c] for s in sums)) for c in w_cols}
+    headers = ["run", "status", "duration", "region"]
+    headers += [f"IT energy [{e_units['energy_it_j'][0]}]"] + [f"{k.upper()} [{e_units[f'energy_{k}_j'][0]}]" for k in kinds]
+    headers += ["measured"]
+    headers += [f"CO2e op [{c_units[c_cols[0]][0]}]", f"CO2e emb [{c_units[c_cols[1]][0]}]", f"CO2e total [{c_units[c_cols[2]][0]}]"]
+    headers += [f"water on-site [{w_units[w_cols[0]][0]}]", f"water off-site [{w_units[w_cols[1]][0]}]", f"water total [{w_units[w_cols[2]][0]}]"]
+    headers += ["J/token"]
+    rows = []
+    for s in sums:
+        row = [str(s["run_id"]), _status_label(s), format_duration(s["duration_s"]), str(s["region"])]
+        row += [sig_digits(s[c] / e_units[c][1]) if s[c] is not None else "–" for c in e_cols]
+        row += [format_percent(s["measured_share"])]
+        row += [sig_digits(s[c] / c_units[c][1]) if s[c] is not None else "–" for c in c_cols]
+        row += [sig_digits(s[c] / w_units[c][1]) if s[c] is not None else "–" for c in w_cols]
+        row += [sig_digits(s["j_per_token"]) if s["j_per_token"] is not None else "–"]
+        rows.append(row)
+    table = Table(f"Comparison of {len(sums)} runs", headers, rows, ["l", "l", "r", "l"] + ["r"] * (len(headers) - 4))
+    flagged = [s["run_id"] for s in sums if s["flagged"]]
+    if flagged:
+        table.notes.append(f"⚠ partial or failed (figures cover only what was measured): {', '.join(map(str, flagged))}")
+    if len(sums) > 1:
+        base = sums[0]
+        for s in sums[1:]:
+            rel_e = _rel(s["energy_it_j"], base["energy_it_j"])
+            rel_c = _rel(s["carbon_total_kg"], base["carbon_total_kg"])
+            if rel_e is not None or rel_c is not None:
+                table.notes.append(
+                    f"{s['run_id']} vs {base['run_id']}: energy {format_percent(rel_e, signed=True)}, carbon {format_percent(rel_c, signed=True)}"
+                )
+    return table
+
+
+def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """A what-if table (rows from :func:`what_if` for one run)."""
+    c_unit = column_unit("carbon_kg", (r.get("carbon_total_kg") for r in rows))
+    w_unit = column_unit("water_l", (r.get("water_total_l") for r in rows))
+    headers = [
+        "scenario",
+        "PUE",
+        "gCO2e/kWh",
+        f"CO2e op [{c_unit[0]}]",
+        f"CO2e total [{c_unit[0]}]",
+        "Δ CO2e",
+        "WUE L/kWh",
+        "EWIF L/kWh",
+        f"water on-site [{w_unit[0]}]",
+        f"water off-site [{w_unit[0]}]",
+        f"water total [{w_unit[0]}]",
+        "Δ water",
+    ]
+
+    def n(v: Any, unit: Optional[Tuple[str, float]] = None) -> str:
+        v = _num(v)
+        if v is None:
+            return "–"
+        return sig_digits(v / unit[1]) if unit else f"{v:g}"
+
+    out = []
+    for r in rows:
+        out.append(
+            [
+                str(r.get("scenario")),
+                n(r.get("pue")),
+                sig_digits(_num(r.get("carbon_intensity_g_per_kwh"))) if _num(r.get("carbon_intensity_g_per_kwh")) is not None else "–",
+                n(r.get("carbon_operational_kg"), c_unit),
+                n(r.get("carbon_total_kg"), c_unit),
+                "" if r.get("recorded") else format_percent(r.get("carbon_vs_recorded_rel"), signed=True),
+                n(r.get("wue_l_per_kwh")),
+                n(r.get("ewif_l_per_kwh")),
+                n(r.get("water_onsite_l"), w_unit),
+                n(r.get("water_offsite_l"), w_unit),
+                n(r.get("water_total_l"), w_unit),
+                "" if r.get("recorded") else format_percent(r.get("water_vs_recorded_rel"), signed=True),
+            ]
+        )
+    run_id = rows[0].get("run_id") if rows else ""
+    it = rows[0].get("energy_it_kwh") if rows else None
+    table = Table(
+        f"What if run {run_id} had run elsewhere (same measured IT energy, {format_energy(it * J_PER_KWH if it is not None else None)})",
+        headers,
+        out,
+        ["l"] + ["r"] * (len(headers) - 1),
+    )
+    others = [r for r in rows if not r.get("recorded")]
+    for key, label, fmt in (("carbon_total_kg", "carbon", format_carbon), ("water_total_l", "water", format_water)):
+        vals = [(r, _num(r.get(key))) for r in others if _num(r.get(key)) is not None]
+        if len(vals) >= 2:
+            hi = max(vals, key=lambda rv: rv[1])
+            lo = min(vals, key=lambda rv: rv[1])
+            if lo[1] and hi[1] != lo[1]:
+                table.notes.append(
+                    f"{label}: {hi[0]['scenario']} {fmt(hi[1])} is {hi[1] / lo[1]:.2f}× {lo[0]['scenario']} {fmt(lo[1])} "
+                    f"({format_percent(hi[1] / lo[1] - 1, signed=True)})"
+                )
+    return table
+
+
