@@ -31,14 +31,14 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
 from wattprint.footprint.model import Footprint
-from wattprint.report import (
+from wattprint.run import settings as config
+from wattprint.units import (
     format_carbon,
     format_duration,
     format_energy,
     format_power,
     format_water,
 )
-from wattprint.run import settings as config
 
 __all__ = ["LiveStatus", "format_status", "current_power_w", "project_forecast"]
 

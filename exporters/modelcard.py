@@ -231,19 +231,19 @@ def _fmt(v: Any) -> str:
 
 
 def _energy(kwh: Any) -> str:
-    from wattprint.report import format_energy
+    from wattprint.units import format_energy
 
     return "unknown" if kwh is None else format_energy(float(kwh) * J_PER_KWH)
 
 
 def _mass(kg: Any) -> str:
-    from wattprint.report import format_carbon
+    from wattprint.units import format_carbon
 
     return "unknown" if kg is None else format_carbon(float(kg))
 
 
 def _volume(litres: Any) -> str:
-    from wattprint.report import format_water
+    from wattprint.units import format_water
 
     return "unknown" if litres is None else format_water(float(litres))
 

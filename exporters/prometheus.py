@@ -189,7 +189,7 @@ class FootprintCollector:
                 m = gauge(name)
                 m.add_metric(run, value)
                 yield m
-        from wattprint import __version__
+        from wattprint._version import __version__
 
         info = gauge("wattprint_run_info", ["status", "region", "schema", "version"])
         info.add_metric(run + [str(doc.get("status", "")), str(doc.get("region", "")), str(doc.get("schema", "")), __version__], 1.0)

@@ -11,8 +11,7 @@ overhead, grid carbon, on-site and off-site water, embodied carbon, per run.
 Importing wattprint imports neither torch nor pynvml; sensors open on ``start()``.
 """
 
-__version__ = "0.1.0"
-
+from wattprint._version import __version__
 from wattprint.engine.sensors.base import Component, Sensor
 from wattprint.engine.sensors.replay import ReplaySensor
 from wattprint.errors import (

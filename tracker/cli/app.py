@@ -46,7 +46,7 @@ def _add_tracker_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wattprint", description="Measure the energy, carbon and water of a run.")
-    from wattprint import __version__
+    from wattprint._version import __version__
 
     parser.add_argument("--version", action="version", version=f"wattprint {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime as _dt
 import functools
 import logging
 import math
@@ -48,6 +49,7 @@ from typing import (
 
 from wattprint import _io
 from wattprint.engine.clock import SYSTEM_CLOCK, Clock
+from wattprint.engine.host import host_info
 from wattprint.engine.ledger import Ledger
 from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
@@ -453,7 +455,7 @@ class Tracker:
         if gaps:
             missing = sorted({g["component"] for g in gaps})
             notes.append(f"energy missing for part of the run on: {', '.join(missing)} (see gaps)")
-        ended_at = self._started_at + _timedelta(duration_s)
+        ended_at = self._started_at + _dt.timedelta(seconds=duration_s)
         doc: Dict[str, Any] = {
             "schema": SCHEMA_ID,
             "run_id": self.run_id,
@@ -462,7 +464,7 @@ class Tracker:
             "started_at": iso_utc(self._started_at),
             "ended_at": iso_utc(ended_at),
             "duration_s": duration_s,
-            "host": _host_info(),
+            "host": host_info(),
             "components": comps,
         }
         timeline = ledger.timeline.view()  # built into a dict only if someone reads it
@@ -557,44 +559,6 @@ def _call_optional(obj: Any, method: str) -> None:
 def new_run_id() -> str:
     """A new run id: UTC time to the second plus 8 random hex digits, e.g. ``20261128T151100Z-1a2b3c4d``."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-
-
-def _timedelta(seconds: float):
-    import datetime as _dt
-
-    return _dt.timedelta(seconds=seconds)
-
-
-@functools.lru_cache(maxsize=1)
-def _static_host() -> Dict[str, Any]:
-    import platform
-    import socket
-
-    from wattprint.engine.sensors.rapl import cpu_model_name
-
-    info: Dict[str, Any] = {
-        "hostname": socket.gethostname(),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "cpu_model": cpu_model_name(),
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        import psutil
-
-        info["ram_gb"] = round(psutil.virtual_memory().total / 1e9, 3)
-    except Exception:
-        info["ram_gb"] = None
-    from wattprint import __version__
-
-    info["wattprint_version"] = __version__
-    return info
-
-
-def _host_info() -> Dict[str, Any]:
-    info = dict(_static_host())
-    info["pid"] = os.getpid()
-    return info
 
 
 # -- process-wide hooks: signals, exit, fork ------------------------------------

@@ -46,7 +46,7 @@ class CpuEstimateSensor(Sensor):
 
     def __init__(self, cpu_tdp_w: Optional[float] = None, model_name: Optional[str] = None, reason: str = "") -> None:
         import psutil
-        from wattprint.engine.sensors.rapl import cpu_model_name
+        from wattprint.engine.host import cpu_model_name
         from wattprint.footprint.hardware import lookup_cpu
 
         self._psutil = psutil

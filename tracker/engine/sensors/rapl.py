@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.host import cpu_model_name
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, Component, Sensor
 from wattprint.errors import SensorPermissionError, SensorUnavailable
 
@@ -140,7 +141,7 @@ class RaplSensor(Sensor):
             Component(
                 id=z.component_id,
                 kind=z.kind,
-                name=z.name if z.kind == "dram" else _cpu_model_name(),
+                name=z.name if z.kind == "dram" else cpu_model_name(),
                 source="rapl",
                 measured=True,
                 uncertainty_rel=UNCERTAINTY_COUNTER,
@@ -167,34 +168,6 @@ class RaplSensor(Sensor):
             self._last_ok_s[cid] = now_s
             out[cid] = self._energy_j[cid]
         return out
-
-
-_CPU_NAME: Optional[str] = None
-
-
-def _cpu_model_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else ``platform.processor()``; cached."""
-    global _CPU_NAME
-    if _CPU_NAME is None:
-        name = ""
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("model name"):
-                        name = line.split(":", 1)[1].strip()
-                        break
-        except OSError:
-            pass
-        if not name:
-            import platform
-
-            name = platform.processor() or platform.machine() or "unknown CPU"
-        _CPU_NAME = name
-    return _CPU_NAME
-
-
-def cpu_model_name() -> str:
-    return _cpu_model_name()
 
 
 def zone_summary(root: Optional[str] = None) -> Tuple[str, List[RaplZone]]:
