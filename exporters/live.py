@@ -30,8 +30,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 
+from wattprint import settings as config
 from wattprint.footprint.model import Footprint
-from wattprint.run import settings as config
 from wattprint.units import (
     format_carbon,
     format_duration,

@@ -5,7 +5,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from fakes.powercap import FakePowercap
 
 WATTPRINT = [sys.executable, "-m", "wattprint"]

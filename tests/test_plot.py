@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import wattprint as wp
-from wattprint import report
 from wattprint.cli import app as cli
 from wattprint.report import plot
 from wattprint.testing import ManualClock

@@ -1,7 +1,5 @@
 import csv
 import json
-import math
-import os
 import threading
 
 import pytest

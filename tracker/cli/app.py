@@ -138,8 +138,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_sensors(args: argparse.Namespace) -> int:
     from wattprint.engine.sensors.discovery import discover
+    from wattprint.footprint.hardware import lookup_cpu
 
-    sensors, notes = discover(powercap_root=args.powercap_root)
+    sensors, notes = discover(powercap_root=args.powercap_root, cpu_lookup=lookup_cpu)
     comps = [c for s in sensors for c in s.components()]
     for s in sensors:
         s.close()

@@ -48,6 +48,7 @@ from typing import (
 )
 
 from wattprint import _io
+from wattprint import settings as config
 from wattprint.engine.clock import SYSTEM_CLOCK, Clock
 from wattprint.engine.host import host_info
 from wattprint.engine.ledger import Ledger
@@ -56,8 +57,8 @@ from wattprint.engine.sensors.base import Sensor
 from wattprint.engine.sensors.discovery import SourceNote, discover
 from wattprint.errors import ConfigError, WattprintError
 from wattprint.footprint.accounting import account, resolve_factors
+from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
-from wattprint.run import settings as config
 from wattprint.run.exporting import ExporterRunner, finish_all
 from wattprint.units import iso_utc
 
@@ -226,6 +227,7 @@ class Tracker:
                     cpu_tdp_w=self.cpu_tdp_w,
                     power_interval_s=self.power_interval_s,
                     env=self._env,
+                    cpu_lookup=lookup_cpu,
                 )
             self._ledger = Ledger(sensors, self._max_points)
             self._t0 = self._clock.monotonic()

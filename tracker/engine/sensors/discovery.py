@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from wattprint.engine.sensors.base import Sensor
 from wattprint.errors import SensorError, SensorPermissionError
@@ -42,8 +42,12 @@ def discover(
     nvml_module: Any = None,
     amdsmi_module: Any = None,
     env: Optional[Mapping[str, str]] = None,
+    cpu_lookup: Optional[Callable[[str], Any]] = None,
 ) -> Tuple[List[Sensor], List[SourceNote]]:
-    """Open the available sensors. Never raises for missing hardware."""
+    """Open the available sensors. Never raises for missing hardware.
+
+    ``cpu_lookup`` is the CPU table's lookup (model name -> spec), handed to the CPU estimate.
+    """
     global _warned_rapl_permission
     from wattprint.engine.sensors.estimate import CpuEstimateSensor, RamEstimateSensor
     from wattprint.engine.sensors.nvidia import NvidiaSensor
@@ -83,7 +87,7 @@ def discover(
             reason = str(err)
             notes.append(SourceNote("rapl", "absent", reason))
         if not any(s.name == "rapl" for s in sensors):
-            est = CpuEstimateSensor(cpu_tdp_w=cpu_tdp_w, reason=reason)
+            est = CpuEstimateSensor(cpu_tdp_w=cpu_tdp_w, reason=reason, cpu_lookup=cpu_lookup)
             sensors.append(est)
             notes.append(
                 SourceNote("estimate.cpu", "estimated", f"{est.model_name}: TDP {est.tdp_w:g} W ({est.tdp_source}) × utilisation")

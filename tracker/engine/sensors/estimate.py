@@ -20,7 +20,7 @@ psutil note: the first ``cpu_percent(interval=None)`` returns a meaningless
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 from wattprint.engine.sensors.base import UNCERTAINTY_ESTIMATE, Component, Sensor
 
@@ -36,6 +36,8 @@ class CpuEstimateSensor(Sensor):
 
     Args:
         cpu_tdp_w: package TDP in watts, overriding the bundled table.
+        cpu_lookup: the bundled CPU table's lookup (``wattprint.footprint.hardware.lookup_cpu``);
+            without it and without ``cpu_tdp_w`` the TDP is a per-thread default.
         model_name: the CPU model (defaults to /proc/cpuinfo's).
         reason: why this estimate is used (e.g. the RAPL file that was unreadable);
             it is kept in the component's ``info``.
@@ -44,15 +46,22 @@ class CpuEstimateSensor(Sensor):
     name = "estimate.cpu"
     poll_interval_s = 1.0
 
-    def __init__(self, cpu_tdp_w: Optional[float] = None, model_name: Optional[str] = None, reason: str = "") -> None:
+    def __init__(
+        self,
+        cpu_tdp_w: Optional[float] = None,
+        model_name: Optional[str] = None,
+        reason: str = "",
+        cpu_lookup: Optional[Callable[[str], Any]] = None,
+    ) -> None:
         import psutil
         from wattprint.engine.host import cpu_model_name
-        from wattprint.footprint.hardware import lookup_cpu
 
         self._psutil = psutil
         self.model_name = model_name or cpu_model_name()
         logical = psutil.cpu_count(logical=True) or os.cpu_count() or 1
-        spec = lookup_cpu(self.model_name)
+        # the TDP table lives in the footprint layer: the caller hands its lookup in
+        # (model name -> spec with tdp_w, threads, model, source; or None)
+        spec = cpu_lookup(self.model_name) if cpu_lookup is not None else None
         if cpu_tdp_w is not None:
             self.tdp_w, self.tdp_source = float(cpu_tdp_w), "user (cpu_tdp_w)"
             share = 1.0
