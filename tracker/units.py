@@ -12,12 +12,13 @@ Failure modes: none raise; unknown input formats as ``–`` or parses as ``None`
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 __all__ = [
     "J_PER_KWH", "SECONDS_PER_YEAR", "sig_digits", "unit_for", "column_unit",
     "format_energy", "format_carbon", "format_water", "format_power", "format_duration", "format_percent",
-    "iso_utc", "parse_utc",
+    "iso_utc", "parse_utc", "as_float",
 ]
 
 J_PER_KWH = 3.6e6
@@ -25,6 +26,17 @@ J_PER_KWH = 3.6e6
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 """Seconds in a Julian year (lifetimes for embodied-carbon amortisation)."""
+
+
+def as_float(value: Any) -> Optional[float]:
+    """A finite float from a number or numeric text; ``None`` for bools, ``None``, NaN, inf and anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
 
 
 def iso_utc(when: _dt.datetime) -> str:

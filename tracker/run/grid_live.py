@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from wattprint.errors import ConfigError
 from wattprint.units import parse_utc
 
-__all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache"]
+__all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache", "resolve_run_factors"]
 
 logger = logging.getLogger("wattprint")
 
@@ -381,3 +381,13 @@ def from_options(provider: Any, setting: str, region_code: str, options: Mapping
         refresh_s=timeouts["grid_refresh_s"],
         session=options.get("grid_session"),
     )
+
+
+def resolve_run_factors(**kwargs: Any) -> Any:
+    """The factors of a tracked run: :func:`~wattprint.footprint.factors.resolve_factors`, plus the live grid.
+
+    Takes the same keyword arguments as ``resolve_factors`` (``accounting_options`` spread in).
+    """
+    from wattprint.footprint.factors import resolve_factors
+
+    return resolve_factors(**kwargs)

@@ -56,10 +56,11 @@ from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
 from wattprint.engine.sensors.discovery import SourceNote, discover
 from wattprint.errors import ConfigError, WattprintError
-from wattprint.footprint.accounting import account, resolve_factors
+from wattprint.footprint.accounting import account
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
 from wattprint.run.exporting import ExporterRunner, finish_all
+from wattprint.run.grid_live import resolve_run_factors
 from wattprint.units import iso_utc
 
 __all__ = ["Tracker", "track", "new_run_id"]
@@ -153,7 +154,7 @@ class Tracker:
         for name, flag in (("gpu", gpu), ("cpu", cpu), ("ram", ram), ("handle_signals", handle_signals)):
             if not isinstance(flag, bool):
                 raise ConfigError(name, f"must be True or False, got {flag!r}")
-        self.factors = resolve_factors(
+        self.factors = resolve_run_factors(
             region=region,
             pue=pue,
             wue_l_per_kwh=wue_l_per_kwh,
