@@ -20,24 +20,22 @@ def _isolated_wattprint_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _every_tracker_footprint_validates(monkeypatch):
-    """Every footprint a Tracker builds in any test (live, checkpoint or final) must validate
-    against the packaged JSON Schema ``wattprint.footprint/1``."""
+def _every_tracker_footprint_validates():
+    """Every footprint the library builds in any test (the Tracker's live, checkpoint and final
+    footprints, ``estimate``, the job merge) must validate against the packaged JSON Schema
+    ``wattprint.footprint/1``. Hooked on the public constructor via ``wattprint.testing``."""
     import jsonschema
     from wattprint import footprint_schema
-    from wattprint.run.tracker import Tracker
+    from wattprint.testing import checking_footprints
 
     validator = _schema_validator(jsonschema, footprint_schema)
-    original = Tracker._build
 
-    def checked(self, now, status, final):
-        fp = original(self, now, status, final)
+    def check(fp):
         errors = sorted(validator.iter_errors(fp.to_dict()), key=lambda e: list(e.path))
         assert not errors, f"footprint does not validate: {[(list(e.path), e.message) for e in errors[:3]]}"
-        return fp
 
-    monkeypatch.setattr(Tracker, "_build", checked)
-    yield
+    with checking_footprints(check):
+        yield
 
 
 _VALIDATOR = None

@@ -7,7 +7,6 @@ the binary is absent. Import the fixture into a test module to use it.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import socket
@@ -18,6 +17,7 @@ from typing import Any, Iterator, List
 
 import pytest
 import wattprint as wp
+from wattprint import testing
 from wattprint.testing import ManualClock
 
 PUSHGATEWAY_CANDIDATES = ["/usr/bin/prometheus-pushgateway", "prometheus-pushgateway", "pushgateway"]
@@ -96,17 +96,10 @@ def pushgateway() -> Iterator[str]:
 
 
 def replay_tracker(exporters: List[Any], *, power_w: float = 100.0, **kwargs: Any) -> tuple[wp.Tracker, ManualClock]:
-    """A tracker over one replayed GPU at ``power_w`` watts, driven by hand (``sample_now``)."""
-    clock = ManualClock()
-    sensors = kwargs.pop("sensors", None) or [
-        wp.ReplaySensor([(0.0, power_w)], component_id="gpu:0", kind="gpu", name="Replay GPU"),
-        wp.ReplaySensor([(0.0, power_w / 4)], component_id="cpu:package-0", kind="cpu", name="Replay CPU", measured=False),
-    ]
-    kwargs.setdefault("interval_s", math.inf)
-    kwargs.setdefault("handle_signals", False)
+    """A tracker over a replayed GPU at ``power_w`` watts and CPU at a quarter of it, driven by hand."""
     kwargs.setdefault("region", None)
-    t = wp.Tracker(sensors=sensors, exporters=exporters, clock=clock, **kwargs)
-    return t, clock
+    kwargs.setdefault("save", None)  # the Tracker's default (saves under WATTPRINT_OUTPUT_DIR)
+    return testing.replay_tracker(watts=power_w, cpu_watts=power_w / 4, exporters=exporters, **kwargs)
 
 
 def scrape(url: str) -> str:

@@ -1,1 +1,1 @@
-"""Fakes at the hardware boundary: a pynvml-shaped module and a powercap sysfs tree."""
+"""Fakes at the hardware boundary, now shipped in :mod:`wattprint.testing`; these modules re-export them."""

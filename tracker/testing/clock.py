@@ -1,8 +1,13 @@
-"""Test doubles shipped with the library: a manual clock and a controllable stop event.
+"""A manual clock and a controllable stop event, for deterministic tracker tests.
 
     clock = ManualClock()
     event = StepEvent(clock, ticks=5)   # the sampler thread runs 5 ticks, advancing the clock
     t = Tracker(sensors=[ReplaySensor(...)], clock=clock, event=event)
+
+Times are seconds (``monotonic()``) and aware UTC datetimes (``utc_now()``).
+
+Failure modes: none raised; a :class:`StepEvent` whose ticks are used up parks
+the waiting thread until ``set()`` is called (the tracker's ``stop()`` does that).
 """
 
 from __future__ import annotations
