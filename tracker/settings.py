@@ -1,21 +1,65 @@
 """Settings: arguments first, then ``WATTPRINT_*`` environment variables, then defaults.
 
-Every value is checked when the tracker is built; a wrong one raises
-:class:`~wattprint.errors.ConfigError` naming the setting (or the variable)
-and what is allowed.
+:class:`TrackerSettings` is the one typed resolver of a run's settings: the
+:class:`~wattprint.Tracker` builds one, and anyone who wants to check a
+Tracker's keyword arguments early (``track(...)``, the training callbacks)
+calls :meth:`TrackerSettings.resolve` instead of building a Tracker. The
+option readers below (:func:`setting_float`, :func:`setting_str`,
+:func:`setting_bool`) are what it is made of, and are shared by the CLI,
+``estimate`` and the live grid.
+
+The factor arguments (``region``, ``pue``, ``intensity_g_per_kwh``,
+``wue_l_per_kwh``, ``ewif_l_per_kwh``, ``accounting_options``) are carried,
+unchecked, in :attr:`TrackerSettings.factor_args`: the run layer resolves them
+(:func:`wattprint.run.grid_live.resolve_run_factors`), since the factor tables
+live above this module.
+
+Failure modes: a wrong value raises :class:`~wattprint.errors.ConfigError`
+naming the setting (or the variable) and what is allowed; an unknown keyword
+raises ``TypeError``, as a call with a wrong keyword does. An explicitly given
+``powercap_root`` that is not a folder is a ``ConfigError``; only the default
+root degrades quietly (to an estimate).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from typing import Any, Mapping, Optional
+import types
+from typing import Any, Dict, Mapping, Optional, Sequence, overload
 
 from wattprint.errors import ConfigError
 
-__all__ = ["setting_float", "setting_str", "setting_bool", "check_output_dir", "DEFAULT_OUTPUT_DIR"]
+__all__ = [
+    "TrackerSettings",
+    "FACTOR_ARGS",
+    "RUNTIME_ARGS",
+    "setting_float",
+    "setting_str",
+    "setting_bool",
+    "check_output_dir",
+    "DEFAULT_OUTPUT_DIR",
+]
 
 DEFAULT_OUTPUT_DIR = "wattprint-runs"
+
+#: Tracker keyword arguments resolved by the run layer's factor resolver, not here.
+FACTOR_ARGS = ("region", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "intensity_g_per_kwh", "accounting_options")
+#: Tracker keyword arguments that are objects, not settings: checked (``exporters``) but not stored.
+RUNTIME_ARGS = ("sensors", "exporters", "clock", "event")
+
+
+@overload
+def setting_float(
+    name: str, value: Any, env: Mapping[str, str], default: float, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...
+) -> float: ...
+
+
+@overload
+def setting_float(
+    name: str, value: Any, env: Mapping[str, str], default: None, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...
+) -> Optional[float]: ...
 
 
 def setting_float(
@@ -55,7 +99,16 @@ def setting_float(
     return v
 
 
+@overload
+def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default: str) -> str: ...
+
+
+@overload
+def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default: None) -> Optional[str]: ...
+
+
 def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default: Optional[str]) -> Optional[str]:
+    """Resolve a string: ``value`` (non-empty), else ``WATTPRINT_<NAME>``, else ``default``."""
     if value is not None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(name, f"must be a non-empty string, got {value!r}")
@@ -65,6 +118,7 @@ def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default
 
 
 def setting_bool(name: str, value: Optional[bool], env: Mapping[str, str], default: bool) -> bool:
+    """Resolve a flag: ``value``, else ``WATTPRINT_<NAME>`` (1/0, true/false, yes/no, on/off), else ``default``."""
     if value is not None:
         if not isinstance(value, bool):
             raise ConfigError(name, f"must be True or False, got {value!r}")
@@ -95,3 +149,128 @@ def check_output_dir(setting: str, path: str) -> str:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(setting, f"folder {probe} is not writable; choose a writable output folder")
     return full
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be True or False, got {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackerSettings:
+    """The resolved settings of one run (see :class:`wattprint.Tracker` for each one's meaning).
+
+    Times are seconds, power watts. ``output_dir`` is absolute. ``run_id`` is
+    ``None`` when neither given nor set (the Tracker then makes a new one).
+    ``powercap_root`` is ``None`` for the default root. ``factor_args`` holds
+    the factor keyword arguments (``accounting_options`` spread in), unchecked.
+    """
+
+    project: str = "default"
+    run_id: Optional[str] = None
+    output_dir: str = os.path.abspath(DEFAULT_OUTPUT_DIR)
+    save: bool = True
+    interval_s: float = 1.0
+    power_interval_s: float = 0.1
+    checkpoint_interval_s: float = 60.0
+    cpu_tdp_w: Optional[float] = None
+    powercap_root: Optional[str] = None
+    gpu: bool = True
+    cpu: bool = True
+    ram: bool = True
+    handle_signals: bool = True
+    max_timeline_points: int = 2048
+    export_timeout_s: float = 10.0
+    total_steps: Optional[int] = None
+    factor_args: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}), compare=False)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        env: Optional[Mapping[str, str]] = None,
+        project: Optional[str] = None,
+        run_id: Optional[str] = None,
+        output_dir: Optional[str] = None,
+        save: Optional[bool] = None,
+        interval_s: Optional[float] = None,
+        power_interval_s: Optional[float] = None,
+        checkpoint_interval_s: Optional[float] = None,
+        cpu_tdp_w: Optional[float] = None,
+        powercap_root: Optional[str] = None,
+        gpu: bool = True,
+        cpu: bool = True,
+        ram: bool = True,
+        handle_signals: bool = True,
+        max_timeline_points: int = 2048,
+        export_timeout_s: float = 10.0,
+        total_steps: Optional[int] = None,
+        exporters: Sequence[Any] = (),
+        sensors: Optional[Sequence[Any]] = None,
+        clock: Any = None,
+        event: Any = None,
+        accounting_options: Optional[Mapping[str, Any]] = None,
+        **factor_kwargs: Any,
+    ) -> "TrackerSettings":
+        """Resolve and check every setting a :class:`~wattprint.Tracker` takes, with its keyword names.
+
+        ``env`` is the environment to read ``WATTPRINT_*`` from (default
+        ``os.environ``). ``sensors``, ``clock`` and ``event`` are accepted and
+        ignored, ``exporters`` is checked (each needs an ``export`` method), so
+        any Tracker's keyword arguments can be checked here.
+
+        Raises:
+            ConfigError: a setting out of range, naming the argument or the variable.
+            TypeError: an unknown keyword argument.
+        """
+        unknown = sorted(set(factor_kwargs) - set(FACTOR_ARGS))
+        if unknown:
+            raise TypeError(f"Tracker got unexpected keyword argument(s): {', '.join(unknown)}")
+        env = os.environ if env is None else env
+        save_v = setting_bool("save", save, env, True)
+        out = setting_str("output_dir", output_dir, env, DEFAULT_OUTPUT_DIR)
+        out_setting = "output_dir" if output_dir else "WATTPRINT_OUTPUT_DIR"
+        if not isinstance(max_timeline_points, int) or isinstance(max_timeline_points, bool) or max_timeline_points < 4:
+            raise ConfigError("max_timeline_points", f"must be an integer >= 4, got {max_timeline_points!r}")
+        if isinstance(export_timeout_s, bool) or not (isinstance(export_timeout_s, (int, float)) and export_timeout_s > 0):
+            raise ConfigError("export_timeout_s", f"must be a number > 0, got {export_timeout_s!r}")
+        if total_steps is not None and (not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps <= 0):
+            raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
+        for exp in exporters:
+            if not callable(getattr(exp, "export", None)):
+                raise ConfigError("exporters", f"each exporter must have an export(footprint) method; {exp!r} has none")
+        if accounting_options is not None and not isinstance(accounting_options, Mapping):
+            raise ConfigError("accounting_options", f"must be a mapping of keyword arguments, got {accounting_options!r}")
+        factor_args: Dict[str, Any] = {k: factor_kwargs.get(k) for k in FACTOR_ARGS if k != "accounting_options"}
+        factor_args.update(accounting_options or {})
+        return cls(
+            project=setting_str("project", project, env, "default"),
+            run_id=setting_str("run_id", run_id, env, None),
+            output_dir=check_output_dir(out_setting, out) if save_v else os.path.abspath(out),
+            save=save_v,
+            interval_s=setting_float("interval_s", interval_s, env, 1.0, minimum=0.0, inclusive=False, allow_inf=True),
+            power_interval_s=setting_float("power_interval_s", power_interval_s, env, 0.1, minimum=0.01),
+            checkpoint_interval_s=setting_float(
+                "checkpoint_interval_s", checkpoint_interval_s, env, 60.0, minimum=0.0, inclusive=False, allow_inf=True
+            ),
+            cpu_tdp_w=setting_float("cpu_tdp_w", cpu_tdp_w, env, None, minimum=0.0, inclusive=False),
+            powercap_root=_powercap_root(powercap_root, env),
+            gpu=_flag("gpu", gpu),
+            cpu=_flag("cpu", cpu),
+            ram=_flag("ram", ram),
+            handle_signals=_flag("handle_signals", handle_signals),
+            max_timeline_points=max_timeline_points,
+            export_timeout_s=float(export_timeout_s),
+            total_steps=total_steps,
+            factor_args=types.MappingProxyType(factor_args),
+        )
+
+
+def _powercap_root(value: Optional[str], env: Mapping[str, str]) -> Optional[str]:
+    """An explicit RAPL root (argument, else ``WATTPRINT_POWERCAP_ROOT``) must be a folder; ``None`` is the default root."""
+    root = setting_str("powercap_root", value, env, None)
+    if root is not None and not os.path.isdir(root):
+        setting = "powercap_root" if value is not None else "WATTPRINT_POWERCAP_ROOT"
+        raise ConfigError(setting, f"{root} is not a folder; give the powercap sysfs root (e.g. /sys/class/powercap) or leave it unset")
+    return root

@@ -55,7 +55,7 @@ from wattprint.engine.ledger import Ledger
 from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
 from wattprint.engine.sensors.discovery import SourceNote, discover
-from wattprint.errors import ConfigError, WattprintError
+from wattprint.errors import WattprintError
 from wattprint.footprint.accounting import account
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
@@ -135,46 +135,27 @@ class Tracker:
         total_steps: Optional[int] = None,
     ) -> None:
         env = os.environ if env is None else env
-        self.project = config.setting_str("project", project, env, "default")
-        self.run_id = config.setting_str("run_id", run_id, env, None) or new_run_id()
-        self.save = config.setting_bool("save", save, env, True)
-        out = config.setting_str("output_dir", output_dir, env, config.DEFAULT_OUTPUT_DIR)
-        self.output_dir = config.check_output_dir("output_dir" if output_dir else "WATTPRINT_OUTPUT_DIR", out) if self.save else os.path.abspath(out)
-        self.interval_s = config.setting_float("interval_s", interval_s, env, 1.0, minimum=0.0, inclusive=False, allow_inf=True)
-        self.power_interval_s = config.setting_float("power_interval_s", power_interval_s, env, 0.1, minimum=0.01)
-        self.checkpoint_interval_s = config.setting_float(
-            "checkpoint_interval_s", checkpoint_interval_s, env, 60.0, minimum=0.0, inclusive=False, allow_inf=True
-        )
-        self.cpu_tdp_w = config.setting_float("cpu_tdp_w", cpu_tdp_w, env, None, minimum=0.0, inclusive=False)
-        self.powercap_root = config.setting_str("powercap_root", powercap_root, env, None)
-        if not isinstance(max_timeline_points, int) or max_timeline_points < 4:
-            raise ConfigError("max_timeline_points", f"must be an integer >= 4, got {max_timeline_points!r}")
-        if not (isinstance(export_timeout_s, (int, float)) and export_timeout_s > 0):
-            raise ConfigError("export_timeout_s", f"must be a number > 0, got {export_timeout_s!r}")
-        for name, flag in (("gpu", gpu), ("cpu", cpu), ("ram", ram), ("handle_signals", handle_signals)):
-            if not isinstance(flag, bool):
-                raise ConfigError(name, f"must be True or False, got {flag!r}")
-        self.factors = resolve_run_factors(
-            region=region,
-            pue=pue,
-            wue_l_per_kwh=wue_l_per_kwh,
-            ewif_l_per_kwh=ewif_l_per_kwh,
-            intensity_g_per_kwh=intensity_g_per_kwh,
-            env=env,
-            **dict(accounting_options or {}),
-        )
-        for exp in exporters:
-            if not callable(getattr(exp, "export", None)):
-                raise ConfigError("exporters", f"each exporter must have an export(footprint) method; {exp!r} has none")
-        if total_steps is not None and (not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps <= 0):
-            raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
-        self.total_steps: Optional[int] = total_steps
-        self._families = {"gpu": gpu, "cpu": cpu, "ram": ram}
+        self.settings = config.TrackerSettings.resolve(
+            env=env, project=project, run_id=run_id, output_dir=output_dir, save=save,
+            region=region, pue=pue, wue_l_per_kwh=wue_l_per_kwh, ewif_l_per_kwh=ewif_l_per_kwh,
+            intensity_g_per_kwh=intensity_g_per_kwh, interval_s=interval_s, power_interval_s=power_interval_s,
+            checkpoint_interval_s=checkpoint_interval_s, cpu_tdp_w=cpu_tdp_w, powercap_root=powercap_root,
+            gpu=gpu, cpu=cpu, ram=ram, exporters=exporters, handle_signals=handle_signals,
+            max_timeline_points=max_timeline_points, export_timeout_s=export_timeout_s,
+            accounting_options=accounting_options, total_steps=total_steps,
+        )  # fmt: skip
+        s = self.settings
+        self.project, self.run_id, self.save, self.output_dir = s.project, s.run_id or new_run_id(), s.save, s.output_dir
+        self.interval_s, self.power_interval_s, self.checkpoint_interval_s = s.interval_s, s.power_interval_s, s.checkpoint_interval_s
+        self.cpu_tdp_w, self.powercap_root = s.cpu_tdp_w, s.powercap_root
+        self.factors = resolve_run_factors(env=env, **s.factor_args)
+        self.total_steps: Optional[int] = s.total_steps
+        self._families = {"gpu": s.gpu, "cpu": s.cpu, "ram": s.ram}
         self._given_sensors = list(sensors) if sensors is not None else None
         self._exporters = list(exporters)
-        self._handle_signals = handle_signals
-        self._max_points = max_timeline_points
-        self._export_timeout_s = float(export_timeout_s)
+        self._handle_signals = s.handle_signals
+        self._max_points = s.max_timeline_points
+        self._export_timeout_s = s.export_timeout_s
         self._clock: Clock = clock or SYSTEM_CLOCK
         self._event = event
         self._env = env
@@ -648,6 +629,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def check_settings(*, env: Optional[Mapping[str, str]] = None, **tracker_kwargs: Any) -> config.TrackerSettings:
+    """Check a :class:`Tracker`'s keyword arguments, factors included, without building one.
+
+    Raises:
+        ConfigError: a setting out of range, naming it. TypeError: an unknown keyword.
+    """
+    settings = config.TrackerSettings.resolve(env=env, **tracker_kwargs)
+    resolve_run_factors(env=os.environ if env is None else env, **settings.factor_args)
+    return settings
+
+
 # -- decorator ---------------------------------------------------------------------
 
 
@@ -666,7 +658,7 @@ def track(fn: Optional[F] = None, **kwargs: Any) -> Any:
     checked once, when decorating). The last call's footprint is on
     ``wrapper.footprint``.
     """
-    Tracker(**kwargs)  # check the settings now, at decoration time
+    check_settings(**kwargs)  # check the settings now, at decoration time
 
     def decorate(func: F) -> F:
         def _wrapper_tracked(*args: Any, **kw: Any) -> Any:
