@@ -15,8 +15,8 @@ from wattprint.footprint.hardware import (
     accelerator_table,
     lookup_accelerator,
     lookup_cpu,
-    read_data_csv,
 )
+from wattprint.footprint.tables import read_data_csv
 
 
 def test_world_defaults_are_documented_and_sourced():
@@ -103,12 +103,39 @@ def test_report_table2_pue_sites_and_providers():
     [({"pue": 0.9}, "pue"), ({"pue": "fast"}, "pue"), ({"pue": float("nan")}, "pue"), ({"wue_l_per_kwh": -1}, "wue_l_per_kwh"),
      ({"intensity_g_per_kwh": "x"}, "intensity_g_per_kwh"), ({"ewif_l_per_kwh": float("inf")}, "ewif_l_per_kwh"),
      ({"region": "XX-NOPE"}, "region"), ({"lifetime_years": 0}, "lifetime_years"), ({"bogus": 1}, "accounting_options"),
-     ({"grid": "carbonfairy"}, "grid"), ({"embodied": "maybe"}, "embodied")],
+     ({"embodied": "maybe"}, "embodied"), ({"model_params": -1}, "model_params")],
 )
 def test_bad_settings_name_the_setting(kwargs, setting):
     with pytest.raises(ConfigError) as err:
         resolve_factors(env={}, **kwargs)
     assert err.value.setting == setting
+
+
+def test_the_live_grid_is_the_run_layer_s_job():
+    """resolve_factors is the pure resolver: grid options build nothing; the run layer builds the LiveGrid."""
+    from wattprint.run.grid_live import LiveGrid, resolve_run_factors
+
+    pure = resolve_factors(grid="ukci", env={})
+    assert pure.live is None and pure.region == "GB"
+    run = resolve_run_factors(grid="ukci", grid_stop_wait_s=0.25, env={})
+    assert isinstance(run.live, LiveGrid) and run.stop_wait_s == 0.25 and run.to_dict() == pure.to_dict()
+    with pytest.raises(ConfigError) as err:
+        resolve_run_factors(grid="carbonfairy", env={})
+    assert err.value.setting == "grid"
+    with pytest.raises(ConfigError) as err:
+        resolve_run_factors(grid="ukci", intensity_g_per_kwh=100, env={})
+    assert err.value.setting == "grid"
+    with pytest.raises(ConfigError) as err:
+        resolve_run_factors(env={"WATTPRINT_GRID": "ukci", "WATTPRINT_GRID_STOP_WAIT_S": "-1"})
+    assert err.value.setting == "WATTPRINT_GRID_STOP_WAIT_S"
+
+
+def test_embodied_and_lifetime_from_the_environment():
+    f = resolve_factors(env={"WATTPRINT_EMBODIED": "off", "WATTPRINT_LIFETIME_YEARS": "5"})
+    assert f.embodied is False and f.lifetime_years == 5.0
+    with pytest.raises(ConfigError) as err:
+        resolve_factors(env={"WATTPRINT_LIFETIME_YEARS": "0"})
+    assert err.value.setting == "WATTPRINT_LIFETIME_YEARS"
 
 
 def test_bad_env_names_the_variable():

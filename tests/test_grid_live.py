@@ -20,6 +20,7 @@ from wattprint.footprint.accounting import footprint_schema
 from wattprint.footprint.factors import resolve_factors
 from wattprint.footprint.planning import estimate
 from wattprint.run import grid_live
+from wattprint.run.grid_live import resolve_run_factors
 from wattprint.testing import ManualClock
 
 TOKEN = "em-secret-token-4711"
@@ -180,22 +181,22 @@ def test_tracker_live_failure_records_the_reason(server):
 
 
 def test_env_configuration_and_errors():
-    f = resolve_factors(env={"WATTPRINT_GRID": "electricitymaps", "WATTPRINT_GRID_TOKEN": TOKEN, "WATTPRINT_REGION": "FR"})
+    f = resolve_run_factors(env={"WATTPRINT_GRID": "electricitymaps", "WATTPRINT_GRID_TOKEN": TOKEN, "WATTPRINT_REGION": "FR"})
     assert f.live is not None and f.live.zone == "FR" and TOKEN not in repr(f.live)
     with pytest.raises(ConfigError) as err:
-        resolve_factors(env={"WATTPRINT_GRID": "electricitymaps", "WATTPRINT_REGION": "FR"})
+        resolve_run_factors(env={"WATTPRINT_GRID": "electricitymaps", "WATTPRINT_REGION": "FR"})
     assert err.value.setting == "grid_token"
     with pytest.raises(ConfigError) as err:
-        resolve_factors(region="US-VA", grid="electricitymaps", grid_token=TOKEN, env={})
+        resolve_run_factors(region="US-VA", grid="electricitymaps", grid_token=TOKEN, env={})
     assert err.value.setting == "grid_zone"
     with pytest.raises(ConfigError) as err:
-        resolve_factors(grid="watttime", grid_zone="CAISO_NORTH", grid_token="no-colon", env={})
+        resolve_run_factors(grid="watttime", grid_zone="CAISO_NORTH", grid_token="no-colon", env={})
     assert err.value.setting == "grid_token"
     with pytest.raises(ConfigError) as err:
-        resolve_factors(grid="ukci", grid_timeout_s=0, env={})
+        resolve_run_factors(grid="ukci", grid_timeout_s=0, env={})
     assert err.value.setting == "grid_timeout_s"
     with pytest.raises(ConfigError) as err:
-        resolve_factors(env={"WATTPRINT_GRID": "ukci", "WATTPRINT_GRID_URL": "ftp://x"})
+        resolve_run_factors(env={"WATTPRINT_GRID": "ukci", "WATTPRINT_GRID_URL": "ftp://x"})
     assert err.value.setting == "WATTPRINT_GRID_URL"
 
 
@@ -229,5 +230,6 @@ def test_nothing_touches_the_network_without_configuration(no_network, tmp_path,
     assert main(["estimate", "--energy-kwh", "1", "--region", "US-AZ"]) == 0
     # a configured provider does not touch the network before start()
     resolve_factors(grid="ukci", env={})
+    resolve_run_factors(grid="ukci", env={})
     assert no_network == []
     capsys.readouterr()

@@ -19,6 +19,11 @@ table's low/high and the 3–6 year lifetime range.
 
 :func:`account` is called about once a second for live footprints: it reads no file
 (the tables are cached) and its cost is linear in the timeline's bounded length.
+Given the live grid snapshot (``live=``) it is pure: it reads no mutable state.
+
+Failure modes: none by design for well-formed components (missing figures become
+``None``, unknown devices are listed in ``embodied.missing``); a component without
+``energy_j`` counts as 0 J.
 """
 
 from __future__ import annotations
@@ -26,23 +31,29 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 import functools
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from wattprint.footprint.factors import LIVE_REL_RANGE, Factor, Factors, resolve_factors
+from wattprint.footprint.factors import LIVE_REL_RANGE, Factor, Factors, LiveReadings, resolve_factors
 from wattprint.footprint.hardware import (
     DEFAULT_LIFETIME_YEARS,
+    CpuSpec,
     lookup_accelerator,
     lookup_cpu,
 )
+from wattprint.footprint.schema import footprint_schema
 from wattprint.units import J_PER_KWH, SECONDS_PER_YEAR
 
-__all__ = ["Factor", "Factors", "resolve_factors", "account", "footprint_schema", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS"]
+__all__ = [
+    "Factor", "Factors", "LiveReadings", "resolve_factors", "account", "embodied", "peak_flops", "Embodied",
+    "footprint_schema", "J_PER_KWH", "SECONDS_PER_YEAR", "LIFETIME_RANGE_YEARS",
+]
 
 LIFETIME_RANGE_YEARS = (3.0, 6.0)  # lifetimes in use: 3 (EcoLogits) ... 6 (Google TPU LCA, BLOOM)
 
 
 @functools.lru_cache(maxsize=256)
-def _cpu_spec(name: str):
+def _cpu_spec(name: str) -> Optional[CpuSpec]:
     return lookup_cpu(name)
 
 
@@ -94,89 +105,107 @@ def _series_carbon_g(
 
 
 def _intensity(
-    factors: Factors, fac_kwh: float, it_j: float, timeline: Optional[Mapping[str, Any]], started_at: Any
+    factors: Factors, live: Optional[LiveReadings], fac_kwh: float, it_j: float, timeline: Optional[Mapping[str, Any]], started_at: Any
 ) -> Tuple[Factor, float, Optional[Dict[str, Any]]]:
     """(the intensity factor as reported, operational carbon in kg, the ``grid`` section)."""
-    status = factors.grid_status()
-    readings = factors.intensity_readings() if status is not None else []
-    if not readings:
+    readings = list(live.readings) if live is not None else []
+    if live is None or not readings:
         ci = factors.carbon_intensity
-        if status is not None:
-            status = dict(status)
-            status["fallback"] = {"value": ci.value, "source": ci.source}
-            ci = Factor(
-                ci.value, ci.unit, ci.source, ci.year, ci.low, ci.high, ci.origin, ci.licence,
-                f"live grid intensity unavailable ({status.get('reason') or 'no reading'}); bundled figure used",
-            )
+        if live is None:
+            return ci, fac_kwh * ci.value / 1000.0, None
+        status = dict(live.status)
+        status["fallback"] = {"value": ci.value, "source": ci.source}
+        ci = replace(ci, note=f"live grid intensity unavailable ({status.get('reason') or 'no reading'}); bundled figure used")
         return ci, fac_kwh * ci.value / 1000.0, status
     op_g = _series_carbon_g(readings, timeline, started_at, it_j, factors.pue.value)
     eff = op_g / fac_kwh if fac_kwh > 0 else readings[-1][1]
-    assert status is not None
+    status = dict(live.status)
     src = f"{status['source']}, zone {status['zone'] or 'national'}"
     note = f"{len(readings)} reading(s); energy-weighted mean over the run" if len(readings) > 1 else "1 reading"
     ci = Factor(
         eff, "gCO2e/kWh", src, readings[-1][0].year, eff * (1 - LIVE_REL_RANGE), eff * (1 + LIVE_REL_RANGE), "live", None, note
     )
-    status = dict(status)
     status["series"] = [[r[0].isoformat().replace("+00:00", "Z"), r[1]] for r in readings[-50:]]
     status["fallback"] = {"value": factors.carbon_intensity.value, "source": factors.carbon_intensity.source}
     return ci, op_g / 1000.0, status
 
 
-# -- embodied carbon ------------------------------------------------------------------
+# -- embodied carbon and peak FLOP/s ----------------------------------------------------
 
 
-def _embodied(
-    components: Sequence[Mapping[str, Any]], duration_s: float, factors: Factors
-) -> Tuple[Optional[float], float, float, Dict[str, Any], float, bool]:
-    """(embodied kg or None, low, high, the ``embodied`` section, Σ peak FLOP/s of GPUs, all GPUs known)."""
+@dataclass(frozen=True)
+class Embodied:
+    """Embodied carbon of the devices used: ``kg`` (``None`` when no device is known or
+    it is disabled), its ``low_kg``/``high_kg`` bounds, and the footprint's ``embodied`` section."""
+
+    kg: Optional[float]
+    low_kg: float
+    high_kg: float
+    section: Dict[str, Any]
+
+
+def _count(c: Mapping[str, Any]) -> float:
+    count = (c.get("info") or {}).get("count", 1)
+    return count if isinstance(count, (int, float)) and count > 0 else 1
+
+
+def peak_flops(components: Sequence[Mapping[str, Any]]) -> Optional[float]:
+    """Σ dense bf16 peak FLOP/s of the GPUs used; ``None`` unless there is a GPU and every
+    GPU is known with a peak (an MFU against a partial peak would be wrong)."""
+    total = 0.0
+    gpus = [c for c in components if c.get("kind") == "gpu"]
+    for c in gpus:
+        spec = lookup_accelerator(str(c.get("name") or ""))
+        if spec is None or not spec.peak_bf16_flops:
+            return None
+        total += spec.peak_bf16_flops * _count(c)
+    return total if gpus and total > 0 else None
+
+
+def _device_embodied(c: Mapping[str, Any]) -> Optional[Tuple[str, float, Optional[float], Optional[float], float, str]]:
+    """(model, kgCO2e, low, high, lifetime years, source) of a GPU or CPU component, or ``None`` when unknown."""
+    name = str(c.get("name") or "")
+    if c.get("kind") == "gpu":
+        spec = lookup_accelerator(name)
+        if spec is None or spec.embodied_kgco2e is None:
+            return None
+        return spec.model, spec.embodied_kgco2e, spec.embodied_low_kgco2e, spec.embodied_high_kgco2e, spec.lifetime_years, spec.embodied_source
+    cspec = _cpu_spec(name) if name else None
+    if cspec is None or cspec.embodied_kgco2e is None:
+        return None
+    life = cspec.lifetime_years or DEFAULT_LIFETIME_YEARS
+    return cspec.model, cspec.embodied_kgco2e, cspec.embodied_low_kgco2e, cspec.embodied_high_kgco2e, life, cspec.embodied_source
+
+
+def embodied(components: Sequence[Mapping[str, Any]], duration_s: float, factors: Factors) -> Embodied:
+    """Embodied carbon of the GPUs and CPUs used: per device, kgCO2e x duration / lifetime.
+
+    ``factors.lifetime_years`` overrides every device's lifetime (and then the bounds use it
+    too); ``factors.embodied=False`` disables the figure. Unknown devices are listed in
+    ``missing``, never guessed.
+    """
+    if not factors.embodied:
+        return Embodied(None, 0.0, 0.0, {"kg": None, "method": "disabled (embodied=False)", "devices": [], "missing": []})
     devices: List[Dict[str, Any]] = []
     missing: List[str] = []
     kg = lo = hi = 0.0
-    known_any = False
-    peak_flops = 0.0
-    all_gpus_known = True
-    any_gpu = False
     override = factors.lifetime_years
     for c in components:
-        kind = c.get("kind")
-        if kind not in ("gpu", "cpu"):
+        if c.get("kind") not in ("gpu", "cpu"):
             continue
-        info = c.get("info") or {}
-        count = info.get("count", 1)
-        count = count if isinstance(count, (int, float)) and count > 0 else 1
-        name = str(c.get("name") or "")
-        if kind == "gpu":
-            any_gpu = True
-            spec = lookup_accelerator(name)
-            if spec is None:
-                all_gpus_known = False
-                missing.append(f"{c.get('id')} ({name or 'unnamed'})")
-                continue
-            if spec.peak_bf16_flops:
-                peak_flops += spec.peak_bf16_flops * count
-            else:
-                all_gpus_known = False
-            model, emb, emb_lo, emb_hi = spec.model, spec.embodied_kgco2e, spec.embodied_low_kgco2e, spec.embodied_high_kgco2e
-            life, source = spec.lifetime_years, spec.embodied_source
-        else:
-            cspec = _cpu_spec(name) if name else None
-            if cspec is None or cspec.embodied_kgco2e is None:
-                missing.append(f"{c.get('id')} ({name or 'unnamed'})")
-                continue
-            model, emb, emb_lo, emb_hi = cspec.model, cspec.embodied_kgco2e, cspec.embodied_low_kgco2e, cspec.embodied_high_kgco2e
-            life, source = cspec.lifetime_years or DEFAULT_LIFETIME_YEARS, cspec.embodied_source
-        if emb is None:
-            missing.append(f"{c.get('id')} ({name})")
+        spec = _device_embodied(c)
+        if spec is None:
+            missing.append(f"{c.get('id')} ({c.get('name') or 'unnamed'})")
             continue
+        model, emb, emb_lo, emb_hi, life, source = spec
+        count = _count(c)
         life_v = override or life
         life_lo, life_hi = (override, override) if override else LIFETIME_RANGE_YEARS
         share = duration_s / (life_v * SECONDS_PER_YEAR)
         d_kg = emb * count * share
-        d_lo = (emb_lo if emb_lo is not None else emb) * count * duration_s / (max(life_hi, life_v) * SECONDS_PER_YEAR)
-        d_hi = (emb_hi if emb_hi is not None else emb) * count * duration_s / (min(life_lo, life_v) * SECONDS_PER_YEAR)
-        kg, lo, hi = kg + d_kg, lo + d_lo, hi + d_hi
-        known_any = True
+        kg += d_kg
+        lo += (emb_lo if emb_lo is not None else emb) * count * duration_s / (max(life_hi, life_v) * SECONDS_PER_YEAR)
+        hi += (emb_hi if emb_hi is not None else emb) * count * duration_s / (min(life_lo, life_v) * SECONDS_PER_YEAR)
         devices.append(
             {
                 "component": c.get("id"),
@@ -189,16 +218,9 @@ def _embodied(
                 "source": source,
             }
         )
-    section: Dict[str, Any] = {
-        "kg": kg if known_any else None,
-        "method": "per device: embodied kgCO2e x run duration / lifetime",
-        "devices": devices,
-        "missing": missing,
-    }
-    if not factors.embodied:
-        section = {"kg": None, "method": "disabled (embodied=False)", "devices": [], "missing": []}
-        return None, 0.0, 0.0, section, (peak_flops if any_gpu and all_gpus_known else 0.0), any_gpu and all_gpus_known
-    return (kg if known_any else None), lo, hi, section, peak_flops, any_gpu and all_gpus_known
+    total = kg if devices else None
+    section = {"kg": total, "method": "per device: embodied kgCO2e x run duration / lifetime", "devices": devices, "missing": missing}
+    return Embodied(total, lo, hi, section)
 
 
 # -- the whole account -------------------------------------------------------------------
@@ -212,6 +234,7 @@ def account(
     factors: Factors,
     started_at: Any = None,
     timeline: Optional[Mapping[str, Any]] = None,
+    live: Optional[LiveReadings] = None,
 ) -> Dict[str, Any]:
     """The accounting sections of a footprint (see the module docstring for the formulas).
 
@@ -223,6 +246,9 @@ def account(
         factors: from :func:`resolve_factors`.
         started_at: aware UTC start time (needed to align a live intensity series).
         timeline: ``Footprint.timeline`` (cumulative joules per component at ``t_s``).
+        live: a snapshot of the live grid (:meth:`Factors.live_readings`); by default
+            one is taken from ``factors.live`` when the factors have one. Pass it to
+            keep the call pure (the same inputs always give the same account).
 
     Returns:
         ``region``, ``region_name``, ``energy``, ``factors``, ``carbon``, ``water``,
@@ -244,11 +270,15 @@ def account(
     fac_kwh = it_kwh * pue
     fac_lo, fac_hi = it_lo / J_PER_KWH * pue_lo, it_hi / J_PER_KWH * pue_hi
 
-    ci, op_kg, grid = _intensity(factors, fac_kwh, it_j, timeline, started_at)
+    if live is None:
+        live = factors.live_readings()
+    ci, op_kg, grid = _intensity(factors, live, fac_kwh, it_j, timeline, started_at)
     ci_lo, ci_hi = ci.range
     op_lo, op_hi = fac_lo * ci_lo / 1000.0, fac_hi * ci_hi / 1000.0
 
-    emb_kg, emb_lo, emb_hi, emb_section, peak_flops, gpus_known = _embodied(components, duration_s, factors)
+    emb = embodied(components, duration_s, factors)
+    emb_kg, emb_lo, emb_hi = emb.kg, emb.low_kg, emb.high_kg
+    peak = peak_flops(components)
     total_kg = op_kg + (emb_kg or 0.0)
     total_lo, total_hi = op_lo + emb_lo, op_hi + emb_hi
 
@@ -267,8 +297,8 @@ def account(
     if flops is None and factors.model_params and tokens:
         flops, flops_source = 6.0 * factors.model_params * tokens, "6*N*D (model_params x tokens)"
     mfu = None
-    if flops is not None and duration_s > 0 and gpus_known and peak_flops > 0:
-        mfu = flops / duration_s / peak_flops
+    if flops is not None and duration_s > 0 and peak is not None:
+        mfu = flops / duration_s / peak
     eflop = flops / 1e18 if flops else None
     cci = _div(total_kg * 1000.0, eflop)
 
@@ -315,26 +345,12 @@ def account(
             "j_per_sample": _div(it_j, samples),
             "j_per_token": _div(it_j, tokens),
             "mfu": mfu,
-            "peak_flops_per_s": peak_flops if gpus_known and peak_flops > 0 else None,
+            "peak_flops_per_s": peak,
             "cci_g_per_eflop": cci,
         },
         "bounds": bounds,
-        "embodied": emb_section,
+        "embodied": emb.section,
     }
     if grid is not None:
         out["grid"] = grid
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def _schema_text() -> str:
-    from importlib import resources
-
-    return resources.files("wattprint.footprint").joinpath("schemas", "footprint.schema.json").read_text(encoding="utf-8")
-
-
-def footprint_schema() -> Dict[str, Any]:
-    """The JSON Schema of ``wattprint.footprint/1`` (a fresh dict; draft 2020-12)."""
-    import json
-
-    return json.loads(_schema_text())

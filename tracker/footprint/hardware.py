@@ -6,16 +6,19 @@ accelerators: TDP (W), peak dense bf16/fp16 FLOP/s, embodied kgCO2e per device
 and its amortisation lifetime (years). ``match`` is a lower-case substring
 looked for in the model name the OS or driver reports; the longest match wins.
 Tables are loaded on first use and cached.
+
+Failure modes: an unknown name gives ``None`` (never a guess); a broken table
+raises ``ValueError`` on first use.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import List, Optional
+
+from wattprint.footprint.tables import opt_float, opt_int, read_data_csv
 
 __all__ = [
     "CpuSpec",
@@ -29,17 +32,6 @@ __all__ = [
 ]
 
 DEFAULT_LIFETIME_YEARS = 4.0  # Cloud Carbon Footprint / Dell R740 LCA; range 3-6 in use (see docs/accounting.md)
-
-
-def read_data_csv(filename: str) -> List[dict]:
-    """Rows of a CSV file in ``wattprint/data`` as dicts of strings (``#`` lines are comments)."""
-    text = resources.files("wattprint.footprint").joinpath("data", filename).read_text(encoding="utf-8")
-    return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
-
-
-def _float(text: Optional[str]) -> Optional[float]:
-    text = (text or "").strip()
-    return float(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -86,12 +78,12 @@ def cpu_table() -> List[CpuSpec]:
             float(r["tdp_w"]),
             int(r["threads"] or 0),
             r["source"],
-            _float(r.get("embodied_kgco2e")),
-            _float(r.get("embodied_low_kgco2e")),
-            _float(r.get("embodied_high_kgco2e")),
-            _float(r.get("lifetime_years")),
+            opt_float(r.get("embodied_kgco2e")),
+            opt_float(r.get("embodied_low_kgco2e")),
+            opt_float(r.get("embodied_high_kgco2e")),
+            opt_float(r.get("lifetime_years")),
             r.get("embodied_source") or "",
-            _float(r.get("peak_bf16_flops")),
+            opt_float(r.get("peak_bf16_flops")),
         )
         for r in read_data_csv("cpus.csv")
     ]
@@ -105,15 +97,15 @@ def accelerator_table() -> List[AcceleratorSpec]:
             match=r["match"].lower(),
             vendor=r["vendor"],
             tdp_w=float(r["tdp_w"]),
-            peak_bf16_flops=_float(r["peak_bf16_flops"]),
-            embodied_kgco2e=_float(r["embodied_kgco2e"]),
-            embodied_low_kgco2e=_float(r["embodied_low_kgco2e"]),
-            embodied_high_kgco2e=_float(r["embodied_high_kgco2e"]),
-            lifetime_years=_float(r["lifetime_years"]) or DEFAULT_LIFETIME_YEARS,
+            peak_bf16_flops=opt_float(r["peak_bf16_flops"]),
+            embodied_kgco2e=opt_float(r["embodied_kgco2e"]),
+            embodied_low_kgco2e=opt_float(r["embodied_low_kgco2e"]),
+            embodied_high_kgco2e=opt_float(r["embodied_high_kgco2e"]),
+            lifetime_years=opt_float(r["lifetime_years"]) or DEFAULT_LIFETIME_YEARS,
             source=r["source"],
             embodied_source=r["embodied_source"],
             licence=r["licence"],
-            year=int(r["year"]) if r.get("year") else None,
+            year=opt_int(r.get("year")),
         )
         for r in read_data_csv("accelerators.csv")
     ]

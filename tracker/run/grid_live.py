@@ -26,11 +26,15 @@ import datetime as _dt
 import importlib.util
 import logging
 import math
+import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from wattprint.errors import ConfigError
+from wattprint.footprint.factors import ACCOUNTING_OPTIONS, Factors, accounting_option, resolve_factors
+from wattprint.settings import setting_float
 from wattprint.units import parse_utc
 
 __all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache", "resolve_run_factors"]
@@ -65,7 +69,6 @@ def clear_cache() -> None:
 
 class GridFetchError(Exception):
     """A live fetch failed; the message is safe to record (no secrets)."""
-
 
 
 def _number(value: Any, what: str) -> float:
@@ -331,18 +334,11 @@ def from_options(provider: Any, setting: str, region_code: str, options: Mapping
     if name not in PROVIDERS:
         raise ConfigError(setting, f"unknown live grid provider {provider!r}; allowed: {', '.join(PROVIDERS)}")
 
-    def opt(key: str) -> Tuple[Any, str]:
-        if options.get(key) is not None:
-            return options[key], key
-        var = "WATTPRINT_" + key.upper()
-        raw = env.get(var)
-        return (raw.strip() if isinstance(raw, str) and raw.strip() else None), var
-
     if options.get("grid_session") is None and importlib.util.find_spec("requests") is None:
         raise ConfigError(setting, "live grid intensity needs the requests package: pip install 'wattprint[live]'")
-    zone, zone_setting = opt("grid_zone")
-    token, token_setting = opt("grid_token")
-    url, url_setting = opt("grid_url")
+    zone, zone_setting = accounting_option("grid_zone", options, env)
+    token, token_setting = accounting_option("grid_token", options, env)
+    url, url_setting = accounting_option("grid_url", options, env)
     if zone is not None and (not isinstance(zone, str) or not zone.strip()):
         raise ConfigError(zone_setting, f"must be a non-empty string, got {zone!r}")
     if name == "electricitymaps":
@@ -359,19 +355,9 @@ def from_options(provider: Any, setting: str, region_code: str, options: Mapping
             raise ConfigError("grid_token", "WattTime needs 'user:password' (grid_token= or WATTPRINT_GRID_TOKEN)")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         raise ConfigError(url_setting, f"must be an http(s) URL, got {url!r}")
-    timeouts = {}
-    for key, default in (("grid_timeout_s", 5.0), ("grid_refresh_s", 900.0)):
-        value, s = opt(key)
-        if value is None:
-            timeouts[key] = default
-            continue
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(s, f"must be a number > 0, got {value!r}") from None
-        if not (math.isfinite(v) and v > 0):
-            raise ConfigError(s, f"must be a finite number > 0, got {value!r}")
-        timeouts[key] = v
+    timeouts = {
+        key: _positive_float(key, options.get(key), env, default) for key, default in (("grid_timeout_s", 5.0), ("grid_refresh_s", 900.0))
+    }
     return LiveGrid(
         name,
         zone,
@@ -383,11 +369,33 @@ def from_options(provider: Any, setting: str, region_code: str, options: Mapping
     )
 
 
-def resolve_run_factors(**kwargs: Any) -> Any:
+def _positive_float(name: str, value: Any, env: Mapping[str, str], default: float) -> float:
+    v = setting_float(name, value, env, default, minimum=0.0, inclusive=False)
+    assert v is not None  # a default was given
+    return v
+
+
+def resolve_run_factors(**kwargs: Any) -> Factors:
     """The factors of a tracked run: :func:`~wattprint.footprint.factors.resolve_factors`, plus the live grid.
 
-    Takes the same keyword arguments as ``resolve_factors`` (``accounting_options`` spread in).
-    """
-    from wattprint.footprint.factors import resolve_factors
+    Takes the same keyword arguments as ``resolve_factors`` (``accounting_options``
+    spread in). With a ``grid`` provider (keyword or ``WATTPRINT_GRID``) the result's
+    ``live`` is a :class:`LiveGrid`, not yet started (nothing is fetched before
+    ``Factors.start()``), and ``stop_wait_s`` is ``grid_stop_wait_s`` (default 1 s).
 
-    return resolve_factors(**kwargs)
+    Raises:
+        ConfigError: what ``resolve_factors`` raises; an unknown provider, a missing zone
+            or token, a bad URL or timeout; a live grid together with an explicit
+            ``intensity_g_per_kwh``.
+    """
+    factors = resolve_factors(**kwargs)
+    env: Mapping[str, str] = os.environ if kwargs.get("env") is None else kwargs["env"]
+    options = {k: v for k, v in kwargs.items() if k in ACCOUNTING_OPTIONS}
+    provider, setting = accounting_option("grid", options, env)
+    if provider is None:
+        return factors
+    if kwargs.get("intensity_g_per_kwh") is not None:
+        raise ConfigError(setting, "a live grid and an explicit intensity_g_per_kwh exclude each other; choose one")
+    live = from_options(provider, setting, factors.region, options, env)
+    stop_wait_s = setting_float("grid_stop_wait_s", options.get("grid_stop_wait_s"), env, 1.0, minimum=0.0)
+    return replace(factors, live=live, stop_wait_s=1.0 if stop_wait_s is None else stop_wait_s)
