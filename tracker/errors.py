@@ -2,7 +2,11 @@
 
 Every error raised by wattprint derives from :class:`WattprintError`. Vendor
 errors (NVML codes, ``PermissionError`` on sysfs) are translated once, at the
-sensor boundary, into these classes with ``raise ... from err``.
+sensor boundary, into these classes with ``raise ... from err``. The consumers'
+errors live here too: :class:`ReportError` (a report input that is not a
+footprint) and :class:`PlotUnavailable` (matplotlib missing).
+
+Failure modes: none; this module only defines classes.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ __all__ = [
     "SensorNotSupported",
     "SensorPermissionError",
     "SensorLost",
+    "ReportError",
+    "PlotUnavailable",
 ]
 
 
@@ -59,3 +65,7 @@ class SensorLost(SensorError):
 
 class ReportError(WattprintError):
     """A report input is missing or is not a wattprint footprint."""
+
+
+class PlotUnavailable(WattprintError):
+    """matplotlib is not installed: ``pip install 'wattprint[plot]'``."""

@@ -6,43 +6,58 @@ gaps hatched; on the right the breakdown of the footprint (energy by
 component, carbon operational and embodied, water on-site and off-site), each
 as shares of its total with the total written beside it::
 
-    from wattprint import plot, report
+    from wattprint import report
+    from wattprint.report import plot
     fps = report.load_footprints(["wattprint-runs"]).footprints
     plot.save_png(fps, "power.png")
-    plot.save_html(fps, "report.html", regions=["IE", "SG"])
+
+Units: power in W, time in s (the axis switches to min or h for long runs),
+energy J, carbon kgCO2e, water L; labels use the :mod:`wattprint.units`
+formatters. The HTML page that embeds these figures is
+:mod:`wattprint.report.html` (``html_page`` and ``save_html`` stay importable
+from here).
 
 matplotlib is an optional extra (``pip install 'wattprint[plot]'``); it is
 imported inside the functions, and only its object-oriented API is used (no
 pyplot, no global backend change), so plotting is safe in any thread.
 
-Failure modes: :class:`PlotUnavailable` when matplotlib is not installed;
-``OSError`` when the file cannot be written.
+Failure modes: :class:`~wattprint.errors.PlotUnavailable` when matplotlib is
+not installed; ``ValueError`` for an empty list of footprints; ``OSError``
+when the file cannot be written (no partial file is left).
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
-import html
 import io
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from wattprint import report
-from wattprint.errors import WattprintError
+from wattprint.errors import PlotUnavailable
 from wattprint.footprint.model import Footprint
+from wattprint.report.load import as_footprint
+from wattprint.report.summary import summarize
+from wattprint.units import format_carbon, format_duration, format_energy, format_water
 
-__all__ = ["PlotUnavailable", "power_series", "breakdown", "figure_png", "save_png", "html_page", "save_html"]
+__all__ = [
+    "PlotUnavailable", "MAX_RUNS", "require_matplotlib", "power_series", "breakdown",
+    "figure_png", "save_png", "html_page", "save_html",
+]
 
 MAX_RUNS = 8
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
-class PlotUnavailable(WattprintError):
-    """matplotlib is not installed: ``pip install 'wattprint[plot]'``."""
+def __getattr__(name: str) -> Any:
+    """``html_page`` and ``save_html`` moved to :mod:`wattprint.report.html`; still importable from here."""
+    if name in ("html_page", "save_html"):
+        from wattprint.report import html
+
+        return getattr(html, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _require_matplotlib() -> Any:
+def require_matplotlib() -> Any:
+    """The matplotlib ``Figure`` class. Raises :class:`PlotUnavailable` without matplotlib."""
     try:
         import matplotlib  # noqa: F401
         from matplotlib.figure import Figure
@@ -51,17 +66,13 @@ def _require_matplotlib() -> Any:
     return Figure
 
 
-def _as_fp(fp: Any) -> Footprint:
-    return fp if isinstance(fp, Footprint) else Footprint(dict(fp), dict(fp).get("timeline") or {})
-
-
 def power_series(fp: Any) -> Tuple[List[float], Dict[str, List[float]]]:
     """Seconds since start and each component's mean power (W, NaN where unknown).
 
     ``power_w[k]`` is the mean power over ``(t_s[k-1], t_s[k]]``; it is
     recomputed from the cumulative energies when the timeline lacks it.
     """
-    tl = _as_fp(fp).timeline or {}
+    tl = as_footprint(fp).timeline or {}
     t = [float(x) for x in tl.get("t_s") or []]
     power: Dict[str, List[float]] = {}
     given = tl.get("power_w") or {}
@@ -77,8 +88,8 @@ def power_series(fp: Any) -> Tuple[List[float], Dict[str, List[float]]]:
 
 def breakdown(fp: Any) -> List[Tuple[str, float, List[Tuple[str, float]]]]:
     """``[(figure, total, [(part, value), ...]), ...]`` for energy (J), carbon (kg) and water (L)."""
-    d = _as_fp(fp).to_dict()
-    s = report.summarize(d)
+    d = as_footprint(fp).to_dict()
+    s = summarize(d)
     energy_parts = [(str(c.get("id")), float(c.get("energy_j") or 0.0)) for c in d.get("components") or []]
     carbon_parts = [("operational", s["carbon_operational_kg"] or 0.0), ("embodied", s["carbon_embodied_kg"] or 0.0)]
     water_parts = [("on-site", s["water_onsite_l"] or 0.0), ("off-site", s["water_offsite_l"] or 0.0)]
@@ -110,7 +121,7 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
     total = [0.0] * len(t)
     known = [False] * len(t)
     for cid, series in power.items():
-        comp = next((c for c in d.get("components") or [] if c.get("id") == cid), {})
+        comp: Mapping[str, Any] = next((c for c in d.get("components") or [] if c.get("id") == cid), {})
         label = cid + ("" if comp.get("measured", True) else " (estimated)")
         ax.step(ts, series, where="pre", color=colors.get(cid), lw=1.4, label=label)
         for k, v in enumerate(series):
@@ -146,7 +157,7 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
 def _draw_breakdown(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
     rows = breakdown(fp)
     fixed = {"operational": "#636363", "embodied": "#bdbdbd", "on-site": "#3182bd", "off-site": "#9ecae1"}
-    fmt = {"energy": report.format_energy, "carbon": report.format_carbon, "water": report.format_water}
+    fmt = {"energy": format_energy, "carbon": format_carbon, "water": format_water}
     for y, (name, total, parts) in enumerate(reversed(rows)):
         left = 0.0
         denom = sum(v for _, v in parts)
@@ -176,8 +187,8 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
     Raises:
         PlotUnavailable: matplotlib is missing. ValueError: no footprints.
     """
-    Figure = _require_matplotlib()
-    fps = [_as_fp(f) for f in footprints][:max_runs]
+    Figure = require_matplotlib()
+    fps = [as_footprint(f) for f in footprints][:max_runs]
     if not fps:
         raise ValueError("figure_png: give at least one footprint")
     fig = Figure(figsize=(11, 3.3 * len(fps)), dpi=dpi, layout="constrained")
@@ -189,8 +200,8 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
         status = str(d.get("status"))
         flag = f"  ⚠ {status.upper()}" if status in ("partial", "failed") else ""
         title = (
-            f"{d.get('run_id')} · {d.get('project')} · {report.format_duration(d.get('duration_s'))} · "
-            f"{report.format_energy((d.get('energy') or {}).get('it_j'))} · region {d.get('region')}{flag}"
+            f"{d.get('run_id')} · {d.get('project')} · {format_duration(d.get('duration_s'))} · "
+            f"{format_energy((d.get('energy') or {}).get('it_j'))} · region {d.get('region')}{flag}"
         )
         axes[i][0].set_title(title, fontsize=9, loc="left", color="#b30000" if flag else "black")
         _draw_power(axes[i][0], fp, colors)
@@ -206,75 +217,4 @@ def save_png(footprints: Sequence[Any], path: str, *, dpi: int = 110, max_runs: 
     from wattprint._io import atomic_write_bytes
 
     atomic_write_bytes(path, data)
-    return path
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1em;margin:1.2em 0 .4em}
-table{border-collapse:collapse;font-size:.85em;margin-bottom:.5em}th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
-th{background:#f6f6f6}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}ul{font-size:.85em;color:#444}
-img{max-width:100%;height:auto;border:1px solid #eee}.flag{color:#b30000;font-weight:bold}footer{margin-top:3em;font-size:.8em;color:#777}
-"""
-
-
-def html_page(
-    footprints: Sequence[Any],
-    *,
-    regions: Sequence[str] = (),
-    pue: Optional[float] = None,
-    title: str = "wattprint report",
-    plots: bool = True,
-    max_runs: int = MAX_RUNS,
-) -> str:
-    """A self-contained HTML page: per-run tables with their plot (PNG inlined as
-    base64), the comparison across runs, and what-if tables. Nothing external is
-    referenced. Without matplotlib (or ``plots=False``) the page has the tables only.
-
-    Raises:
-        ConfigError: an unknown what-if region.
-    """
-    fps = [_as_fp(f) for f in footprints]
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        f"<p>{len(fps)} run(s). Generated {e(_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} by wattprint.</p>",
-    ]
-    plot_note = None
-    if plots:
-        try:
-            _require_matplotlib()
-        except PlotUnavailable as err:
-            plots, plot_note = False, str(err)
-    if plot_note:
-        parts.append(f"<p class='flag'>{e(plot_note)}</p>")
-    if len(fps) > 1:
-        parts.append("<h2>Comparison</h2>")
-        parts.append(report.html_table(report.comparison_table(fps)))
-    for i, fp in enumerate(fps):
-        d = fp.to_dict()
-        flag = " <span class='flag'>⚠ " + e(str(d.get("status")).upper()) + "</span>" if d.get("status") in ("partial", "failed") else ""
-        parts.append(f"<h2>Run {e(str(d.get('run_id')))}{flag}</h2>")
-        if plots and i < max_runs:
-            data = base64.b64encode(figure_png([fp])).decode("ascii")
-            parts.append(f'<img alt="power timeline and breakdown of run {e(str(d.get("run_id")))}" src="data:image/png;base64,{data}">')
-        for t in report.run_tables(fp):
-            parts.append(report.html_table(t))
-        if regions or pue is not None:
-            rows = report.what_if(fp, list(regions) or [str(d.get("region") or "world")], pue=pue)
-            parts.append(report.html_table(report.what_if_table(rows)))
-    parts.append("<footer>Energy is measured IT energy unless marked estimated; facility energy = IT × PUE; "
-                 "carbon = facility kWh × grid intensity (+ embodied); water on-site = IT kWh × WUE, off-site = facility kWh × EWIF.</footer>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def save_html(footprints: Sequence[Any], path: str, **kwargs: Any) -> str:
-    """Write :func:`html_page` to ``path`` (atomically) and return ``path``."""
-    from wattprint._io import atomic_write_text
-
-    atomic_write_text(path, html_page(footprints, **kwargs))
     return path

@@ -1,23 +1,40 @@
-"""wattprint.report.render."""
+"""Lay a report out: terminal text, Markdown, JSON or CSV (:data:`FORMATS`).
+
+:func:`render` is the report in one call (per-run tables, the comparison of
+several runs, what-if scenarios); :func:`report_tables` and
+:func:`render_tables` are its two halves, for callers that add their own
+tables. ``table`` and ``md`` show the display strings of
+:mod:`wattprint.report.tables` (readable units, ``–`` when unknown). ``json``
+(schema :data:`REPORT_SCHEMA_ID`) and ``csv`` carry the machine-readable
+records of :func:`~wattprint.report.summary.summarize` and
+:func:`~wattprint.report.what_if.what_if` in base units named in the keys
+(``energy_it_j``, ``carbon_total_kg``, ``water_total_l``); an unknown figure is
+``null`` in JSON and an empty cell in CSV. HTML lives in
+:mod:`wattprint.report.html` (:func:`html_table` is re-exported here).
+
+Failure modes: an unknown format raises ``ValueError``; an unknown what-if
+region raises :class:`~wattprint.errors.ConfigError`. Terminal tables cut
+cells longer than 72 characters with ``…``; the other formats keep them whole.
+"""
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from wattprint.report.summary import SUMMARY_FIELDS, _doc, summarize
+from wattprint.report.html import html_table
+from wattprint.report.load import document_of
+from wattprint.report.summary import SUMMARY_FIELDS, summarize
 from wattprint.report.tables import Table, comparison_table, run_tables, what_if_table
 from wattprint.report.what_if import WHAT_IF_FIELDS, what_if
+
+__all__ = ["REPORT_SCHEMA_ID", "FORMATS", "render", "render_tables", "report_tables", "html_table"]
 
 REPORT_SCHEMA_ID = "wattprint.report/1"
 
 FORMATS = ("table", "md", "json", "csv")
-
-# -- rendering ---------------------------------------------------------------------------
-
 
 _MAX_CELL = 72  # terminal tables cut longer cells (factor sources) with "…"; md, json and csv keep them whole
 
@@ -55,20 +72,6 @@ def _md_table(t: Table) -> str:
     if t.notes:
         out.append("")
         out += [f"- {n}" for n in t.notes]
-    return "\n".join(out)
-
-
-def html_table(t: Table) -> str:
-    """One table as an HTML fragment (escaped)."""
-    e = html.escape
-    out = [f"<h3>{e(t.title)}</h3>", "<table>", "<thead><tr>"]
-    out += [f'<th class="{"num" if a == "r" else ""}">{e(h)}</th>' for h, a in zip(t.headers, t.align)]
-    out.append("</tr></thead><tbody>")
-    for r in t.rows:
-        out.append("<tr>" + "".join(f'<td class="{"num" if a == "r" else ""}">{e(c)}</td>' for c, a in zip(r, t.align)) + "</tr>")
-    out.append("</tbody></table>")
-    if t.notes:
-        out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ul>")
     return "\n".join(out)
 
 
@@ -115,7 +118,7 @@ def render(
     wi: List[List[Dict[str, Any]]] = []
     if regions or pue is not None:
         for fp in footprints:
-            wi.append(what_if(fp, list(regions) or [str(_doc(fp).get("region") or "world")], pue=pue))
+            wi.append(what_if(fp, list(regions) or [str(document_of(fp).get("region") or "world")], pue=pue))
     if fmt in ("table", "md"):
         return render_tables(report_tables(footprints, what_if_rows=wi, details=details), fmt)
     if fmt == "json":
@@ -124,7 +127,7 @@ def render(
             s = summarize(fp)
             s["components"] = [
                 {k: c.get(k) for k in ("id", "kind", "name", "source", "measured", "energy_j", "mean_power_w", "peak_power_w")}
-                for c in _doc(fp).get("components") or []
+                for c in document_of(fp).get("components") or []
             ]
             runs.append(s)
         doc: Dict[str, Any] = {"schema": REPORT_SCHEMA_ID, "runs": runs}

@@ -1,14 +1,30 @@
-"""wattprint.report.tables."""
+"""The report's tables: per run (components, figures), across runs, and what-if.
+
+Each function turns footprints (or :func:`~wattprint.report.what_if.what_if`
+rows) into :class:`Table` objects of display strings; :mod:`wattprint.report.render`
+and :mod:`wattprint.report.html` lay them out. Figures are scaled to a readable
+unit by :mod:`wattprint.units`: per cell in the per-run tables (``12.4 Wh``,
+``5.71 gCO2e``), per column in the comparison and what-if tables, whose headers
+name the unit (``IT energy [kWh]``), so that runs compare by eye. An unknown
+figure is ``–``.
+
+Failure modes: none raised for a footprint that loads; a missing section or
+figure shows as ``–`` or an empty basis. Input that is not a footprint document
+(a list, a number) raises ``AttributeError``/``TypeError`` (load it with
+:func:`~wattprint.report.load.load_footprints` first).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from wattprint.report.summary import _KINDS, _doc, _num, summarize
-from wattprint.report.what_if import _rel
+from wattprint.report.load import document_of
+from wattprint.report.summary import SUMMARY_FIELDS, summarize
+from wattprint.report.what_if import relative_change
 from wattprint.units import (
     J_PER_KWH,
+    as_float,
     column_unit,
     format_carbon,
     format_duration,
@@ -18,6 +34,20 @@ from wattprint.units import (
     format_water,
     sig_digits,
 )
+
+__all__ = ["Table", "run_tables", "comparison_table", "what_if_table"]
+
+# component kinds with their own energy column, as the summary names them (energy_<kind>_j)
+_KINDS: Tuple[str, ...] = tuple(
+    f[len("energy_") : -len("_j")] for f in SUMMARY_FIELDS if f.startswith("energy_") and f.endswith("_j") and f != "energy_it_j"
+)
+_MAX_WINDOW_ROWS = 10
+
+
+def _section(d: Mapping[str, Any], key: str) -> Dict[str, Any]:
+    """``d[key]`` when it is a mapping, else an empty one (a footprint section may be absent)."""
+    value = d.get(key)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 @dataclass
@@ -38,27 +68,28 @@ def _status_label(summary: Mapping[str, Any]) -> str:
 
 def run_tables(fp: Any) -> List[Table]:
     """The per-run view: a component table and a figures table."""
-    d = _doc(fp)
+    d = document_of(fp)
     s = summarize(d)
     it_j = s["energy_it_j"] or 0.0
     comp_rows: List[List[str]] = []
     for c in d.get("components") or []:
-        e = _num(c.get("energy_j"))
+        e = as_float(c.get("energy_j"))
         comp_rows.append(
             [
                 str(c.get("id")),
                 str(c.get("name") or c.get("kind") or ""),
                 format_energy(e),
                 format_percent(e / it_j if e is not None and it_j else None),
-                format_power(_num(c.get("mean_power_w"))),
-                format_power(_num(c.get("peak_power_w"))),
+                format_power(as_float(c.get("mean_power_w"))),
+                format_power(as_float(c.get("peak_power_w"))),
                 ("measured" if c.get("measured") else "estimated") + f" ({c.get('source')})",
             ]
         )
-    dist = d.get("distributed") if isinstance(d.get("distributed"), dict) else {}
+    dist = _section(d, "distributed")
     kind = "Run"
-    if isinstance(dist.get("ranks"), list):
-        kind = f"Job ({dist.get('ranks_reported', len(dist['ranks']))} ranks on {dist.get('nodes', '?')} node(s))"
+    ranks = dist.get("ranks")
+    if isinstance(ranks, list):
+        kind = f"Job ({dist.get('ranks_reported', len(ranks))} ranks on {dist.get('nodes', '?')} node(s))"
     elif dist.get("job_run_id") and dist.get("job_run_id") != s["run_id"]:
         kind = f"Rank {dist.get('rank')} of job {dist.get('job_run_id')}:"
     title = (
@@ -71,11 +102,11 @@ def run_tables(fp: Any) -> List[Table]:
         comp_rows,
         ["l", "l", "r", "r", "r", "r", "l"],
     )
-    factors = d.get("factors") or {}
+    factors = _section(d, "factors")
 
     def src(key: str) -> str:
-        f = factors.get(key) or {}
-        return str(f.get("source") or "") if isinstance(f, dict) else ""
+        f = factors.get(key)
+        return str(f.get("source") or "") if isinstance(f, Mapping) else ""
 
     fig_rows = [
         ["IT energy", format_energy(s["energy_it_j"]), f"{format_percent(s['measured_share'])} measured" if s["measured_share"] is not None else ""],
@@ -115,12 +146,7 @@ def run_tables(fp: Any) -> List[Table]:
         fig_rows.append(
             ["forecast (final)", format_energy(s["forecast_energy_j"]), f"at {format_percent(s['forecast_progress'])} of the steps, linear"]
         )
-    windows = d.get("windows") or []
-    if windows:
-        for w in windows[:10]:
-            fig_rows.append([f"window {w.get('name')}", format_energy(_num(w.get("energy_j"))), format_duration(_num(w.get("duration_s")))])
-        if len(windows) > 10:
-            fig_rows.append([f"… {len(windows) - 10} more windows", "", ""])
+    fig_rows += _window_rows(d)
     figures = Table("Footprint", ["figure", "value", "basis"], fig_rows, ["l", "r", "l"])
     if s["flagged"]:
         figures.notes.append(
@@ -134,20 +160,35 @@ def run_tables(fp: Any) -> List[Table]:
     return [comps, figures]
 
 
+def _window_rows(d: Mapping[str, Any]) -> List[List[str]]:
+    """Rows for the run's windows: totals per name when the footprint has them, else the raw windows."""
+    totals = [w for w in d.get("window_totals") or [] if isinstance(w, Mapping)]
+    raw = [w for w in d.get("windows") or [] if isinstance(w, Mapping)]
+    shown = totals or raw
+    rows = []
+    for w in shown[:_MAX_WINDOW_ROWS]:
+        count = w.get("count") if totals else None
+        label = f"window {w.get('name')}" + (f" (×{count})" if isinstance(count, int) and count > 1 else "")
+        rows.append([label, format_energy(as_float(w.get("energy_j"))), format_duration(as_float(w.get("duration_s")))])
+    if len(shown) > _MAX_WINDOW_ROWS:
+        rows.append([f"… {len(shown) - _MAX_WINDOW_ROWS} more {'window names' if totals else 'windows'}", "", ""])
+    return rows
+
+
 def _embodied_basis(d: Mapping[str, Any]) -> str:
-    section = d.get("embodied") if isinstance(d.get("embodied"), dict) else {}
+    section = _section(d, "embodied")
     devices = [x for x in section.get("devices") or [] if isinstance(x, dict)]
     bits = [
         f"{x.get('model')}: {sig_digits(float(x['embodied_kgco2e']))} kgCO2e over {x.get('lifetime_years'):g} y"
         for x in devices
-        if _num(x.get("embodied_kgco2e")) is not None and _num(x.get("lifetime_years")) is not None
+        if as_float(x.get("embodied_kgco2e")) is not None and as_float(x.get("lifetime_years")) is not None
     ]
     missing = section.get("missing") or []
     if missing:
         bits.append("not known for " + ", ".join(map(str, missing)))
     if bits:
         return "; ".join(bits)
-    return "hardware share over the run" if (d.get("carbon") or {}).get("embodied_kg") is not None else "not known"
+    return "hardware share over the run" if _section(d, "carbon").get("embodied_kg") is not None else "not known"
 
 
 def comparison_table(footprints: Sequence[Any]) -> Table:
@@ -182,8 +223,8 @@ def comparison_table(footprints: Sequence[Any]) -> Table:
     if len(sums) > 1:
         base = sums[0]
         for s in sums[1:]:
-            rel_e = _rel(s["energy_it_j"], base["energy_it_j"])
-            rel_c = _rel(s["carbon_total_kg"], base["carbon_total_kg"])
+            rel_e = relative_change(s["energy_it_j"], base["energy_it_j"])
+            rel_c = relative_change(s["carbon_total_kg"], base["carbon_total_kg"])
             if rel_e is not None or rel_c is not None:
                 table.notes.append(
                     f"{s['run_id']} vs {base['run_id']}: energy {format_percent(rel_e, signed=True)}, carbon {format_percent(rel_c, signed=True)}"
@@ -210,11 +251,15 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         "Δ water",
     ]
 
-    def n(v: Any, unit: Optional[Tuple[str, float]] = None) -> str:
-        v = _num(v)
+    def n(value: Any, unit: Optional[Tuple[str, float]] = None) -> str:
+        v = as_float(value)
         if v is None:
             return "–"
         return sig_digits(v / unit[1]) if unit else f"{v:g}"
+
+    def intensity(value: Any) -> str:
+        v = as_float(value)
+        return "–" if v is None else sig_digits(v)
 
     out = []
     for r in rows:
@@ -222,7 +267,7 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             [
                 str(r.get("scenario")),
                 n(r.get("pue")),
-                sig_digits(_num(r.get("carbon_intensity_g_per_kwh"))) if _num(r.get("carbon_intensity_g_per_kwh")) is not None else "–",
+                intensity(r.get("carbon_intensity_g_per_kwh")),
                 n(r.get("carbon_operational_kg"), c_unit),
                 n(r.get("carbon_total_kg"), c_unit),
                 "" if r.get("recorded") else format_percent(r.get("carbon_vs_recorded_rel"), signed=True),
@@ -243,8 +288,16 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         ["l"] + ["r"] * (len(headers) - 1),
     )
     others = [r for r in rows if not r.get("recorded")]
-    for key, label, fmt in (("carbon_total_kg", "carbon", format_carbon), ("water_total_l", "water", format_water)):
-        vals = [(r, _num(r.get(key))) for r in others if _num(r.get(key)) is not None]
+    spans: Tuple[Tuple[str, str, Callable[[Optional[float]], str]], ...] = (
+        ("carbon_total_kg", "carbon", format_carbon),
+        ("water_total_l", "water", format_water),
+    )
+    for key, label, fmt in spans:
+        vals: List[Tuple[Mapping[str, Any], float]] = []
+        for r in others:
+            v = as_float(r.get(key))
+            if v is not None:
+                vals.append((r, v))
         if len(vals) >= 2:
             hi = max(vals, key=lambda rv: rv[1])
             lo = min(vals, key=lambda rv: rv[1])

@@ -1,12 +1,31 @@
-"""wattprint.report.what_if."""
+"""What if the run had run elsewhere: re-price its measured energy with other regions' factors.
+
+:func:`what_if` keeps the run's measured components, duration and work and
+accounts them again (:func:`wattprint.footprint.accounting.account`) with the
+bundled factors of each region, and a PUE when given. The first row is the
+run as recorded; every row has the keys :data:`WHAT_IF_FIELDS`.
+
+Units are in the keys: kWh (``energy_*_kwh``), kgCO2e (``carbon_*_kg``), litres
+(``water_*_l``), gCO2e/kWh and L/kWh for the factors; ``*_vs_recorded_rel`` is
+a fraction (0.5 = 50 % more than the recorded run).
+
+Failure modes: an unknown region or a PUE below 1 raises
+:class:`~wattprint.errors.ConfigError` (from
+:func:`~wattprint.footprint.accounting.resolve_factors`). A figure missing in
+the recorded run is ``None`` in its row, and so are its differences.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from wattprint.footprint.accounting import account, resolve_factors
 from wattprint.footprint.model import Footprint
-from wattprint.report.summary import _doc, summarize
+from wattprint.report.load import document_of
+from wattprint.report.summary import summarize
 from wattprint.units import parse_utc
+
+__all__ = ["WHAT_IF_FIELDS", "what_if", "relative_change"]
 
 WHAT_IF_FIELDS: List[str] = [
     "run_id",
@@ -33,8 +52,8 @@ WHAT_IF_FIELDS: List[str] = [
 ]
 
 
-
-def _rel(new: Optional[float], old: Optional[float]) -> Optional[float]:
+def relative_change(new: Optional[float], old: Optional[float]) -> Optional[float]:
+    """``new / old - 1`` (0.5 = 50 % more); ``None`` when either is unknown or ``old`` is 0."""
     if new is None or old is None or old == 0:
         return None
     return new / old - 1.0
@@ -56,9 +75,7 @@ def what_if(fp: Any, regions: Sequence[str], *, pue: Optional[float] = None) -> 
     Raises:
         ConfigError: an unknown region or a PUE below 1.
     """
-    from wattprint.footprint.accounting import account, resolve_factors
-
-    d = _doc(fp)
+    d = document_of(fp)
     timeline = fp.timeline if isinstance(fp, Footprint) else None
     base = summarize(d)
     rows: List[Dict[str, Any]] = []
@@ -89,18 +106,18 @@ def what_if(fp: Any, regions: Sequence[str], *, pue: Optional[float] = None) -> 
         row.update(
             run_id=d.get("run_id"),
             scenario=str(region) + (f" (PUE {pue:g})" if pue is not None else ""),
-            region=acc.get("region", getattr(factors, "region", region)),
+            region=acc.get("region", factors.region),
             recorded=False,
             carbon_embodied_kg=embodied,
             carbon_total_kg=total,
-            intensity_source=getattr(getattr(factors, "carbon_intensity", None), "source", None),
+            intensity_source=factors.carbon_intensity.source,
         )
         rows.append(row)
     for row in rows:
         row["carbon_vs_recorded_kg"] = _diff(row.get("carbon_total_kg"), base["carbon_total_kg"])
-        row["carbon_vs_recorded_rel"] = _rel(row.get("carbon_total_kg"), base["carbon_total_kg"])
+        row["carbon_vs_recorded_rel"] = relative_change(row.get("carbon_total_kg"), base["carbon_total_kg"])
         row["water_vs_recorded_l"] = _diff(row.get("water_total_l"), base["water_total_l"])
-        row["water_vs_recorded_rel"] = _rel(row.get("water_total_l"), base["water_total_l"])
+        row["water_vs_recorded_rel"] = relative_change(row.get("water_total_l"), base["water_total_l"])
     return [{k: r.get(k) for k in WHAT_IF_FIELDS} for r in rows]
 
 
