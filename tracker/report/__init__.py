@@ -15,6 +15,13 @@ Units: machine-readable outputs (``summarize``, ``what_if``, the ``json`` and
 (``energy_it_j``, ``carbon_total_kg``, ``water_total_l``). The ``table`` and
 ``md`` formats scale each figure to a readable unit (Wh, kWh, g, kg, mL, L).
 
+The package, one job per module: ``load`` (find and read footprints, fold or
+merge the per-rank files of distributed jobs), ``summary`` (one flat record
+per run), ``what_if`` (re-price for other regions), ``tables`` (display
+tables), ``render`` (text, Markdown, JSON, CSV), ``html`` (a self-contained
+page) and ``plot`` (PNG figures, needs matplotlib). It imports only the base
+modules and the footprint layer.
+
 Failure modes: a path that does not exist, or a file named explicitly that is
 not a wattprint footprint, raises :class:`ReportError`. Files in a folder that
 are not footprints are skipped (listed in ``LoadResult.skipped``). An unknown
@@ -50,4 +57,10 @@ from wattprint.units import (
     format_water,
 )
 
-__all__ = ["REPORT_SCHEMA_ID", 'ReportError', 'LoadResult', 'Table', 'FORMATS', 'SUMMARY_FIELDS', 'WHAT_IF_FIELDS', 'load_footprint', 'load_footprints', 'find_footprints', 'summarize', 'what_if', 'run_tables', 'comparison_table', 'what_if_table', 'render', 'render_tables', 'format_energy', 'format_carbon', 'format_water', 'format_duration', 'format_power', 'report_tables', 'html_table']
+__all__ = [
+    "REPORT_SCHEMA_ID", "ReportError", "LoadResult", "Table", "FORMATS", "SUMMARY_FIELDS", "WHAT_IF_FIELDS",
+    "load_footprint", "load_footprints", "find_footprints", "summarize", "what_if",
+    "run_tables", "comparison_table", "what_if_table", "render", "render_tables",
+    "format_energy", "format_carbon", "format_water", "format_duration", "format_power",
+    "report_tables", "html_table",
+]

@@ -33,10 +33,10 @@ def html_table(t: Table) -> str:
     """One table as an HTML fragment (escaped)."""
     e = html.escape
     out = [f"<h3>{e(t.title)}</h3>", "<table>", "<thead><tr>"]
-    out += [f'<th class="{"num" if a == "r" else ""}">{e(h)}</th>' for h, a in zip(t.headers, t.align)]
+    out += [f'<th class="{"num" if a == "r" else ""}">{e(h)}</th>' for h, a in zip(t.headers, t.align, strict=True)]
     out.append("</tr></thead><tbody>")
     for r in t.rows:
-        out.append("<tr>" + "".join(f'<td class="{"num" if a == "r" else ""}">{e(c)}</td>' for c, a in zip(r, t.align)) + "</tr>")
+        out.append("<tr>" + "".join(f'<td class="{"num" if a == "r" else ""}">{e(c)}</td>' for c, a in zip(r, t.align, strict=True)) + "</tr>")
     out.append("</tbody></table>")
     if t.notes:
         out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ul>")

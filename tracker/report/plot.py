@@ -40,8 +40,8 @@ from wattprint.units import format_carbon, format_duration, format_energy, forma
 
 __all__ = [
     "PlotUnavailable", "MAX_RUNS", "require_matplotlib", "power_series", "breakdown",
-    "figure_png", "save_png", "html_page", "save_html",
-]
+    "figure_png", "save_png",
+]  # html_page and save_html: see __getattr__ (they live in wattprint.report.html)
 
 MAX_RUNS = 8
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -129,7 +129,7 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
                 total[k] += v
                 known[k] = True
     if len(power) > 1:
-        ax.step(ts, [v if ok else math.nan for v, ok in zip(total, known)], where="pre", color="black", lw=1.0, ls="--", label="total")
+        ax.step(ts, [v if ok else math.nan for v, ok in zip(total, known, strict=True)], where="pre", color="black", lw=1.0, ls="--", label="total")
     windows = d.get("windows") or []
     for i, w in enumerate(windows):
         start = w.get("start_s")
@@ -146,7 +146,7 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
         ax.axvspan(float(g.get("start_s") or 0.0) / size, float(g.get("end_s") or 0.0) / size, facecolor="none", edgecolor="#d62728", hatch="//", lw=0)
     ax.set_xlim(ts[0], ts[-1] if ts[-1] > ts[0] else ts[0] + 1)
     peak = max((v for series in power.values() for v in series if not math.isnan(v)), default=0.0)
-    peak = max(peak, max((v for v, ok in zip(total, known) if ok), default=0.0) if len(power) > 1 else 0.0)
+    peak = max(peak, max((v for v, ok in zip(total, known, strict=True) if ok), default=0.0) if len(power) > 1 else 0.0)
     ax.set_ylim(0, peak * 1.2 if peak > 0 else 1.0)  # headroom for the window labels
     ax.set_xlabel(f"time since start [{unit}]")
     ax.set_ylabel("power [W]")
