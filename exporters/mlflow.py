@@ -4,7 +4,8 @@
 constructed (MLflow's active run is per thread, and exporters run on their own
 worker thread, so it is captured up front), to an explicit ``run_id``, or to a
 new run named after the wattprint run. Metric keys are the footprint's dotted
-paths under a prefix (``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg``,
+figure keys under a prefix; the figures are the ``metric`` rows of
+:data:`wattprint.footprint.model.FIGURES` (``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg``,
 ``wattprint.component.gpu:0.energy_j`` ...), units in the key as in the footprint.
 With ``live=True`` the IT energy and carbon are also logged at each sample,
 with the step count as the MLflow step, so the UI draws them against training.
@@ -17,62 +18,43 @@ runner isolates both: the run and the other exporters go on.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
-from wattprint.footprint.model import Footprint
+from wattprint.footprint.model import FIGURES, Figure, Footprint
+from wattprint.units import as_float
 
-__all__ = ["MlflowExporter", "footprint_metrics"]
+__all__ = ["MlflowExporter", "footprint_metrics", "metric_keys"]
 
 logger = logging.getLogger("wattprint")
 
-_FIGURES = [
-    "duration_s",
-    "energy.it_j",
-    "energy.it_kwh",
-    "energy.facility_kwh",
-    "carbon.operational_kg",
-    "carbon.embodied_kg",
-    "carbon.total_kg",
-    "water.onsite_l",
-    "water.offsite_l",
-    "water.total_l",
-    "work.steps",
-    "work.samples",
-    "work.tokens",
-    "work.flops",
-    "work.j_per_step",
-    "work.j_per_sample",
-    "work.j_per_token",
-    "work.mfu",
-    "work.cci_g_per_eflop",
-    "factors.pue.value",
-    "factors.carbon_intensity_g_per_kwh.value",
-    "factors.wue_l_per_kwh.value",
-    "factors.ewif_l_per_kwh.value",
-]
 _BAD = re.compile(r"[^A-Za-z0-9_\-. /:]")
 
 
-def footprint_metrics(footprint: Footprint, prefix: str = "wattprint.") -> Dict[str, float]:
-    """The footprint's numeric figures, keyed by ``prefix`` + dotted path (nulls left out)."""
+def metric_keys(figures: Sequence[Figure] = FIGURES) -> List[str]:
+    """The figure keys logged as metrics, derived from the figure table (rows with ``metric``)."""
+    return [f.key for f in figures if f.metric]
+
+
+def footprint_metrics(footprint: Footprint, prefix: str = "wattprint.", figures: Sequence[Figure] = FIGURES) -> Dict[str, float]:
+    """The footprint's numeric figures, keyed by ``prefix`` + figure key (nulls and NaN left out),
+    plus each component's ``energy_j``, ``mean_power_w`` and ``peak_power_w``."""
     out: Dict[str, float] = {}
-    for key in _FIGURES:
-        v = footprint.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
-            name = key[: -len(".value")] if key.endswith(".value") else key
-            out[prefix + name] = float(v)
+    for fig in figures:
+        if fig.metric:
+            v = as_float(footprint.figure(fig))
+            if v is not None:
+                out[prefix + fig.key] = v
     for comp in footprint.get("components") or []:
         cid = _BAD.sub("_", str(comp.get("id")))
         for field in ("energy_j", "mean_power_w", "peak_power_w"):
-            v = comp.get(field)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[f"{prefix}component.{cid}.{field}"] = float(v)
+            v = as_float(comp.get(field))
+            if v is not None:
+                out[f"{prefix}component.{cid}.{field}"] = v
     return out
 
 
@@ -205,10 +187,8 @@ class MlflowExporter:
         if self.artifact:
             with tempfile.TemporaryDirectory(prefix="wattprint-mlflow-") as tmp:
                 path = os.path.join(tmp, f"{re.sub(r'[^A-Za-z0-9._-]+', '_', str(footprint.run_id))}.json")
-                doc = footprint.to_dict()
-                doc["timeline"] = footprint.timeline
                 with open(path, "w", encoding="utf-8") as fh:
-                    json.dump(doc, fh, indent=2, default=str)
+                    fh.write(footprint.to_json(timeline=True))
                 self._retry("log_artifact", client.log_artifact, run_id, path, artifact_path="wattprint")
 
     def close(self) -> None:

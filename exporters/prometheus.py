@@ -6,7 +6,10 @@ families from it at scrape time (the ``prometheus_client`` custom-collector
 style), in its own ``CollectorRegistry``. Names are in base units: energy in
 ``..._joules_total`` counters, power in ``..._watts`` gauges, carbon in
 ``..._grams_total`` and water in ``..._cubic_meters_total`` counters (see
-``docs/exporters.md`` for the full table).
+``docs/exporters.md`` for the full table). The run-level families are derived
+from the ``prometheus`` rows of :data:`wattprint.footprint.model.FIGURES`
+(name, type, help, scale to base units, scope label); :data:`METRICS` lists
+every family exposed.
 
 Failure modes: a port that cannot be bound raises
 :class:`~wattprint.errors.ConfigError` at construction (the user asked for it);
@@ -25,41 +28,23 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from wattprint.errors import ConfigError
-from wattprint.footprint.model import Footprint
-from wattprint.units import J_PER_KWH
+from wattprint.footprint.model import FIGURES, Figure, Footprint
+from wattprint.units import as_float
 
-__all__ = ["PrometheusExporter", "FootprintCollector", "METRICS"]
+__all__ = ["PrometheusExporter", "FootprintCollector", "METRICS", "figure_families", "metric_table"]
 
 logger = logging.getLogger("wattprint")
-
-M3_PER_L = 1e-3
 
 _RUN_LABELS = ("run_id", "project", "host", "rank")
 _COMPONENT_LABELS = ("run_id", "project", "component", "kind", "source", "measured", "host", "rank")
 
-# name (as exposed), type, labels beyond the run's, help. Kept here so the docs
-# and the tests can check every one of them.
-METRICS: List[Dict[str, str]] = [
+_COMPONENT_METRICS: List[Dict[str, str]] = [
     {"name": "wattprint_energy_joules_total", "type": "counter", "labels": "component kind source measured",
      "help": "IT energy used by each component since the run started, joules."},
     {"name": "wattprint_power_watts", "type": "gauge", "labels": "component kind source measured",
      "help": "Mean power of each component over the last sampling interval, watts."},
-    {"name": "wattprint_facility_energy_joules_total", "type": "counter", "labels": "",
-     "help": "Facility energy of the run (IT energy x PUE), joules."},
-    {"name": "wattprint_carbon_grams_total", "type": "counter", "labels": "scope",
-     "help": "Carbon of the run, grams CO2e; scope is operational or embodied."},
-    {"name": "wattprint_water_cubic_meters_total", "type": "counter", "labels": "scope",
-     "help": "Water consumed for the run, cubic meters (1 L = 0.001 m3); scope is onsite or offsite."},
-    {"name": "wattprint_steps_total", "type": "counter", "labels": "", "help": "Training steps counted."},
-    {"name": "wattprint_samples_total", "type": "counter", "labels": "", "help": "Samples counted."},
-    {"name": "wattprint_tokens_total", "type": "counter", "labels": "", "help": "Tokens counted."},
-    {"name": "wattprint_run_duration_seconds", "type": "gauge", "labels": "", "help": "Time since the run started, seconds."},
-    {"name": "wattprint_pue_ratio", "type": "gauge", "labels": "", "help": "Power usage effectiveness applied to the run."},
-    {"name": "wattprint_grid_intensity_grams_per_joule", "type": "gauge", "labels": "",
-     "help": "Grid carbon intensity applied, grams CO2e per joule of facility energy (g/kWh / 3.6e6)."},
-    {"name": "wattprint_forecast_energy_joules", "type": "gauge", "labels": "",
-     "help": "Projected IT energy of the whole run from the steps done so far, joules (only with total_steps)."},
-    {"name": "wattprint_progress_ratio", "type": "gauge", "labels": "", "help": "Share of total_steps done, 0-1 (only with total_steps)."},
+]
+_EXPORTER_METRICS: List[Dict[str, str]] = [
     {"name": "wattprint_last_update_timestamp_seconds", "type": "gauge", "labels": "",
      "help": "Unix time at which the exporter last received a footprint."},
     {"name": "wattprint_run_info", "type": "gauge", "labels": "status region schema version",
@@ -67,14 +52,27 @@ METRICS: List[Dict[str, str]] = [
 ]
 
 
-def _num(value: Any) -> Optional[float]:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if v == v else None  # drop NaN
+def figure_families(figures: Sequence[Figure] = FIGURES) -> Dict[str, List[Figure]]:
+    """The Prometheus families of the footprint's figures, derived from the figure table
+    (rows with ``prometheus``), by exposed name, in table order."""
+    families: Dict[str, List[Figure]] = {}
+    for fig in figures:
+        if fig.prometheus is not None:
+            families.setdefault(fig.prometheus.name, []).append(fig)
+    return families
+
+
+def metric_table(figures: Sequence[Figure] = FIGURES) -> List[Dict[str, str]]:
+    """Every exposed family: name, type, labels beyond the run's, help (the docs and tests check them)."""
+    rows = list(_COMPONENT_METRICS)
+    for name, figs in figure_families(figures).items():
+        prom = figs[0].prometheus
+        assert prom is not None
+        rows.append({"name": name, "type": prom.type, "labels": " ".join(k for k, _ in prom.labels), "help": prom.help})
+    return rows + list(_EXPORTER_METRICS)
+
+
+METRICS: List[Dict[str, str]] = metric_table()
 
 
 class FootprintCollector:
@@ -84,8 +82,10 @@ class FootprintCollector:
     copies it and builds fresh metric families, so a scrape never sees half an update.
     """
 
-    def __init__(self, rank: str = "0") -> None:
+    def __init__(self, rank: str = "0", figures: Sequence[Figure] = FIGURES) -> None:
         self.rank = rank
+        self._families = figure_families(figures)
+        self._helps = {m["name"]: m["help"] for m in metric_table(figures)}
         self._lock = threading.Lock()
         self._doc: Optional[Dict[str, Any]] = None
         self._power_w: Dict[str, Optional[float]] = {}
@@ -93,7 +93,7 @@ class FootprintCollector:
 
     def update(self, footprint: Footprint) -> None:
         doc = footprint.to_dict()
-        power = {cid: _num(w) for cid, w in footprint.latest_power_w().items()}
+        power = {cid: as_float(w) for cid, w in footprint.latest_power_w().items()}
         with self._lock:
             self._doc, self._power_w, self._updated_unix_s = doc, power, time.time()
 
@@ -103,110 +103,58 @@ class FootprintCollector:
             return self._doc is not None
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         with self._lock:
             doc, power, updated = self._doc, dict(self._power_w), self._updated_unix_s
         if doc is None:
             return
-        get = _Getter(doc)
-        run = [
-            str(doc.get("run_id", "")),
-            str(doc.get("project", "")),
-            str((doc.get("host") or {}).get("hostname", "")),
-            self.rank,
-        ]
-        helps = {m["name"]: m["help"] for m in METRICS}
+        run = [str(doc.get("run_id", "")), str(doc.get("project", "")), str((doc.get("host") or {}).get("hostname", "")), self.rank]
+        yield from self._component_families(doc, power, run)
+        fp = Footprint(doc)
+        for name, figs in self._families.items():
+            prom = figs[0].prometheus
+            assert prom is not None
+            extra = [k for k, _ in prom.labels]
+            family = self._family(name, prom.type, extra)
+            for fig in figs:
+                assert fig.prometheus is not None
+                value = as_float(fp.figure(fig))
+                if value is not None:
+                    family.add_metric(run + [v for _, v in fig.prometheus.labels], value * fig.prometheus.scale)
+            if family.samples:
+                yield family
+        updated_family = self._family("wattprint_last_update_timestamp_seconds", "gauge")
+        updated_family.add_metric(run, updated)
+        yield updated_family
+        from wattprint._version import __version__
 
-        def counter(name: str, extra: Sequence[str] = ()) -> Any:
-            base = name[: -len("_total")]
-            return CounterMetricFamily(base, helps[name], labels=list(_RUN_LABELS) + list(extra))
+        info = self._family("wattprint_run_info", "gauge", ["status", "region", "schema", "version"])
+        info.add_metric(run + [str(doc.get("status", "")), str(doc.get("region", "")), str(doc.get("schema", "")), __version__], 1.0)
+        yield info
 
-        def gauge(name: str, extra: Sequence[str] = ()) -> Any:
-            return GaugeMetricFamily(name, helps[name], labels=list(_RUN_LABELS) + list(extra))
+    def _family(self, name: str, kind: str, extra: Sequence[str] = (), labels: Sequence[str] = _RUN_LABELS) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        energy = CounterMetricFamily("wattprint_energy_joules", helps["wattprint_energy_joules_total"], labels=list(_COMPONENT_LABELS))
-        watts = GaugeMetricFamily("wattprint_power_watts", helps["wattprint_power_watts"], labels=list(_COMPONENT_LABELS))
+        if kind == "counter":  # the client appends _total itself
+            return CounterMetricFamily(name[: -len("_total")], self._helps[name], labels=list(labels) + list(extra))
+        return GaugeMetricFamily(name, self._helps[name], labels=list(labels) + list(extra))
+
+    def _component_families(self, doc: Mapping[str, Any], power: Mapping[str, Optional[float]], run: List[str]) -> Iterator[Any]:
+        energy = self._family("wattprint_energy_joules_total", "counter", labels=_COMPONENT_LABELS)
+        watts = self._family("wattprint_power_watts", "gauge", labels=_COMPONENT_LABELS)
         for comp in doc.get("components") or []:
-            labels = [
-                run[0],
-                run[1],
-                str(comp.get("id", "")),
-                str(comp.get("kind", "")),
-                str(comp.get("source", "")),
-                "true" if comp.get("measured") else "false",
-                run[2],
-                run[3],
-            ]
-            e = _num(comp.get("energy_j"))
+            what = [str(comp.get(k, "")) for k in ("id", "kind", "source")] + ["true" if comp.get("measured") else "false"]
+            labels = run[:2] + what + run[2:]
+            e = as_float(comp.get("energy_j"))
             if e is not None:
                 energy.add_metric(labels, max(0.0, e))
             p = power.get(str(comp.get("id")))
             if p is None:
-                p = _num(comp.get("mean_power_w"))
+                p = as_float(comp.get("mean_power_w"))
             if p is not None:
                 watts.add_metric(labels, p)
         for family in (energy, watts):
             if family.samples:
                 yield family
-
-        fac_kwh = get.num("energy.facility_kwh")
-        if fac_kwh is not None:
-            m = counter("wattprint_facility_energy_joules_total")
-            m.add_metric(run, fac_kwh * J_PER_KWH)
-            yield m
-        carbon = counter("wattprint_carbon_grams_total", ["scope"])
-        for scope in ("operational", "embodied"):
-            kg = get.num(f"carbon.{scope}_kg")
-            if kg is not None:
-                carbon.add_metric(run + [scope], kg * 1000.0)
-        if carbon.samples:
-            yield carbon
-        water = counter("wattprint_water_cubic_meters_total", ["scope"])
-        for scope in ("onsite", "offsite"):
-            litres = get.num(f"water.{scope}_l")
-            if litres is not None:
-                water.add_metric(run + [scope], litres * M3_PER_L)
-        if water.samples:
-            yield water
-        for key in ("steps", "samples", "tokens"):
-            v = get.num(f"work.{key}")
-            if v is not None:
-                m = counter(f"wattprint_{key}_total")
-                m.add_metric(run, v)
-                yield m
-        simple = [
-            ("wattprint_run_duration_seconds", get.num("duration_s")),
-            ("wattprint_pue_ratio", get.num("factors.pue.value")),
-            ("wattprint_forecast_energy_joules", get.num("forecast.energy_j")),
-            ("wattprint_progress_ratio", get.num("forecast.progress")),
-            ("wattprint_last_update_timestamp_seconds", updated),
-        ]
-        ci = get.num("factors.carbon_intensity_g_per_kwh.value")
-        simple.insert(2, ("wattprint_grid_intensity_grams_per_joule", ci / J_PER_KWH if ci is not None else None))
-        for name, value in simple:
-            if value is not None:
-                m = gauge(name)
-                m.add_metric(run, value)
-                yield m
-        from wattprint._version import __version__
-
-        info = gauge("wattprint_run_info", ["status", "region", "schema", "version"])
-        info.add_metric(run + [str(doc.get("status", "")), str(doc.get("region", "")), str(doc.get("schema", "")), __version__], 1.0)
-        yield info
-
-
-class _Getter:
-    def __init__(self, doc: Mapping[str, Any]) -> None:
-        self.doc = doc
-
-    def num(self, dotted: str) -> Optional[float]:
-        node: Any = self.doc
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return None
-            node = node[part]
-        return _num(node)
 
 
 class PrometheusExporter:

@@ -89,7 +89,7 @@ def _series_carbon_g(
         offsets = [(r[0] - started_at).total_seconds() for r in readings]  # reading times, s since start
         t_s = list(timeline["t_s"])
         series = list((timeline.get("energy_j") or {}).values())
-        cum = [sum(col) for col in zip(*series)] if series else [0.0] * len(t_s)
+        cum = [sum(col) for col in zip(*series, strict=False)] if series else [0.0] * len(t_s)
         kwh_factor = pue / J_PER_KWH
         for k in range(1, len(t_s)):
             d_j = cum[k] - cum[k - 1]

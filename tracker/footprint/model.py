@@ -1,64 +1,48 @@
-"""The footprint: one JSON document per run (schema ``wattprint.footprint/1``).
+"""The footprint: one JSON document per run (schema ``wattprint.footprint/1``), and its figures.
 
 :class:`Footprint` is a read-only view over the document plus the run's
-timeline. The document's stable core keys are listed in DESIGN.md and the
-README; more keys may be added, none of these renamed. ``CSV_FIELDS`` is the
-stable, documented header of the one-row-per-run CSV.
+timeline: every accessor hands out copies (one object is shared by exporters on
+several threads). The document's stable core keys are listed in DESIGN.md and
+the README; more keys may be added, none of these renamed.
+
+:data:`FIGURES` is the one table of the footprint's flat figures. Every
+flattening is derived from it: :data:`CSV_FIELDS` (the stable header of the
+one-row-per-run CSV; append new rows at the end, old files keep matching), the
+report summary (``summary`` names), the MLflow metrics (``metric``) and the
+Prometheus families (``prometheus``).
+
+Failure modes: the accessors never raise on a document missing optional
+sections (they give ``None``); :attr:`Footprint.run_id`, :attr:`status` and
+:attr:`energy_j` raise ``KeyError`` on a document without them.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS"]
+from wattprint.units import J_PER_KWH, as_float
+
+__all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS", "FIGURES", "Figure", "PromFigure", "COMPONENT_KINDS", "csv_fields"]
 
 SCHEMA_ID = "wattprint.footprint/1"
+COMPONENT_KINDS = ("gpu", "cpu", "dram", "ram")  # named energy figures; anything else is "other"
 
-# Flattened core keys, in this order, forever (append new ones at the end).
-CSV_FIELDS: List[str] = [
-    "schema",
-    "run_id",
-    "project",
-    "status",
-    "started_at",
-    "ended_at",
-    "duration_s",
-    "host.hostname",
-    "region",
-    "energy.it_j",
-    "energy.it_kwh",
-    "energy.facility_kwh",
-    "energy.gpu_j",
-    "energy.cpu_j",
-    "energy.dram_j",
-    "energy.ram_j",
-    "measured_share",
-    "factors.pue",
-    "factors.carbon_intensity_g_per_kwh",
-    "factors.wue_l_per_kwh",
-    "factors.ewif_l_per_kwh",
-    "carbon.operational_kg",
-    "carbon.embodied_kg",
-    "carbon.total_kg",
-    "water.onsite_l",
-    "water.offsite_l",
-    "water.total_l",
-    "work.steps",
-    "work.samples",
-    "work.tokens",
-    "work.flops",
-    "work.j_per_token",
-    "work.mfu",
-    "work.cci_g_per_eflop",
-    "components",
-    "gaps",
-]
+
+def _copy(node: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, tuples copied; scalars shared)."""
+    if isinstance(node, dict):
+        return {k: _copy(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copy(v) if isinstance(v, (dict, list, tuple)) else v for v in node]
+    if isinstance(node, tuple):
+        return tuple(_copy(v) for v in node)
+    return node
 
 
 class Footprint:
-    """A run's footprint.
+    """A run's footprint (read-only; accessors return copies).
 
     Attributes:
         timeline: the bounded timeline (see :meth:`wattprint.engine.timeline.Timeline.to_dict`).
@@ -68,9 +52,8 @@ class Footprint:
         self._doc = document
         self._timeline: Optional[Mapping[str, Any]] = timeline
 
-    @property
-    def timeline(self) -> Dict[str, Any]:
-        """The run's timeline as a dict (documented layout; built on first access)."""
+    def _timeline_dict(self) -> Dict[str, Any]:
+        """The internal timeline dict (built once from a view); never handed out."""
         tl = self._timeline
         if tl is None:
             return {}
@@ -78,11 +61,16 @@ class Footprint:
             tl = self._timeline = tl.to_dict() if hasattr(tl, "to_dict") else dict(tl)
         return tl
 
+    @property
+    def timeline(self) -> Dict[str, Any]:
+        """A copy of the run's timeline as a dict (documented layout)."""
+        return _copy(self._timeline_dict())
+
     def latest_power_w(self) -> Dict[str, Optional[float]]:
         """Mean power per component over the timeline's last interval, watts (cheap: no full timeline)."""
         tl = self._timeline
         if tl is not None and hasattr(tl, "latest_power_w"):
-            return tl.latest_power_w()
+            return dict(tl.latest_power_w())
         out: Dict[str, Optional[float]] = {}
         for cid, series in ((tl or {}).get("power_w") or {}).items():
             out[cid] = next((float(v) for v in reversed(series or []) if v is not None), None)
@@ -90,26 +78,33 @@ class Footprint:
 
     # -- the document -------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
-        """A deep copy of the footprint document (JSON-serialisable)."""
-        return copy.deepcopy(self._doc)
+        """A copy of the footprint document (JSON-serialisable)."""
+        return _copy(self._doc)
 
-    def to_json(self, *, timeline: bool = False, indent: Optional[int] = 2) -> str:
+    def _with_timeline(self, timeline: bool) -> Dict[str, Any]:
         doc = self.to_dict()
         if timeline:
-            doc["timeline"] = self.timeline  # only serialised, never mutated
-        return json.dumps(doc, indent=indent, default=str)
+            doc["timeline"] = self._timeline_dict()  # only serialised, never handed out
+        return doc
+
+    def to_json(self, *, timeline: bool = False, indent: Optional[int] = 2) -> str:
+        """The document as JSON text (with the timeline when asked)."""
+        return json.dumps(self._with_timeline(timeline), indent=indent, default=str)
 
     def __getitem__(self, key: str) -> Any:
-        return copy.deepcopy(self._doc[key])
+        return _copy(self._doc[key])
 
-    def get(self, dotted: str, default: Any = None) -> Any:
-        """A value by dotted path, e.g. ``fp.get("carbon.total_kg")``."""
+    def _lookup(self, dotted: str, default: Any = None) -> Any:
         node: Any = self._doc
         for part in dotted.split("."):
             if not isinstance(node, dict) or part not in node:
                 return default
             node = node[part]
         return node
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """A copy of the value at a dotted path, e.g. ``fp.get("carbon.total_kg")``; ``default`` when absent."""
+        return _copy(self._lookup(dotted, default))
 
     def save(self, path: str, *, timeline: bool = True) -> None:
         """Write the document (and, by default, its timeline) to ``path`` atomically.
@@ -119,52 +114,74 @@ class Footprint:
         """
         from wattprint._io import atomic_write_json
 
-        doc = self.to_dict()
-        if timeline and self.timeline:
-            doc["timeline"] = self.timeline  # only serialised, never mutated
-        atomic_write_json(path, doc)
+        atomic_write_json(path, self._with_timeline(timeline and bool(self._timeline_dict())))
 
     @property
     def run_id(self) -> str:
-        return self._doc["run_id"]
+        return str(self._doc["run_id"])
 
     @property
     def status(self) -> str:
-        return self._doc["status"]
+        return str(self._doc["status"])
 
     @property
     def energy_j(self) -> float:
         """IT energy of the run, joules."""
         return float(self._doc["energy"]["it_j"])
 
-    def component_energy_j(self, kind: str) -> float:
-        """Total joules of the components of ``kind`` (``"gpu"``, ``"cpu"``...)."""
-        return sum(c["energy_j"] for c in self._doc["components"] if c["kind"] == kind)
+    # -- derived figures (one computation each) -------------------------
+    def _components(self) -> List[Mapping[str, Any]]:
+        return [c for c in self._doc.get("components") or [] if isinstance(c, dict)]
 
-    # -- flattening for CSV ------------------------------------------
-    def csv_row(self) -> Dict[str, Any]:
-        """The footprint flattened to ``CSV_FIELDS``."""
-        doc = self._doc
+    def it_energy_j(self) -> Optional[float]:
+        """IT energy, joules: ``energy.it_j``, else the sum of the components (older or partial documents)."""
+        it_j = as_float(self._lookup("energy.it_j"))
+        if it_j is None:
+            it_j = sum(as_float(c.get("energy_j")) or 0.0 for c in self._components())
+        return it_j
+
+    def energy_by_kind_j(self) -> Dict[str, float]:
+        """Joules per component kind present (``gpu``, ``cpu``, ``dram``, ``ram``; any other kind is ``other``)."""
+        out: Dict[str, float] = {}
+        for c in self._components():
+            kind = c.get("kind") if c.get("kind") in COMPONENT_KINDS else "other"
+            out[str(kind)] = out.get(str(kind), 0.0) + (as_float(c.get("energy_j")) or 0.0)
+        return out
+
+    def component_energy_j(self, kind: str) -> float:
+        """Total joules of the components of ``kind`` (``"gpu"``, ``"cpu"``..., ``"other"``); 0 when none."""
+        return self.energy_by_kind_j().get(kind, 0.0)
+
+    def measured_share(self) -> Optional[float]:
+        """Share of the IT energy read from hardware counters, 0-1; ``None`` without energy."""
+        it_j = self.it_energy_j()
+        measured_j = sum(as_float(c.get("energy_j")) or 0.0 for c in self._components() if c.get("measured"))
+        return measured_j / it_j if it_j else None
+
+    def measured(self) -> Optional[str]:
+        """``"measured"``, ``"estimated"`` or ``"mixed"`` over the components; ``None`` without any."""
+        flags = {bool(c.get("measured")) for c in self._components()}
+        if not flags:
+            return None
+        return "mixed" if len(flags) == 2 else ("measured" if True in flags else "estimated")
+
+    def factor_value(self, key: str) -> Optional[float]:
+        """The value of a factor (``"pue"``, ``"carbon_intensity_g_per_kwh"``...), or ``None``."""
+        f = self._lookup(f"factors.{key}")
+        return as_float(f.get("value") if isinstance(f, dict) else f)
+
+    def figure(self, fig: "Figure") -> Any:
+        """The value of one :data:`FIGURES` row (``None`` when unknown)."""
+        return fig.value(self) if fig.value is not None else self.get(fig.path or fig.key)
+
+    # -- flattening --------------------------------------------------
+    def csv_row(self, figures: Sequence["Figure"] = ()) -> Dict[str, Any]:
+        """The footprint flattened to the CSV columns of ``figures`` (default :data:`FIGURES`: ``CSV_FIELDS``)."""
         row: Dict[str, Any] = {}
-        for key in CSV_FIELDS:
-            if key.startswith("factors."):
-                f = doc.get("factors", {}).get(key.split(".", 1)[1]) or {}
-                row[key] = f.get("value")
-            elif key.startswith("energy.") and key.endswith("_j") and key != "energy.it_j":
-                row[key] = self.component_energy_j(key.split(".")[1][:-2])
-            elif key == "measured_share":
-                it = self.energy_j
-                measured = sum(c["energy_j"] for c in doc["components"] if c["measured"])
-                row[key] = measured / it if it > 0 else None
-            elif key == "components":
-                row[key] = ";".join(
-                    f"{c['id']}={c['energy_j']:.6g}J({'measured' if c['measured'] else 'estimated'}:{c['source']})"
-                    for c in doc["components"]
-                )
-            elif key == "gaps":
-                row[key] = len(doc.get("gaps", []))
-            else:
-                row[key] = self.get(key)
+        for fig in figures or FIGURES:
+            if fig.csv:
+                value = self.figure(fig)
+                row[fig.key] = fig.csv_default if value is None else value
         return row
 
     def summary(self) -> str:
@@ -175,8 +192,7 @@ class Footprint:
             how = "measured" if c["measured"] else "estimated"
             lines.append(f"  {c['id']:<16} {c['energy_j']:>12.1f} J  {c['mean_power_w']:>8.1f} W mean  {how} ({c['source']})")
         e, carbon, water = d["energy"], d.get("carbon") or {}, d.get("water") or {}
-        pue = (d.get("factors") or {}).get("pue", {}).get("value")
-        ci = (d.get("factors") or {}).get("carbon_intensity_g_per_kwh", {}).get("value")
+        pue, ci = self.factor_value("pue"), self.factor_value("carbon_intensity_g_per_kwh")
         lines.append(f"  energy  IT {e['it_kwh'] * 1000:.4f} Wh, facility {e['facility_kwh'] * 1000:.4f} Wh (PUE {pue})")
         if carbon.get("total_kg") is not None:
             emb = carbon.get("embodied_kg")
@@ -198,3 +214,141 @@ class Footprint:
             f"Footprint(run_id={self.run_id!r}, status={self.status!r}, "
             f"energy_kwh={self._doc['energy']['it_kwh']:.6g}, carbon_kg={self.get('carbon.total_kg')})"
         )
+
+
+# -- the figure table -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromFigure:
+    """How a figure is exposed to Prometheus: family ``name`` (counters end in ``_total``),
+    ``type`` (``"counter"``/``"gauge"``), ``help``, the ``scale`` to base units and any
+    fixed ``labels`` (``(("scope", "onsite"),)``) telling rows of one family apart."""
+
+    name: str
+    type: str
+    help: str
+    scale: float = 1.0
+    labels: Tuple[Tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One flat figure of the footprint.
+
+    Attributes:
+        key: the stable flat name (CSV column, MLflow metric after the prefix), a dotted path.
+        unit: ``"J"``, ``"kWh"``, ``"kgCO2e"``, ``"L"``, ``"s"``, ``"ratio"``, ``"count"``,
+            ``"gCO2e/kWh"``, ``"L/kWh"``, ``"FLOP"``, ``"gCO2e/EFLOP"``, ``"text"``, ``"time"``, ``"flag"``.
+        kind: ``"run"``, ``"energy"``, ``"quality"``, ``"factor"``, ``"carbon"``, ``"water"``, ``"work"``, ``"forecast"``.
+        csv: a column of ``runs.csv`` (:data:`CSV_FIELDS`).
+        metric: an MLflow metric.
+        summary: its name in the report summary (``wattprint.report.SUMMARY_FIELDS``), or ``None``.
+        prometheus: its Prometheus family, or ``None``.
+        path: the document path when it is not ``key``; ``value``: a derived figure's accessor.
+        csv_default: the CSV cell when the value is ``None``.
+    """
+
+    key: str
+    unit: str
+    kind: str
+    csv: bool = False
+    metric: bool = False
+    summary: Optional[str] = None
+    prometheus: Optional[PromFigure] = None
+    path: Optional[str] = None
+    value: Optional[Callable[[Footprint], Any]] = None
+    csv_default: Any = None
+
+    @property
+    def numeric(self) -> bool:
+        return self.unit not in ("text", "time", "flag")
+
+
+def _kind_j(kind: str) -> Callable[[Footprint], Any]:
+    return lambda fp: fp.energy_by_kind_j().get(kind)
+
+
+def _factor(key: str) -> Callable[[Footprint], Any]:
+    return lambda fp: fp.factor_value(key)
+
+
+def _components_cell(fp: Footprint) -> str:
+    return ";".join(
+        f"{c['id']}={c['energy_j']:.6g}J({'measured' if c['measured'] else 'estimated'}:{c['source']})" for c in fp._components()
+    )
+
+
+_CARBON_HELP = "Carbon of the run, grams CO2e; scope is operational or embodied."
+_WATER_HELP = "Water consumed for the run, cubic meters (1 L = 0.001 m3); scope is onsite or offsite."
+_P = PromFigure
+F = Figure
+FIGURES: Tuple[Figure, ...] = (
+    F("schema", "text", "run", csv=True),
+    F("run_id", "text", "run", csv=True, summary="run_id"),
+    F("project", "text", "run", csv=True, summary="project"),
+    F("status", "text", "run", csv=True, summary="status", value=lambda fp: fp.get("status") or "unknown"),
+    F("flagged", "flag", "run", summary="flagged", value=lambda fp: fp.get("status") in ("partial", "failed")),
+    F("started_at", "time", "run", csv=True, summary="started_at"),
+    F("ended_at", "time", "run", csv=True),
+    F("duration_s", "s", "run", csv=True, metric=True, summary="duration_s",
+      prometheus=_P("wattprint_run_duration_seconds", "gauge", "Time since the run started, seconds.")),
+    F("host.hostname", "text", "run", csv=True),
+    F("region", "text", "run", csv=True, summary="region"),
+    F("energy.it_j", "J", "energy", csv=True, metric=True, summary="energy_it_j", value=Footprint.it_energy_j),
+    F("energy.it_kwh", "kWh", "energy", csv=True, metric=True, summary="energy_it_kwh"),
+    F("energy.facility_kwh", "kWh", "energy", csv=True, metric=True, summary="energy_facility_kwh",
+      prometheus=_P("wattprint_facility_energy_joules_total", "counter", "Facility energy of the run (IT energy x PUE), joules.", J_PER_KWH)),
+    *(F(f"energy.{k}_j", "J", "energy", csv=True, summary=f"energy_{k}_j", value=_kind_j(k), csv_default=0.0) for k in COMPONENT_KINDS),
+    F("energy.other_j", "J", "energy", summary="energy_other_j", value=_kind_j("other")),
+    F("measured_share", "ratio", "quality", csv=True, summary="measured_share", value=Footprint.measured_share),
+    F("measured", "text", "quality", summary="measured", value=Footprint.measured),
+    F("factors.pue", "ratio", "factor", csv=True, metric=True, summary="pue", value=_factor("pue"),
+      prometheus=_P("wattprint_pue_ratio", "gauge", "Power usage effectiveness applied to the run.")),
+    F("factors.carbon_intensity_g_per_kwh", "gCO2e/kWh", "factor", csv=True, metric=True, summary="carbon_intensity_g_per_kwh",
+      value=_factor("carbon_intensity_g_per_kwh"),
+      prometheus=_P("wattprint_grid_intensity_grams_per_joule", "gauge",
+                    "Grid carbon intensity applied, grams CO2e per joule of facility energy (g/kWh / 3.6e6).", 1.0 / J_PER_KWH)),
+    F("factors.wue_l_per_kwh", "L/kWh", "factor", csv=True, metric=True, summary="wue_l_per_kwh", value=_factor("wue_l_per_kwh")),
+    F("factors.ewif_l_per_kwh", "L/kWh", "factor", csv=True, metric=True, summary="ewif_l_per_kwh", value=_factor("ewif_l_per_kwh")),
+    F("carbon.operational_kg", "kgCO2e", "carbon", csv=True, metric=True, summary="carbon_operational_kg",
+      prometheus=_P("wattprint_carbon_grams_total", "counter", _CARBON_HELP, 1000.0, (("scope", "operational"),))),
+    F("carbon.embodied_kg", "kgCO2e", "carbon", csv=True, metric=True, summary="carbon_embodied_kg",
+      prometheus=_P("wattprint_carbon_grams_total", "counter", _CARBON_HELP, 1000.0, (("scope", "embodied"),))),
+    F("carbon.total_kg", "kgCO2e", "carbon", csv=True, metric=True, summary="carbon_total_kg"),
+    F("water.onsite_l", "L", "water", csv=True, metric=True, summary="water_onsite_l",
+      prometheus=_P("wattprint_water_cubic_meters_total", "counter", _WATER_HELP, 1e-3, (("scope", "onsite"),))),
+    F("water.offsite_l", "L", "water", csv=True, metric=True, summary="water_offsite_l",
+      prometheus=_P("wattprint_water_cubic_meters_total", "counter", _WATER_HELP, 1e-3, (("scope", "offsite"),))),
+    F("water.total_l", "L", "water", csv=True, metric=True, summary="water_total_l"),
+    F("work.steps", "count", "work", csv=True, metric=True, summary="steps",
+      prometheus=_P("wattprint_steps_total", "counter", "Training steps counted.")),
+    F("work.samples", "count", "work", csv=True, metric=True, summary="samples",
+      prometheus=_P("wattprint_samples_total", "counter", "Samples counted.")),
+    F("work.tokens", "count", "work", csv=True, metric=True, summary="tokens",
+      prometheus=_P("wattprint_tokens_total", "counter", "Tokens counted.")),
+    F("work.flops", "FLOP", "work", csv=True, metric=True),
+    F("work.j_per_step", "J", "work", metric=True, summary="j_per_step"),
+    F("work.j_per_sample", "J", "work", metric=True, summary="j_per_sample"),
+    F("work.j_per_token", "J", "work", csv=True, metric=True, summary="j_per_token"),
+    F("work.mfu", "ratio", "work", csv=True, metric=True),
+    F("work.cci_g_per_eflop", "gCO2e/EFLOP", "work", csv=True, metric=True),
+    F("forecast.energy_j", "J", "forecast", summary="forecast_energy_j",
+      prometheus=_P("wattprint_forecast_energy_joules", "gauge",
+                    "Projected IT energy of the whole run from the steps done so far, joules (only with total_steps).")),
+    F("forecast.progress", "ratio", "forecast", summary="forecast_progress",
+      prometheus=_P("wattprint_progress_ratio", "gauge", "Share of total_steps done, 0-1 (only with total_steps).")),
+    F("notes", "text", "run", summary="notes", value=lambda fp: "; ".join(str(n) for n in fp.get("notes") or [])),
+    F("components", "text", "energy", csv=True, value=_components_cell),
+    F("gaps", "count", "quality", csv=True, value=lambda fp: len(fp.get("gaps") or [])),
+)
+del F
+
+
+def csv_fields(figures: Sequence[Figure] = FIGURES) -> List[str]:
+    """The CSV header derived from a figure table."""
+    return [f.key for f in figures if f.csv]
+
+
+# Flattened core keys, in this order, forever (append new rows to FIGURES at the end).
+CSV_FIELDS: List[str] = csv_fields()
