@@ -6,6 +6,7 @@ an exclusive ``flock`` on the file, and the header is written only by the
 process that finds the file empty under that lock, so concurrent runs leave
 exactly one header and one intact row each. Readable by :mod:`csv` and pandas.
 
+The writing is :func:`wattprint.run.outputs.append_csv`, the Tracker's own writer.
 A file written by an older wattprint (a shorter header) keeps its header:
 rows are written to its columns, so the file stays rectangular.
 
@@ -16,15 +17,15 @@ runner logs it and the run and the other outputs go on.
 
 from __future__ import annotations
 
-import csv
 import os
 from typing import List, Optional, Sequence, Union
 
-from wattprint import _io
+from wattprint.errors import ConfigError
 from wattprint.exporters._paths import resolve_path
 from wattprint.footprint.model import CSV_FIELDS, Footprint
+from wattprint.run.outputs import append_csv, existing_header
 
-__all__ = ["CsvExporter"]
+__all__ = ["CsvExporter", "existing_header"]
 
 
 class CsvExporter:
@@ -45,39 +46,14 @@ class CsvExporter:
         self.fields: List[str] = list(fields) if fields is not None else list(CSV_FIELDS)
         unknown = [f for f in self.fields if f not in CSV_FIELDS]
         if unknown:
-            from wattprint.errors import ConfigError
-
             raise ConfigError("fields", f"unknown column(s) {unknown}; valid: {', '.join(CSV_FIELDS)}")
         self.last_path: Optional[str] = None
 
     def export(self, footprint: Footprint) -> None:
         """Append the run's row. Raises ``OSError`` or ``ValueError`` (see the module)."""
         target = resolve_path(self.path, footprint, "runs.csv")
-        header = existing_header(target) or self.fields
-        _io.append_csv_row(target, header, footprint.csv_row())
+        append_csv(target, footprint, self.fields)
         self.last_path = target
 
     def __repr__(self) -> str:
         return f"CsvExporter({os.fspath(self.path)!r})"
-
-
-def existing_header(path: str) -> Optional[List[str]]:
-    """The header of an existing, non-empty CSV file, or ``None``.
-
-    Raises:
-        ValueError: the first line is empty or not a list of names.
-    """
-    try:
-        with open(path, "r", encoding="utf-8", newline="") as fh:
-            first = fh.readline()
-    except FileNotFoundError:
-        return None
-    if not first:
-        return None
-    if not first.endswith("\n"):
-        # another process is writing the first row right now; the header it writes is ours
-        return None
-    header = next(csv.reader([first]), [])
-    if not header or any(not h for h in header):
-        raise ValueError(f"{path}: the first line is not a CSV header; move the file away or pick another path")
-    return header

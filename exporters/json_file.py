@@ -1,5 +1,6 @@
 """JSON: the footprint document and its timeline, written atomically.
 
+The writing is :func:`wattprint.run.outputs.write_json`, the Tracker's own writer.
 The file is the ``wattprint.footprint/1`` document with one more top-level key,
 ``timeline`` (layout in ``docs/exporters.md``). It is written to a temp file in
 the same folder, flushed, fsynced and renamed over the target, so a reader
@@ -14,9 +15,9 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from wattprint import _io
 from wattprint.exporters._paths import resolve_path
 from wattprint.footprint.model import Footprint
+from wattprint.run.outputs import write_json
 
 __all__ = ["JsonExporter"]
 
@@ -45,10 +46,7 @@ class JsonExporter:
 
     def _write(self, footprint: Footprint) -> None:
         target = resolve_path(self.path, footprint, "{run_id}.json")
-        doc = footprint.to_dict()
-        if self.timeline:
-            doc["timeline"] = footprint.timeline
-        _io.atomic_write_json(target, doc)
+        write_json(target, footprint, timeline=self.timeline)
         self.last_path = target
 
     def export(self, footprint: Footprint) -> None:

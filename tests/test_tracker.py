@@ -6,6 +6,7 @@ import pytest
 import wattprint as wp
 from wattprint import ConfigError, ReplaySensor, Tracker, track
 from wattprint.engine.timeline import Timeline
+from wattprint.footprint.build import MAX_RAW_WINDOWS
 from wattprint.testing import ManualClock, StepEvent
 
 INF = float("inf")
@@ -156,8 +157,9 @@ def test_windows_from_many_threads():
         th.start()
     for th in threads:
         th.join()
-    fp = t.stop()
-    assert len(fp.to_dict()["windows"]) == 300 and fp.to_dict()["work"]["steps"] == 300
+    d = t.stop().to_dict()
+    assert len(d["windows"]) == MAX_RAW_WINDOWS and d["work"]["steps"] == 300  # the last raw ones are kept
+    assert sorted((w["name"], w["count"]) for w in d["window_totals"]) == [(f"w{i}", 50) for i in range(6)]
 
 
 def test_two_trackers_do_not_interfere():

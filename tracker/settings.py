@@ -26,13 +26,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 import types
+import uuid
 from typing import Any, Dict, Mapping, Optional, Sequence, overload
 
 from wattprint.errors import ConfigError
 
 __all__ = [
     "TrackerSettings",
+    "new_run_id",
     "FACTOR_ARGS",
     "RUNTIME_ARGS",
     "setting_float",
@@ -149,6 +152,11 @@ def check_output_dir(setting: str, path: str) -> str:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(setting, f"folder {probe} is not writable; choose a writable output folder")
     return full
+
+
+def new_run_id() -> str:
+    """A new run id: UTC time to the second plus 8 random hex digits, e.g. ``20261128T151100Z-1a2b3c4d``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 def _flag(name: str, value: Any) -> bool:

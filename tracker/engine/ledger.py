@@ -6,22 +6,34 @@ energy is a difference of two synchronous readings. Failures never escape:
 a sensor that raises, or a component missing from a reading, opens a gap that
 closes at the next good reading; counter anomalies reported by the sensors
 become gaps too.
+
+The ledger also owns the run's baseline (the readings at :meth:`start`) and
+the timeline: :meth:`append_point` and :meth:`view` take the same lock as the
+reads, so a view never sees a half-appended point. Gaps are coalesced per
+component: the first :data:`MAX_GAPS_PER_COMPONENT` are kept as they are, later
+ones extend the last (its ``count`` and ``duration_s`` grow), so a flapping
+sensor cannot grow memory without bound.
+
+Failure modes: none raise; :meth:`reinit_after_fork` gives a forked child a
+fresh lock (the parent's sampler may have held the old one at fork time).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.sensors.base import Component, Gap, Sensor
-from wattprint.engine.timeline import Timeline
+from wattprint.engine.timeline import Timeline, TimelineView
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "MAX_GAPS_PER_COMPONENT"]
 
 logger = logging.getLogger("wattprint")
 
 _PEAK_MIN_INTERVAL_S = 0.5  # peak power is judged over intervals at least this long
+MAX_GAPS_PER_COMPONENT = 20  # later gaps of a component are merged into its last one
 
 
 class Ledger:
@@ -49,12 +61,48 @@ class Ledger:
         self.ids = [c.id for c in self.components]
         self.energy_j: Dict[str, float] = {cid: 0.0 for cid in self.ids}  # since each sensor opened
         self.read_at_s: Dict[str, Optional[float]] = {cid: None for cid in self.ids}
-        self.gaps: List[Gap] = []
+        self._gaps: Dict[str, List[List[Any]]] = {}  # cid -> [start_s, end_s, duration_s, count, reason]
+        self._n_gaps = 0
         self._open_gaps: Dict[str, Tuple[float, str]] = {}
         self.peak_power_w: Dict[str, float] = {cid: 0.0 for cid in self.ids}
         self._peak_ref: Dict[str, Tuple[float, float]] = {}
         self.timeline = Timeline(self.ids, max_timeline_points)
         self.errors_logged: set = set()
+        self.baseline_j: Dict[str, float] = {cid: 0.0 for cid in self.ids}
+        self.t0_s = 0.0
+        self._last_point_s = -math.inf
+
+    def start(self, now_s: float) -> None:
+        """The first reading, at monotonic ``now_s``: it becomes the baseline and the timeline's first point."""
+        with self.lock:
+            self.read(now_s)
+            self.t0_s = now_s
+            self.baseline_j = dict(self.energy_j)
+            self.append_point(now_s, 0)
+
+    def append_point(self, now_s: float, steps: int, min_interval_s: float = -math.inf) -> bool:
+        """Append the energy since the baseline at ``now_s`` to the timeline, unless the last point
+        is less than ``min_interval_s`` seconds old. True if a point was appended."""
+        with self.lock:
+            if now_s - self._last_point_s < min_interval_s:
+                return False
+            self._last_point_s = now_s
+            self.timeline.append(now_s - self.t0_s, steps, [self.energy_j[c] - self.baseline_j.get(c, 0.0) for c in self.ids])
+            return True
+
+    def view(self) -> TimelineView:
+        """A frozen copy of the timeline, taken under the lock."""
+        with self.lock:
+            return self.timeline.view()
+
+    def energy_since_start_j(self) -> Dict[str, float]:
+        """Joules per component since :meth:`start` (at the last reading)."""
+        with self.lock:
+            return {cid: self.energy_j[cid] - self.baseline_j.get(cid, 0.0) for cid in self.ids}
+
+    def reinit_after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's sampler thread may have held this one)."""
+        self.lock = threading.RLock()
 
     def read(self, now_s: float, sensors: Optional[Iterable[Sensor]] = None) -> None:
         """Read ``sensors`` (all by default) at monotonic ``now_s``. Never raises."""
@@ -77,7 +125,7 @@ class Ledger:
                     self.energy_j[cid] = value
                     self.read_at_s[cid] = now_s
                 for gap in sensor.drain_gaps():
-                    self.gaps.append(gap)
+                    self._add_gap(gap)
 
     def _update_peak(self, cid: str, energy_j: float, now_s: float) -> None:
         ref = self._peak_ref.get(cid)
@@ -100,12 +148,52 @@ class Ledger:
     def _close_gap(self, cid: str, now_s: float) -> None:
         opened = self._open_gaps.pop(cid, None)
         if opened is not None:
-            self.gaps.append(Gap(cid, opened[0], now_s, opened[1]))
+            self._add_gap(Gap(cid, opened[0], now_s, opened[1]))
+
+    def _add_gap(self, gap: Gap) -> None:
+        runs = self._gaps.setdefault(gap.component_id, [])
+        duration_s = max(0.0, gap.end_s - gap.start_s)
+        if len(runs) < MAX_GAPS_PER_COMPONENT:
+            runs.append([gap.start_s, gap.end_s, duration_s, 1, gap.reason])
+            self._n_gaps += 1
+            return
+        last = runs[-1]
+        last[0], last[1] = min(last[0], gap.start_s), max(last[1], gap.end_s)
+        last[2] += duration_s
+        last[3] += 1
+
+    @property
+    def gaps(self) -> List[Gap]:
+        """The closed gaps (coalesced), oldest first."""
+        with self.lock:
+            return [Gap(cid, r[0], r[1], r[4]) for cid, runs in self._gaps.items() for r in runs]
 
     def all_gaps(self, now_s: float) -> List[Gap]:
         """Closed gaps plus those still open, closed at ``now_s``."""
         with self.lock:
             return self.gaps + [Gap(cid, s, now_s, r) for cid, (s, r) in self._open_gaps.items()]
+
+    def gap_records(self, now_s: float) -> List[Dict[str, Any]]:
+        """The gaps as footprint entries: seconds since :meth:`start`; ``count`` > 1 when gaps were merged.
+
+        ``duration_s`` is the summed length of the merged gaps (at most ``end_s - start_s``)."""
+        with self.lock:
+            rows = [(cid, r[0], r[1], r[2], r[3], r[4]) for cid, runs in self._gaps.items() for r in runs]
+            rows += [(cid, s, now_s, max(0.0, now_s - s), 1, r) for cid, (s, r) in self._open_gaps.items()]
+            t0 = self.t0_s
+        out: List[Dict[str, Any]] = []
+        for cid, start, end, dur, count, reason in sorted(rows, key=lambda x: x[1]):
+            rec: Dict[str, Any] = {
+                "component": cid,
+                "start_s": max(0.0, start - t0),
+                "end_s": max(0.0, end - t0),
+                "duration_s": max(0.0, dur),
+                "reason": reason,
+            }
+            if count > 1:
+                rec["count"] = count
+            out.append(rec)
+        return out
 
     def snapshot(self) -> Dict[str, float]:
         with self.lock:

@@ -8,8 +8,11 @@ An exporter is any object with ``export(footprint)``; it may also have
 Each exporter gets its own daemon worker thread. ``on_sample`` keeps only the
 latest footprint (a slow exporter skips samples rather than queueing them),
 and the final ``export`` is waited for with a deadline. An exporter that
-raises is logged once and the others go on; one that hangs is abandoned at the
-deadline. Nothing an exporter does can raise into the training loop.
+raises is logged with its traceback once per method (``logger.exception``),
+its error is recorded (:attr:`ExporterRunner.errors`; the Tracker exposes them as
+``Tracker.export_errors`` and in the footprint's ``notes``) and the others go
+on; one that hangs is abandoned at the deadline. Nothing an exporter does can
+raise into the training loop.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, List, Optional, Protocol, runtime_checkable
 
 from wattprint.footprint.model import Footprint
 
-__all__ = ["Exporter", "ExporterRunner", "finish_all"]
+__all__ = ["Exporter", "ExporterRunner", "finish_all", "error_notes"]
 
 logger = logging.getLogger("wattprint")
 
@@ -62,7 +65,7 @@ class ExporterRunner:
         except Exception as err:
             msg = f"{method}: {type(err).__name__}: {err}"
             if not any(e.split(":", 1)[0] == method for e in self.errors):
-                logger.warning("wattprint: exporter %s failed in %s; other outputs are unaffected", self.name, msg)
+                logger.exception("wattprint: exporter %s failed in %s; other outputs are unaffected", self.name, method)
             self.errors.append(msg)
 
     def _work(self) -> None:
@@ -115,3 +118,17 @@ def finish_all(runners: List["ExporterRunner"], footprint: Footprint, timeout_s:
         runner.submit_final(footprint)
     for runner in runners:
         runner.wait(deadline)
+
+
+def error_notes(runners: List["ExporterRunner"]) -> List[str]:
+    """One note per exporter and method that failed, e.g. ``"exporter CsvExporter failed in export: OSError: ..."``
+    (the first error of each method, with how many more there were)."""
+    notes: List[str] = []
+    for runner in runners:
+        first: dict = {}
+        for err in list(runner.errors):
+            method = err.split(":", 1)[0]
+            first.setdefault(method, [err, 0])[1] += 1
+        for err, n in first.values():
+            notes.append(f"exporter {runner.name} failed in {err}" + (f" ({n - 1} more time(s))" if n > 1 else ""))
+    return notes

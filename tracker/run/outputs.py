@@ -1,0 +1,115 @@
+"""A run's file outputs: ``<run_id>.json`` and a row of ``runs.csv``. The one writer of both.
+
+The Tracker writes its own files through here, and
+:class:`~wattprint.exporters.JsonExporter` / :class:`~wattprint.exporters.CsvExporter`
+are thin over the same functions, so every ``runs.csv`` is written the same way:
+one row per run, appended with one ``write`` under an exclusive ``flock``; a new
+file gets the header (:data:`~wattprint.footprint.CSV_FIELDS` by default), and
+a file written by an older wattprint (a shorter header) keeps its header, the row
+being written to its columns, so the file stays rectangular.
+
+The JSON file is the footprint document plus its ``timeline`` key, written to a
+temp file in the same folder, fsynced and renamed over the target (a reader
+never sees half a file).
+
+Failure modes: :func:`write_json` raises ``OSError`` (read-only folder, full
+disk); :func:`append_csv` raises ``OSError`` or ``ValueError`` (the file's first
+line is not a CSV header). The Tracker logs them; the exporter runner records them.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from typing import List, Optional, Sequence
+
+from wattprint import _io
+from wattprint.footprint.model import CSV_FIELDS, Footprint
+
+__all__ = ["RunFiles", "json_path", "csv_path", "write_json", "append_csv", "existing_header", "CSV_NAME"]
+
+logger = logging.getLogger("wattprint")
+
+CSV_NAME = "runs.csv"
+
+
+def json_path(output_dir: str, run_id: str) -> str:
+    """``<output_dir>/<run_id>.json``."""
+    return os.path.join(output_dir, f"{run_id}.json")
+
+
+def csv_path(output_dir: str) -> str:
+    """``<output_dir>/runs.csv``."""
+    return os.path.join(output_dir, CSV_NAME)
+
+
+def write_json(path: str, footprint: Footprint, *, timeline: bool = True) -> None:
+    """Write the footprint (and, by default, its ``timeline``) to ``path`` atomically. Raises ``OSError``."""
+    doc = footprint.to_dict()
+    if timeline:
+        doc["timeline"] = footprint.timeline
+    _io.atomic_write_json(path, doc)
+
+
+def append_csv(path: str, footprint: Footprint, fields: Optional[Sequence[str]] = None) -> List[str]:
+    """Append the run's row to ``path`` under the file's own header (a new file gets ``fields``,
+    default :data:`CSV_FIELDS`). Returns the header used. Raises ``OSError`` or ``ValueError``."""
+    header = existing_header(path) or list(fields if fields is not None else CSV_FIELDS)
+    _io.append_csv_row(path, header, footprint.csv_row())
+    return header
+
+
+def existing_header(path: str) -> Optional[List[str]]:
+    """The header of an existing, non-empty CSV file, or ``None``.
+
+    Raises:
+        ValueError: the first line is empty or not a list of names.
+    """
+    try:
+        with open(path, "r", encoding="utf-8", newline="") as fh:
+            first = fh.readline()
+    except FileNotFoundError:
+        return None
+    if not first:
+        return None
+    if not first.endswith("\n"):
+        # another process is writing the first row right now; the header it writes is ours
+        return None
+    header = next(csv.reader([first]), [])
+    if not header or any(not h for h in header):
+        raise ValueError(f"{path}: the first line is not a CSV header; move the file away or pick another path")
+    return header
+
+
+class RunFiles:
+    """The files of one run in ``output_dir``: ``<run_id>.json`` (checkpoints and final) and its ``runs.csv`` row.
+
+    Write failures are logged, never raised: the footprint is still returned by ``stop()``.
+    """
+
+    def __init__(self, output_dir: str, run_id: str, save: bool) -> None:
+        self.output_dir, self.run_id, self.save = output_dir, run_id, save
+        self.json_path = json_path(output_dir, run_id)
+        self.csv_path = csv_path(output_dir)
+
+    def write_json(self, footprint: Footprint) -> bool:
+        """Write (or overwrite) ``<run_id>.json``; False (logged) on failure or when not saving."""
+        if not self.save:
+            return False
+        try:
+            write_json(self.json_path, footprint)
+            return True
+        except Exception as err:
+            logger.error("wattprint: could not write %s (%s); the footprint is still returned by stop()", self.json_path, err)
+            return False
+
+    def write_final(self, footprint: Footprint) -> None:
+        """The JSON file first, then the ``runs.csv`` row (both logged on failure)."""
+        if not self.save:
+            return
+        self.write_json(footprint)
+        try:
+            append_csv(self.csv_path, footprint)
+        except Exception as err:
+            logger.error("wattprint: could not append to %s (%s)", self.csv_path, err)
