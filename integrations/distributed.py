@@ -32,16 +32,18 @@ the rank footprints stay on disk; nothing raises into training.
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import logging
 import os
-import socket
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from types import TracebackType
+from typing import Any, Dict, Mapping, Optional, Sequence, Type
 
 import wattprint
 from wattprint import Footprint, Tracker
 from wattprint.footprint.merge import merge_footprints, write_job_footprint
+from wattprint.integrations._collectives import _broadcast_from_rank0, _cuda_device_count, all_reduce_sum, gather_footprints
+from wattprint.integrations._ranks import RankInfo, rank_gpu_selectors, rank_info
+from wattprint.integrations._session import is_failure
 
 __all__ = [
     "RankInfo",
@@ -55,159 +57,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("wattprint")
-
-
-
-@dataclass(frozen=True)
-class RankInfo:
-    """Where this process sits in the job.
-
-    Attributes:
-        rank: global rank (0 .. world_size - 1).
-        local_rank: rank within its node.
-        world_size: processes in the job.
-        local_world_size: processes on this node.
-        node: node name (``WATTPRINT_NODE``, else the host name).
-        node_rank: node index when the launcher says it (torchrun ``GROUP_RANK``, SLURM ``SLURM_NODEID``).
-    """
-
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-    local_world_size: int = 1
-    node: str = ""
-    node_rank: Optional[int] = None
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def measures_node(self) -> bool:
-        """Whether this rank measures the node-level components (CPU, DRAM, RAM)."""
-        return self.local_rank == 0
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
-
-
-def _int_env(env: Mapping[str, str], *names: str) -> Optional[int]:
-    for name in names:
-        raw = env.get(name)
-        if raw not in (None, ""):
-            try:
-                return int(str(raw).strip())
-            except ValueError:
-                continue
-    return None
-
-
-def _dist() -> Any:
-    """``torch.distributed`` when it is importable and initialised, else ``None``."""
-    try:
-        import torch.distributed as dist
-    except Exception:
-        return None
-    try:
-        if dist.is_available() and dist.is_initialized():
-            return dist
-    except Exception:
-        pass
-    return None
-
-
-def rank_info(
-    env: Optional[Mapping[str, str]] = None,
-    *,
-    rank: Optional[int] = None,
-    local_rank: Optional[int] = None,
-    world_size: Optional[int] = None,
-    local_world_size: Optional[int] = None,
-    node: Optional[str] = None,
-) -> RankInfo:
-    """This process's place in the job.
-
-    Explicit arguments win; then an initialised ``torch.distributed`` process
-    group (rank, world size); then the launcher's variables (torchrun:
-    ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``,
-    ``GROUP_RANK``; SLURM: ``SLURM_PROCID``, ``SLURM_LOCALID``,
-    ``SLURM_NTASKS``, ``SLURM_NODEID``); else a single process.
-    """
-    env = os.environ if env is None else env
-    dist = _dist()
-    if rank is None:
-        rank = dist.get_rank() if dist is not None else _int_env(env, "RANK", "SLURM_PROCID")
-    if world_size is None:
-        world_size = dist.get_world_size() if dist is not None else _int_env(env, "WORLD_SIZE", "SLURM_NTASKS")
-    if local_rank is None:
-        local_rank = _int_env(env, "LOCAL_RANK", "SLURM_LOCALID")
-    if local_world_size is None:
-        local_world_size = _int_env(env, "LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE")
-    rank = rank or 0
-    world_size = max(1, world_size or 1)
-    # Unknown local rank / ranks per node: assume each rank is alone on its node. Then
-    # every rank measures its node and all visible GPUs, and the job merge counts each
-    # node-level component (by node) and each GPU (by UUID) once.
-    if local_rank is None:
-        local_rank = 0
-    if local_world_size is None:
-        local_world_size = 1
-    node_name = node or env.get("WATTPRINT_NODE") or socket.gethostname()
-    return RankInfo(
-        rank=int(rank),
-        local_rank=int(local_rank),
-        world_size=int(world_size),
-        local_world_size=int(max(1, local_world_size)),
-        node=node_name,
-        node_rank=_int_env(env, "GROUP_RANK", "SLURM_NODEID"),
-    )
-
-
-def rank_gpu_selectors(
-    info: RankInfo,
-    env: Optional[Mapping[str, str]] = None,
-    *,
-    devices: Optional[Sequence[int]] = None,
-    device_count: Optional[int] = None,
-) -> Optional[List[str]]:
-    """The ``CUDA_VISIBLE_DEVICES`` entries this rank should measure, or ``None`` to keep them all.
-
-    Args:
-        info: this rank.
-        env: environment holding ``CUDA_VISIBLE_DEVICES``.
-        devices: the CUDA device indices (within the visible set) this rank
-            uses, when the caller knows them; wins over the guess below.
-        device_count: how many GPUs there are when ``CUDA_VISIBLE_DEVICES`` is unset.
-
-    With one rank per node nothing changes. With ``n`` ranks on a node and
-    ``m >= n`` visible devices, local rank ``r`` gets block ``r`` of ``m // n``
-    devices (one each in the usual 1:1 case). With fewer devices than ranks,
-    ranks share them and the job merge counts each GPU (by UUID) once.
-    """
-    env = os.environ if env is None else env
-    raw = env.get("CUDA_VISIBLE_DEVICES")
-    visible: Optional[List[str]] = None
-    if raw is not None:
-        visible = [s.strip() for s in raw.split(",") if s.strip()]
-    if devices is not None:
-        if visible is None:
-            return [str(int(d)) for d in devices]
-        return [visible[int(d)] for d in devices if 0 <= int(d) < len(visible)]
-    if info.local_world_size <= 1:
-        return None
-    if visible is None:
-        if not device_count:  # unknown (or a CPU-only torch build): the usual one GPU per rank
-            return [str(info.local_rank)]
-        visible = [str(i) for i in range(device_count)]
-    if not visible:
-        return visible
-    if len(visible) == 1:
-        return visible  # the launcher already gave each rank its device
-    if len(visible) >= info.local_world_size:
-        per = len(visible) // info.local_world_size
-        return visible[info.local_rank * per : (info.local_rank + 1) * per]
-    return [visible[info.local_rank % len(visible)]]
-
 
 class DistributedTracker:
     """A :class:`wattprint.Tracker` per rank, and one job footprint on rank 0.
@@ -264,6 +113,7 @@ class DistributedTracker:
         self._job_exporters = list(job_exporters)
         self._tracker_kwargs = dict(tracker_kwargs)
         self._given_tracker = tracker
+        self._annotations: Dict[str, Any] = {}
         self.tracker: Optional[Tracker] = tracker
         if run_id is None and self.info.distributed:
             run_id = self._env.get("WATTPRINT_RUN_ID") or None
@@ -292,7 +142,7 @@ class DistributedTracker:
         if run_id is not None and self.info.distributed:
             run_id = f"{job_run_id}-rank{self.info.rank}"
         self.tracker = Tracker(self._project, run_id=run_id, output_dir=self._output_dir, env=env, **kw)
-        for key, value in getattr(self, "_annotations", {}).items():
+        for key, value in self._annotations.items():
             self.tracker.annotate(key, value)
         return self.tracker
 
@@ -358,7 +208,7 @@ class DistributedTracker:
             logger.exception("wattprint: could not merge the ranks' footprints; each rank's footprint is on disk")
             return fp
         self.job_footprint = job
-        if self.tracker.save:
+        if self.tracker.save and self.tracker.output_dir:
             self.job_path = write_job_footprint(job, self.tracker.output_dir)
         for exp in self._job_exporters:
             try:
@@ -370,10 +220,9 @@ class DistributedTracker:
     def __enter__(self) -> "DistributedTracker":
         return self.start()
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        failed = exc_type is not None and not issubclass(exc_type, (KeyboardInterrupt, SystemExit))
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
         # after an exception other ranks may never reach the gather: do not wait for them
-        self.stop("failed" if failed else None, gather=False if exc_type is not None else None)
+        self.stop("failed" if is_failure(exc_type) else None, gather=False if exc_type is not None else None)
 
     # -- delegation ---------------------------------------------------------------
     def step(self, n: int = 1, *, samples: Optional[int] = None, tokens: Optional[int] = None, flops: Optional[float] = None) -> None:
@@ -381,17 +230,39 @@ class DistributedTracker:
         assert self.tracker is not None
         self.tracker.step(n, samples=samples, tokens=tokens, flops=flops)
 
-    def window(self, name: str):
+    def window(self, name: str) -> "contextlib.AbstractContextManager[Dict[str, Any]]":
+        """A named window on this rank (see :meth:`wattprint.Tracker.window`)."""
         assert self.tracker is not None
         return self.tracker.window(name)
 
     def annotate(self, key: str, value: Any) -> None:
         """Add a top-level section to this rank's footprint (kept if :meth:`start` rebuilds the tracker)."""
         assert self.tracker is not None
-        if not hasattr(self, "_annotations"):
-            self._annotations: Dict[str, Any] = {}
         self._annotations[key] = value
         self.tracker.annotate(key, value)
+
+    def sample_now(self) -> None:
+        """Read this rank's sensors now (see :meth:`wattprint.Tracker.sample_now`). Never raises."""
+        if self.tracker is not None:
+            self.tracker.sample_now()
+
+    def snapshot(self) -> Optional[Footprint]:
+        """This rank's footprint so far (its final one after :meth:`stop`); no sensor read, no collective."""
+        return self.tracker.snapshot() if self.tracker is not None else None
+
+    def set_total_steps(self, total_steps: Any) -> bool:
+        """The run's planned steps (see :meth:`wattprint.Tracker.set_total_steps`)."""
+        return self.tracker.set_total_steps(total_steps) if self.tracker is not None else False
+
+    @property
+    def total_steps(self) -> Optional[int]:
+        """The run's planned steps, ``None`` when unknown."""
+        return self.tracker.total_steps if self.tracker is not None else None
+
+    @property
+    def steps(self) -> int:
+        """Steps counted on this rank."""
+        return self.tracker.steps if self.tracker is not None else 0
 
     @property
     def running(self) -> bool:
@@ -415,89 +286,3 @@ class DistributedTracker:
         if self.job_footprint is not None:
             return self.job_footprint
         return self.tracker.footprint if self.tracker is not None else None
-
-
-
-# -- collectives ------------------------------------------------------------------
-
-
-def _cuda_device_count() -> Optional[int]:
-    """GPUs torch can see, without initialising CUDA when torch is not imported yet."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return None
-    try:
-        return int(torch.cuda.device_count())
-    except Exception:
-        return None
-
-
-def _object_device(dist: Any) -> Any:
-    """``None`` for gloo; the current CUDA device for NCCL (object collectives need it)."""
-    try:
-        if dist.get_backend() == "nccl":
-            import torch
-
-            return torch.device("cuda", torch.cuda.current_device())
-    except Exception:
-        pass
-    return None
-
-
-def _broadcast_from_rank0(value: Optional[str]) -> Optional[str]:
-    dist = _dist()
-    if dist is None:
-        return value
-    try:
-        box = [value]
-        dist.broadcast_object_list(box, src=0, device=_object_device(dist))
-        return box[0]
-    except Exception:
-        logger.exception("wattprint: could not share the run id across ranks; each rank keeps its own")
-        return value
-
-
-def gather_footprints(document: Dict[str, Any]) -> Optional[List[Dict[str, Any]]]:
-    """Gather every rank's footprint document on rank 0 (a collective).
-
-    Returns:
-        On rank 0 the documents of all ranks in rank order; on other ranks an
-        empty list; ``None`` when there is no initialised process group or the
-        gather failed.
-    """
-    dist = _dist()
-    if dist is None:
-        return None
-    try:
-        rank = dist.get_rank()
-        out: Optional[List[Any]] = [None] * dist.get_world_size() if rank == 0 else None
-        kwargs: Dict[str, Any] = {}
-        dev = _object_device(dist)
-        if dev is not None:
-            torch_dist_sig = inspect.signature(dist.gather_object)
-            if "device" in torch_dist_sig.parameters:
-                kwargs["device"] = dev
-        dist.gather_object(document, out, dst=0, **kwargs)
-        # Non-destination ranks return from gloo's gather while their send may still be in
-        # flight; a rank that then exits (or destroys the group) can abort with
-        # "terminate called without an active exception". Leave together.
-        dist.barrier()
-        return [d for d in out if d is not None] if out is not None else []
-    except Exception:
-        logger.exception("wattprint: gathering the ranks' footprints failed")
-        return None
-
-
-def all_reduce_sum(values: Sequence[float]) -> List[float]:
-    """Sum ``values`` over all ranks (a collective); the values unchanged without a process group."""
-    dist = _dist()
-    if dist is None:
-        return [float(v) for v in values]
-    import torch
-
-    dev = _object_device(dist) or torch.device("cpu")
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=dev)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return [float(v) for v in t.cpu().tolist()]

@@ -17,31 +17,36 @@ What it does:
   ``pl_module.log`` (summed over ranks), so any Lightning logger receives them;
 * keeps cumulative energy, carbon and steps in the checkpoint
   (``state_dict``), so a resumed run reports the whole training in its
-  ``resume`` section;
+  ``resume`` section. The totals are summed over ranks at each epoch end and
+  cached, so ``state_dict()`` never runs a collective (a rank that saves
+  alone, e.g. an exception checkpoint, cannot block); under DDP a checkpoint
+  taken mid-epoch therefore holds the totals of the last epoch end;
 * is rank-aware: each rank measures its own GPUs, local rank 0 the node's CPU
   and RAM, and global rank 0 writes the job footprint
   (:mod:`wattprint.integrations.distributed`).
 
+The hooks only map Lightning's events onto the shared
+:class:`~wattprint.integrations._session.TrainingSession`.
+
 Failure modes: bad tracker settings raise ``wattprint.ConfigError`` when the
-callback is built; after that nothing raises into training.
+callback is built (checked without building a tracker); after that nothing
+raises into training, and a failing hook is logged once per cause.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import wattprint
 from lightning.pytorch.callbacks import Callback
 from wattprint import Footprint
-from wattprint.integrations.distributed import DistributedTracker, all_reduce_sum
-from wattprint.integrations.torch import cuda_synchronize
-from wattprint.units import J_PER_KWH
+from wattprint.integrations._session import TrainingSession, Totals, check_settings, is_failure
+from wattprint.integrations.distributed import DistributedTracker
+
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
 
 __all__ = ["WattprintCallback", "batch_size_of"]
-
-logger = logging.getLogger("wattprint")
-
 
 
 def batch_size_of(batch: Any) -> Optional[int]:
@@ -83,6 +88,7 @@ class WattprintCallback(Callback):
         footprint: the last run's footprint (the job footprint on global rank 0).
         previous: totals restored from a checkpoint (``energy_j``, ``carbon_kg``,
             ``steps``, ``run_ids``), empty when not resumed.
+        session: the shared :class:`~wattprint.integrations._session.TrainingSession`.
     """
 
     def __init__(
@@ -96,182 +102,131 @@ class WattprintCallback(Callback):
         **tracker_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.sync = bool(sync)
+        self.session = TrainingSession(sync=sync)
         self._given = tracker
         self._kwargs = dict(tracker_kwargs)
         self._log_metrics = log
         self._batch_size_fn = batch_size_fn or batch_size_of
         self._tokens_fn = tokens_fn
-        self.dt: Optional[DistributedTracker] = None
-        self.footprint: Optional[Footprint] = None
-        self.previous: Dict[str, Any] = {}
-        self._epoch_cm: Any = None
-        self._epoch_rec: Optional[Dict[str, Any]] = None
         self._last_global_step = 0
         self._batches = 0
         self._stage: Optional[str] = None
         if tracker is None:
-            DistributedTracker(**self._kwargs, world_size=1)  # check the settings now
+            check_settings(self._kwargs)
+
+    @property
+    def dt(self) -> Optional[DistributedTracker]:
+        """The rank-aware tracker of the current (or last) stage."""
+        return self.session.dt
+
+    @property
+    def footprint(self) -> Optional[Footprint]:
+        return self.session.footprint
+
+    @property
+    def sync(self) -> bool:
+        """Call ``torch.cuda.synchronize()`` at each epoch edge."""
+        return self.session.sync
+
+    @sync.setter
+    def sync(self, value: bool) -> None:
+        self.session.sync = bool(value)
+
+    @property
+    def previous(self) -> Dict[str, Any]:
+        s = self.session
+        if not s.resumed:
+            return {}
+        p = s.previous
+        return {"energy_j": p.energy_j, "carbon_kg": p.carbon_kg, "steps": p.steps, "run_ids": list(s.resume["resumed_from"])}
 
     # -- lifecycle -----------------------------------------------------------------
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if self.dt is not None and self.dt.running:
-            return
-        try:
-            if self._given is not None and self.dt is None:
-                self.dt = DistributedTracker(
-                    tracker=self._given, rank=trainer.global_rank, local_rank=trainer.local_rank, world_size=trainer.world_size
-                )
-            else:
-                self.dt = DistributedTracker(
-                    **self._kwargs,
-                    rank=trainer.global_rank,
-                    local_rank=trainer.local_rank,
-                    world_size=trainer.world_size,
-                    local_world_size=max(1, int(getattr(trainer, "num_devices", 1) or 1)) if trainer.world_size > 1 else 1,
-                )
+    def setup(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", stage: str) -> None:
+        def make() -> DistributedTracker:
+            ranks = dict(rank=trainer.global_rank, local_rank=trainer.local_rank, world_size=trainer.world_size)
+            if self._given is not None and self.session.dt is None:
+                return DistributedTracker(tracker=self._given, **ranks)
+            local_world = max(1, int(getattr(trainer, "num_devices", 1) or 1)) if trainer.world_size > 1 else 1
+            return DistributedTracker(**self._kwargs, **ranks, local_world_size=local_world)
+
+        if self.session.begin(make, ("lightning", {"stage": stage})):
             self._stage = stage
             self._batches = 0
             self._last_global_step = int(trainer.global_step)
-            self.dt.annotate("lightning", {"stage": stage})
-            self.dt.start()
-        except Exception:
-            logger.exception("wattprint: could not start measuring; training goes on without it")
-            self.dt = None
 
-    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+    def on_train_start(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
         self._last_global_step = int(trainer.global_step)  # after a checkpoint was restored
-        tracker = self.dt.tracker if self.dt is not None else None
-        if tracker is not None and tracker.total_steps is None:
-            try:  # Lightning's plan of optimizer steps (inf when unknown): enables the forecast
-                tracker.set_total_steps(trainer.estimated_stepping_batches)
-            except Exception:
-                pass
+        with self.session.guard("reading the trainer's plan"):  # optimizer steps, inf when unknown
+            self.session.plan(trainer.estimated_stepping_batches)
 
-    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+    def teardown(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", stage: str) -> None:
         self._finish(trainer, status=None, gather=True)
 
-    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        status = None if isinstance(exception, KeyboardInterrupt) else "failed"
-        self._finish(trainer, status=status or "partial", gather=False)
+    def on_exception(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", exception: BaseException) -> None:
+        self._finish(trainer, status="failed" if is_failure(type(exception)) else "partial", gather=False)
 
-    def _finish(self, trainer: Any, status: Optional[str], gather: bool) -> None:
-        dt = self.dt
-        if dt is None or not dt.running:
-            return
-        try:
-            self._close_epoch()
-            section = {"stage": self._stage, "batches": self._batches, "global_step": int(trainer.global_step)}
-            dt.annotate("lightning", section)
-            if self.previous:
-                energy_j = all_reduce_sum([dt.energy_j])[0] if gather and dt.info.distributed else dt.energy_j
-                dt.annotate("resume", self._resume_section(energy_j, dt.tracker.steps if dt.tracker else 0))
-            self.footprint = dt.stop(status, gather=gather)
-        except Exception:
-            logger.exception("wattprint: could not finish the footprint")
-
-    def _resume_section(self, energy_j: float, steps: int) -> Dict[str, Any]:
-        prev = self.previous
-        return {
-            "resumed_from": list(prev.get("run_ids") or []),
-            "previous_energy_j": prev.get("energy_j", 0.0),
-            "previous_carbon_kg": prev.get("carbon_kg", 0.0),
-            "previous_steps": prev.get("steps", 0),
-            "cumulative_energy_j": prev.get("energy_j", 0.0) + energy_j,
-            "cumulative_steps": prev.get("steps", 0) + steps,
-        }
+    def _finish(self, trainer: "pl.Trainer", status: Optional[str], gather: bool) -> None:
+        section = {"stage": self._stage, "batches": self._batches, "global_step": int(trainer.global_step)}
+        self.session.finish(status, gather=gather, section=("lightning", section))
 
     # -- counting -------------------------------------------------------------------
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        dt = self.dt
+    def on_train_batch_end(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", outputs: Any, batch: Any, batch_idx: int) -> None:
+        dt = self.session.dt
         if dt is None or not dt.running:
             return
-        try:
-            gs = int(trainer.global_step)
+        with self.session.guard("counting a batch"):
+            gs = int(trainer.global_step)  # optimizer steps, so gradient accumulation is right
             steps, self._last_global_step = max(0, gs - self._last_global_step), gs
             self._batches += 1
             tokens = self._tokens_fn(batch) if self._tokens_fn is not None else None
             dt.step(steps, samples=self._batch_size_fn(batch), tokens=tokens)
-        except Exception:
-            logger.exception("wattprint: counting a batch failed; training goes on")
 
-    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        dt = self.dt
-        if dt is None or not dt.running:
-            return
-        self._close_epoch()  # also syncs when asked
-        try:
-            self._epoch_cm = dt.window(f"epoch {trainer.current_epoch}")
-            self._epoch_rec = self._epoch_cm.__enter__()
-        except Exception:
-            logger.exception("wattprint: could not open the epoch window")
-            self._epoch_cm = None
+    def on_train_epoch_start(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
+        if self.session.running:
+            self.session.open_epoch(f"epoch {trainer.current_epoch}")
 
-    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        rec = self._close_epoch()
-        dt = self.dt
-        if not self._log_metrics or dt is None or not dt.running:
+    def on_train_epoch_end(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
+        rec = self.session.close_epoch()
+        s = self.session
+        if not s.running:
             return
-        try:
-            snap = dt.tracker.snapshot() if dt.tracker is not None else None
-            carbon_kg = (snap.get("carbon.total_kg") or 0.0) if snap is not None else 0.0
-            metrics = {
-                "wattprint/energy_kwh": (dt.energy_j + self.previous.get("energy_j", 0.0) / max(1, dt.info.world_size)) / J_PER_KWH,
-                "wattprint/carbon_kg": carbon_kg + self.previous.get("carbon_kg", 0.0) / max(1, dt.info.world_size),
-                "wattprint/epoch_energy_j": (rec or {}).get("energy_j", 0.0),
-            }
+        with s.guard("summing the epoch's energy"):
+            # every rank ends the epoch here: sum over ranks now (cached for state_dict), not in a getter
+            summed = s.update_totals([(rec or {}).get("energy_j", 0.0)], read=rec is None)
+            if not self._log_metrics or summed is None:
+                return
+            metrics = dict(s.figures(), **{"wattprint/epoch_energy_j": summed[0]})
+            distributed = s.dt is not None and s.dt.info.distributed
             for name, value in metrics.items():
-                pl_module.log(name, float(value), on_step=False, on_epoch=True, sync_dist=dt.info.distributed, reduce_fx="sum")
-        except Exception:
-            logger.exception("wattprint: could not log energy to the trainer's logger")
-
-    def _close_epoch(self) -> Optional[Dict[str, Any]]:
-        cm, rec = self._epoch_cm, self._epoch_rec
-        self._epoch_cm = self._epoch_rec = None
-        if self.sync:
-            cuda_synchronize()
-        if cm is None:
-            return None
-        try:
-            cm.__exit__(None, None, None)
-        except Exception:
-            logger.exception("wattprint: could not close the epoch window")
-        return rec
+                # already summed over ranks: every rank logs the same value, so "max" keeps it as is
+                pl_module.log(name, float(value), on_step=False, on_epoch=True, sync_dist=distributed, reduce_fx="max")
 
     # -- checkpoints ------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        """Cumulative totals (over all ranks and all previous runs) for the checkpoint.
+        """Cumulative totals (over all ranks and all previous runs) for the checkpoint. Never a collective.
 
-        Under DDP this is a collective (Lightning calls it on every rank when saving).
+        On one process the figures are read now; under DDP they are the totals summed at the
+        last epoch end (a rank may save alone, e.g. an exception checkpoint, and must not wait).
         """
-        dt = self.dt
-        energy_j, carbon_kg, steps, run_ids = 0.0, 0.0, 0, []
-        if dt is not None and dt.tracker is not None and (dt.running or dt.footprint is not None):
-            if dt.running:
-                dt.tracker.sample_now()
-            snap = dt.tracker.snapshot()
-            local = [dt.energy_j, (snap.get("carbon.total_kg") or 0.0) if snap is not None else 0.0]
-            energy_j, carbon_kg = all_reduce_sum(local) if dt.info.distributed and dt.running else local
-            steps = dt.tracker.steps
-            run_ids = [dt.job_run_id or dt.tracker.run_id]
-        prev = self.previous
-        return {
-            "version": 1,
-            "energy_j": prev.get("energy_j", 0.0) + energy_j,
-            "carbon_kg": prev.get("carbon_kg", 0.0) + carbon_kg,
-            "steps": prev.get("steps", 0) + steps,
-            "run_ids": list(prev.get("run_ids") or []) + run_ids,
-        }
+        s = self.session
+        s.update_totals(collective=False)  # one process: read now; a distributed job keeps the cached totals
+        dt = s.dt
+        run_ids: List[str] = list(s.resume.get("resumed_from") or [])
+        if dt is not None and dt.job_run_id is not None and (dt.running or dt.footprint is not None):
+            run_ids.append(dt.job_run_id)
+        t = s.totals
+        return {"version": 1, "energy_j": t.energy_j, "carbon_kg": t.carbon_kg, "steps": t.steps, "run_ids": run_ids}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        self.previous = {
-            "energy_j": float(state_dict.get("energy_j", 0.0)),
-            "carbon_kg": float(state_dict.get("carbon_kg", 0.0)),
-            "steps": int(state_dict.get("steps", 0)),
-            "run_ids": list(state_dict.get("run_ids") or []),
-        }
+        previous = Totals(
+            energy_j=float(state_dict.get("energy_j", 0.0)),
+            carbon_kg=float(state_dict.get("carbon_kg", 0.0)),
+            steps=int(state_dict.get("steps", 0)),
+        )
+        self.session.restore(previous, {"resumed_from": list(state_dict.get("run_ids") or [])})
 
     @property
     def total_energy_j(self) -> float:
         """This rank's energy in this run plus the restored job total, joules."""
-        return self.previous.get("energy_j", 0.0) + (self.dt.energy_j if self.dt is not None else 0.0)
+        dt = self.session.dt
+        return self.session.previous.energy_j + (dt.energy_j if dt is not None else 0.0)

@@ -28,31 +28,18 @@ has no ``register_step_post_hook`` (PyTorch < 2.0).
 from __future__ import annotations
 
 import collections
-import logging
 import time
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Union
+from types import TracebackType
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Type, Union
 
 from wattprint import Footprint, Tracker
+from wattprint.integrations._session import WarnOnce, cuda_synchronize, is_failure
+from wattprint.integrations.distributed import DistributedTracker
 
 __all__ = ["StepHook", "attach", "energy_per_step", "cuda_synchronize"]
 
-logger = logging.getLogger("wattprint")
-
 PerStep = Union[int, Callable[[], Optional[int]], None]
-
-
-def cuda_synchronize() -> None:
-    """``torch.cuda.synchronize()`` when CUDA is initialised; nothing otherwise (CPU runs)."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    try:
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.synchronize()
-    except Exception:  # a sync failure must not break the step
-        logger.debug("wattprint: torch.cuda.synchronize() failed", exc_info=True)
+AnyTracker = Union[Tracker, DistributedTracker]
 
 
 class StepHook:
@@ -78,7 +65,7 @@ class StepHook:
 
     def __init__(
         self,
-        tracker: Any,
+        tracker: AnyTracker,
         *,
         samples_per_step: PerStep = None,
         tokens_per_step: PerStep = None,
@@ -93,7 +80,6 @@ class StepHook:
         if not callable(getattr(tracker, "step", None)):
             raise TypeError(f"tracker: {tracker!r} has no step() method")
         self.tracker = tracker
-        self._base: Tracker = getattr(tracker, "tracker", None) or tracker  # the object that reads sensors
         self._samples = samples_per_step
         self._tokens = tokens_per_step
         self._flops = flops_per_step
@@ -106,8 +92,9 @@ class StepHook:
         self.owns_tracker = owns_tracker
         self.steps = 0
         self.records: Deque[Dict[str, float]] = collections.deque(maxlen=max_records)
-        self._last_read: Optional[tuple] = None  # (steps, energy_j, t_s)
+        self._last_read: Optional[Tuple[int, float, float]] = None  # (steps, energy_j, t_s)
         self._handle: Any = None
+        self.warnings = WarnOnce()  # a persistent failure is logged once, then counted
 
     # -- the hot path ------------------------------------------------------------
     def __call__(self, optimizer: Any = None, args: Any = None, kwargs: Any = None) -> None:
@@ -129,25 +116,25 @@ class StepHook:
             self.steps += 1
             if self.read_every_n_steps is not None and self.steps % self.read_every_n_steps == 0:
                 self.read()
-        except Exception:
-            logger.exception("wattprint: counting a step failed; training goes on")
+        except Exception as exc:
+            self.warnings.failed("counting a step", exc)
 
     # -- synchronous reads ----------------------------------------------------------
     def read(self) -> Optional[Dict[str, float]]:
         """Read the counters now (after a CUDA sync if ``sync``); returns the span since the last read."""
-        base = self._base
-        if not getattr(base, "running", False):
+        tracker = self.tracker
+        if not tracker.running:
             return None
         if self.sync:
             cuda_synchronize()
-        base.sample_now()
+        tracker.sample_now()
         t_s = time.monotonic()
-        now = (self.steps, base.energy_j, t_s)
+        now = (self.steps, tracker.energy_j, t_s)
         prev, self._last_read = self._last_read, now
         if prev is None:
             return None
         d_steps = now[0] - prev[0]
-        rec = {
+        rec: Dict[str, float] = {
             "steps": float(now[0]),
             "step_count": float(d_steps),
             "energy_j": now[1] - prev[1],
@@ -171,7 +158,7 @@ class StepHook:
         if self._handle is not None:
             self._handle.remove()
         self._handle = register(self)
-        if self.read_every_n_steps is not None and getattr(self._base, "running", False):
+        if self.read_every_n_steps is not None and self.tracker.running:
             self.read()  # the first read opens the first span
         return self
 
@@ -188,14 +175,14 @@ class StepHook:
             if self.sync:
                 cuda_synchronize()
             return self.tracker.stop(status)
-        return getattr(self.tracker, "footprint", None)
+        return self.tracker.footprint
 
     def __enter__(self) -> "StepHook":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        failed = exc_type is not None and not issubclass(exc_type, (KeyboardInterrupt, SystemExit))
-        if self.owns_tracker and failed and hasattr(self.tracker, "info"):
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+        failed = is_failure(exc_type)
+        if self.owns_tracker and failed and isinstance(self.tracker, DistributedTracker):
             self.remove()
             self.tracker.stop("failed", gather=False)  # other ranks may never reach the gather
         else:
@@ -208,7 +195,7 @@ def _value(v: Any) -> Any:
 
 def attach(
     optimizer: Any,
-    tracker: Any = None,
+    tracker: Optional[AnyTracker] = None,
     *,
     samples_per_step: PerStep = None,
     tokens_per_step: PerStep = None,
@@ -236,9 +223,7 @@ def attach(
         wattprint.ConfigError: a bad tracker setting.
     """
     owns = tracker is None
-    if owns:
-        from wattprint.integrations.distributed import DistributedTracker
-
+    if tracker is None:
         tracker = DistributedTracker(**tracker_kwargs)
     elif tracker_kwargs:
         raise TypeError(f"tracker settings {sorted(tracker_kwargs)} given with a ready tracker; set them on the tracker")

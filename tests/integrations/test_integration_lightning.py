@@ -7,7 +7,9 @@ import glob
 import json
 import math
 import os
+import sys
 import warnings
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -158,3 +160,46 @@ def test_bad_settings_fail_when_the_callback_is_built():
 )
 def test_batch_size_of(batch, n):
     assert batch_size_of(batch) == n
+
+
+def _count_collectives(monkeypatch):
+    """Replace ``all_reduce_sum`` wherever an integration module holds it; returns the list of calls."""
+    calls = []
+
+    def counting(values):
+        calls.append(list(values))
+        return [float(v) for v in values]
+
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("wattprint.integrations") and hasattr(mod, "all_reduce_sum"):
+            monkeypatch.setattr(mod, "all_reduce_sum", counting)
+    return calls
+
+
+def test_state_dict_runs_no_collective_and_returns_the_last_epoch_totals(tmp_path, monkeypatch):
+    """Lightning may call state_dict() on one rank alone (an exception checkpoint): it must not all-reduce."""
+    clock = ManualClock()
+    cb = _callback(tmp_path, clock)
+    # rank 0 of a two-rank job, driven hook by hook (no process group: a collective would be a no-op, so count them)
+    trainer = SimpleNamespace(global_rank=0, local_rank=0, world_size=2, num_devices=2, global_step=0, current_epoch=0,
+                              estimated_stepping_batches=8)
+    module = SimpleNamespace(log=lambda *a, **k: None)
+    cb.setup(trainer, module, "fit")
+    cb.on_train_start(trainer, module)
+    cb.on_train_epoch_start(trainer, module)
+    for _ in range(2):
+        clock.advance(STEP_S)
+        trainer.global_step += 1
+        cb.on_train_batch_end(trainer, module, None, torch.zeros(8, 4), 0)
+    cb.on_train_epoch_end(trainer, module)  # every rank is here: totals are summed and cached
+    trainer.current_epoch = 1
+    cb.on_train_epoch_start(trainer, module)
+    clock.advance(5 * STEP_S)
+    trainer.global_step += 1
+    cb.on_train_batch_end(trainer, module, None, torch.zeros(8, 4), 0)
+    calls = _count_collectives(monkeypatch)
+    state = cb.state_dict()  # mid-epoch, as an exception checkpoint would be
+    assert calls == []
+    assert state["energy_j"] == pytest.approx(2 * STEP_S * WATTS) and state["steps"] == 2
+    cb.on_exception(trainer, module, RuntimeError("diverged"))
+    assert calls == [] and cb.footprint.status == "failed"
