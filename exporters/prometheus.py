@@ -87,29 +87,27 @@ class FootprintCollector:
         self._families = figure_families(figures)
         self._helps = {m["name"]: m["help"] for m in metric_table(figures)}
         self._lock = threading.Lock()
-        self._doc: Optional[Dict[str, Any]] = None
+        self._fp: Optional[Footprint] = None  # read-only: its accessors hand out copies
         self._power_w: Dict[str, Optional[float]] = {}
         self._updated_unix_s = 0.0
 
     def update(self, footprint: Footprint) -> None:
-        doc = footprint.to_dict()
         power = {cid: as_float(w) for cid, w in footprint.latest_power_w().items()}
         with self._lock:
-            self._doc, self._power_w, self._updated_unix_s = doc, power, time.time()
+            self._fp, self._power_w, self._updated_unix_s = footprint, power, time.time()
 
     @property
     def has_data(self) -> bool:
         with self._lock:
-            return self._doc is not None
+            return self._fp is not None
 
     def collect(self) -> Iterator[Any]:
         with self._lock:
-            doc, power, updated = self._doc, dict(self._power_w), self._updated_unix_s
-        if doc is None:
+            fp, power, updated = self._fp, dict(self._power_w), self._updated_unix_s
+        if fp is None:
             return
-        run = [str(doc.get("run_id", "")), str(doc.get("project", "")), str((doc.get("host") or {}).get("hostname", "")), self.rank]
-        yield from self._component_families(doc, power, run)
-        fp = Footprint(doc)
+        run = [str(fp.get(key, "")) for key in ("run_id", "project", "host.hostname")] + [self.rank]
+        yield from self._component_families(fp.get("components") or [], power, run)
         for name, figs in self._families.items():
             prom = figs[0].prometheus
             assert prom is not None
@@ -128,7 +126,7 @@ class FootprintCollector:
         from wattprint._version import __version__
 
         info = self._family("wattprint_run_info", "gauge", ["status", "region", "schema", "version"])
-        info.add_metric(run + [str(doc.get("status", "")), str(doc.get("region", "")), str(doc.get("schema", "")), __version__], 1.0)
+        info.add_metric(run + [str(fp.get(key, "")) for key in ("status", "region", "schema")] + [__version__], 1.0)
         yield info
 
     def _family(self, name: str, kind: str, extra: Sequence[str] = (), labels: Sequence[str] = _RUN_LABELS) -> Any:
@@ -138,10 +136,10 @@ class FootprintCollector:
             return CounterMetricFamily(name[: -len("_total")], self._helps[name], labels=list(labels) + list(extra))
         return GaugeMetricFamily(name, self._helps[name], labels=list(labels) + list(extra))
 
-    def _component_families(self, doc: Mapping[str, Any], power: Mapping[str, Optional[float]], run: List[str]) -> Iterator[Any]:
+    def _component_families(self, components: List[Any], power: Mapping[str, Optional[float]], run: List[str]) -> Iterator[Any]:
         energy = self._family("wattprint_energy_joules_total", "counter", labels=_COMPONENT_LABELS)
         watts = self._family("wattprint_power_watts", "gauge", labels=_COMPONENT_LABELS)
-        for comp in doc.get("components") or []:
+        for comp in components:
             what = [str(comp.get(k, "")) for k in ("id", "kind", "source")] + ["true" if comp.get("measured") else "false"]
             labels = run[:2] + what + run[2:]
             e = as_float(comp.get("energy_j"))
