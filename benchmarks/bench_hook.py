@@ -154,7 +154,7 @@ def main(argv: List[str] = None) -> Dict[str, object]:
 
 def _paired(arm: List[float], off: List[float]) -> List[float]:
     """Per-repeat overhead of ``arm`` against the ``off`` block of the same repeat, percent."""
-    return [(a / o - 1.0) * 100.0 for a, o in zip(arm, off)]
+    return [(a / o - 1.0) * 100.0 for a, o in zip(arm, off, strict=False)]
 
 
 def _iqr(values: List[float]) -> float:

@@ -235,11 +235,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         except Exception as err:
             d["power_limit_w"] = repr(err)
         d["instant_power_field"] = instant_power_mw() is not None
-        try:
-            with open("/proc/cpuinfo") as f:
-                d["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
-        except OSError:
-            d["cpu_model"] = None
+        from wattprint.engine.host import cpu_model_name
+
+        d["cpu_model"] = cpu_model_name() or None
         return d
 
     @section("nvml_latency_us")
@@ -344,7 +342,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         th.join()
         out = {}
         for key, ts in seen.items():
-            gaps = sorted(1000.0 * (y - x) for x, y in zip(ts, ts[1:]))
+            gaps = sorted(1000.0 * (y - x) for x, y in zip(ts, ts[1:], strict=False))
             out[key] = {"median_ms": statistics.median(gaps), "changes": len(ts)} if gaps else {"median_ms": None, "changes": len(ts)}
         return out
 

@@ -126,15 +126,9 @@ def codecarbon_available() -> bool:
 
 def describe_machine() -> Dict[str, Any]:
     """CPU model, cores, RAM, OS, Python, package versions, and which power sensors exist."""
-    cpu_model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from wattprint.engine.host import cpu_model_name
+
+    cpu_model = cpu_model_name() or "unknown"
     info: Dict[str, Any] = {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu_model": cpu_model,
@@ -214,7 +208,7 @@ def bench_idle(seconds: float, repeats: int, workdir: str, lead_s: float) -> Dic
             futures = [
                 pool.submit(probe, ["idle", tool, str(seconds), f"{start_at:.3f}", workdir], seconds + lead_s + 120) for tool in order
             ]
-            for tool, fut in zip(order, futures):
+            for tool, fut in zip(order, futures, strict=True):
                 res = fut.result()
                 res.setdefault("tool", tool)
                 runs.append(dict(res, round=r))
@@ -241,7 +235,7 @@ def bench_memory(wp_samples: int, cc_samples: int, parallel: bool) -> Dict[str, 
     else:
         results = [probe(["memory", tool, str(n)], 1200) for tool, n in jobs]
     out: Dict[str, Any] = {}
-    for (tool, n), res in zip(jobs, results):
+    for (tool, _n), res in zip(jobs, results, strict=True):
         if "error" not in res and len(res["points"]) >= 2:
             p = res["points"]
             # growth per sample over the second half of the run, after warm-up
@@ -328,7 +322,6 @@ def targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
     rows.append(dict(metric="start()+stop() latency, cold, files written", wattprint=fmt_summary(wpf.get("start_stop_s", {}), "ms", 1e3),
                      codecarbon=fmt_summary(cc.get("start_stop_s", {}), "ms", 1e3), ratio=f"{r:.0f}× faster" if r else "n/a",
                      target="≥ 20× faster", met=None if r is None else r >= 20))
-    base = (res["startup"].get("baseline_import_s") or {}).get("median") or 0.0
     wi, ci = med(wp, "import_s"), med(cc, "import_s")
     r = ratio(ci, wi)
     rows.append(dict(metric="`import` time", wattprint=fmt_summary(wp.get("import_s", {}), "ms", 1e3),
