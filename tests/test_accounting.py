@@ -202,3 +202,47 @@ def test_csv_flattening_reads_factor_values():
     row = t.stop().csv_row()
     assert row["factors.pue"] == 1.56 and row["region"] == "FR"
     assert row["factors.carbon_intensity_g_per_kwh"] == pytest.approx(56.04)
+
+
+def test_account_is_pure_given_a_live_snapshot():
+    """account() prices a given live snapshot; it reads nothing off the factors then."""
+    from wattprint.footprint.factors import LiveReadings
+
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    readings = [(t0, 100.0), (t0 + dt.timedelta(seconds=1800), 300.0)]
+    timeline = {"t_s": [0.0, 1800.0, 3600.0], "energy_j": {"gpu:0": [0.0, 1e6, 2e6]}}
+    comps = [{"id": "gpu:0", "kind": "synthetic", "name": "x", "energy_j": 2e6, "uncertainty_rel": 0.05}]
+    with_live = resolve_factors(pue=1.0, env={})
+    with_live.live = _FakeLive(readings)
+    by_default = account(components=comps, duration_s=3600, work={}, factors=with_live, started_at=t0, timeline=timeline)
+    snapshot = with_live.live_readings()
+    assert snapshot is not None and snapshot.readings == tuple(readings)
+    with_live.live = _FakeLive([])  # the live state moves on; the snapshot does not
+    pure = resolve_factors(pue=1.0, env={})
+    given = account(components=comps, duration_s=3600, work={}, factors=pure, started_at=t0, timeline=timeline, live=snapshot)
+    again = account(components=comps, duration_s=3600, work={}, factors=with_live, started_at=t0, timeline=timeline, live=snapshot)
+    assert by_default == given == again
+    assert given["grid"]["status"] == "live" and pure.live is None
+    no_live = account(components=comps, duration_s=3600, work={}, factors=pure)
+    assert "grid" not in no_live
+    fallback = account(components=comps, duration_s=60, work={}, factors=pure, live=LiveReadings({"status": "pending", "reason": "x"}))
+    assert fallback["grid"]["fallback"]["value"] == pure.carbon_intensity.value
+
+
+def test_embodied_and_peak_flops_are_separate_figures():
+    from wattprint.footprint.accounting import embodied, peak_flops
+
+    factors = resolve_factors(pue=1.0, env={})
+    h100 = {"id": "gpu:0", "kind": "gpu", "name": "NVIDIA H100 80GB HBM3", "info": {"count": 2}}
+    mystery = {"id": "gpu:1", "kind": "gpu", "name": "Mystery Accelerator 9000"}
+    assert peak_flops([h100]) == pytest.approx(2 * 989.4e12)
+    assert peak_flops([h100, mystery]) is None and peak_flops([]) is None  # a partial peak would give a wrong MFU
+    from wattprint.footprint.hardware import lookup_accelerator
+
+    spec = lookup_accelerator("H100")
+    emb = embodied([h100, mystery], 3600.0, factors)
+    assert emb.kg == pytest.approx(2 * spec.embodied_kgco2e * 3600 / (spec.lifetime_years * SECONDS_PER_YEAR))
+    assert emb.low_kg <= emb.kg <= emb.high_kg
+    assert emb.section["missing"] == ["gpu:1 (Mystery Accelerator 9000)"] and emb.section["devices"][0]["count"] == 2
+    off = resolve_factors(pue=1.0, env={}, embodied=False)
+    assert embodied([h100], 3600.0, off).kg is None and peak_flops([h100]) is not None

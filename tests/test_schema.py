@@ -82,3 +82,16 @@ def test_extra_keys_are_allowed_but_core_keys_are_checked():
         mutate(bad)
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, SCHEMA)
+
+
+def test_the_schema_has_one_home():
+    from wattprint.footprint import accounting, schema
+
+    assert accounting.footprint_schema is schema.footprint_schema is wp_footprint_schema()
+    assert schema.footprint_schema() == schema.footprint_schema() and schema.footprint_schema() is not schema.footprint_schema()
+
+
+def wp_footprint_schema():
+    import wattprint
+
+    return wattprint.footprint_schema
