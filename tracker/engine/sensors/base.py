@@ -10,17 +10,21 @@ a difference of two readings.
 
 Failure modes: ``read`` raises :class:`~wattprint.errors.SensorError` when the
 whole sensor failed this time; a component missing from the returned mapping
-failed alone. Either way the sampler records a gap and the run goes on.
-Counter anomalies (reset, impossible jump) are reported through
-:meth:`Sensor.drain_gaps`.
+failed alone (:meth:`Sensor.last_error` may say why). Either way the ledger
+records a gap and the run goes on. Counter anomalies (reset, impossible jump)
+are reported with :meth:`Sensor.record_gap` and collected by the ledger
+through :meth:`Sensor.drain_gaps`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Literal, Mapping, Optional
 
-__all__ = ["Component", "Gap", "Sensor", "PowerIntegrator"]
+__all__ = [
+    "Component", "Gap", "Sensor", "SensorMode", "PowerIntegrator",
+    "UNCERTAINTY_COUNTER", "UNCERTAINTY_POLLED", "UNCERTAINTY_ESTIMATE",
+]
 
 # Relative uncertainty (±) by kind of source, used for the footprint's bounds.
 UNCERTAINTY_COUNTER = 0.05  # NVML counters are specified to about ±5 %; RAPL similar
@@ -69,18 +73,40 @@ class Gap:
     reason: str
 
 
+SensorMode = Literal["counter", "power"]
+
+
 class Sensor:
-    """Base class for sensors. Subclasses set ``poll_interval_s`` and implement
-    :meth:`components` and :meth:`read`.
+    """Base class for sensors. Subclasses implement :meth:`components` and
+    :meth:`read`, declare :attr:`mode`, and call ``super().__init__()``.
 
     Attributes:
-        poll_interval_s: how often the sampler should read this sensor,
-            seconds. Counters need about 1 s (only for the timeline and wrap
-            detection); polled power needs up to 10 Hz.
+        mode: ``"counter"`` when :meth:`read` returns a hardware (or exact)
+            cumulative figure, so the sampler reads it every ``interval_s``
+            (about 1 s: only the timeline and wrap detection need it);
+            ``"power"`` when it integrates polled watts, so the sampler reads
+            it every ``min(poll_interval_s, power_interval_s)``.
+        poll_interval_s: the polling period a ``"power"`` sensor asks for,
+            seconds. Ignored for counters.
+        name: which sensor this is (``"nvml"``, ``"rapl"``...), for notes and logs.
+
+    State: :meth:`__init__` creates the gap list; it is also created before a
+    subclass's ``__init__`` runs, so a subclass written before the base had an
+    ``__init__`` (one that does not call ``super().__init__()``) still works.
     """
 
+    mode: SensorMode = "counter"
     poll_interval_s: float = 1.0
     name: str = "sensor"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Sensor":
+        self = super().__new__(cls)
+        Sensor.__init__(self)
+        return self
+
+    def __init__(self) -> None:
+        self._gaps: List[Gap] = []
+        self._closed = False
 
     def components(self) -> List[Component]:
         raise NotImplementedError
@@ -89,18 +115,24 @@ class Sensor:
         """Cumulative energy per component id since the sensor opened, joules."""
         raise NotImplementedError
 
-    def drain_gaps(self) -> List[Gap]:
-        """Gaps found since the last call (counter resets, impossible jumps)."""
-        gaps, self._gaps = getattr(self, "_gaps", []), []
-        return gaps
+    def last_error(self, component_id: str) -> Optional[str]:
+        """Why ``component_id`` was missing from the latest reading, or ``None`` (not known)."""
+        return None
 
-    def _record_gap(self, component_id: str, start_s: float, end_s: float, reason: str) -> None:
-        if not hasattr(self, "_gaps"):
-            self._gaps = []
+    def record_gap(self, component_id: str, start_s: float, end_s: float, reason: str) -> None:
+        """Report a span of unknown energy (a counter reset, an impossible jump); monotonic seconds."""
         self._gaps.append(Gap(component_id, start_s, end_s, reason))
+
+    _record_gap = record_gap  # the name sensors used before record_gap was public
+
+    def drain_gaps(self) -> List[Gap]:
+        """Gaps recorded since the last call (counter resets, impossible jumps)."""
+        gaps, self._gaps = self._gaps, []
+        return gaps
 
     def close(self) -> None:
         """Release handles. Safe to call twice."""
+        self._closed = True
 
 
 class PowerIntegrator:

@@ -1,7 +1,7 @@
 """Estimated CPU and RAM power where nothing can be measured.
 
 CPU: ``P = TDP_share × (IDLE_FRACTION + (1 − IDLE_FRACTION) × u)`` with ``u``
-the system-wide utilisation since the previous read (psutil), and
+the system-wide utilisation since the previous read, and
 ``TDP_share`` the package TDP scaled to the logical CPUs this machine has
 (a VM slice of a large server gets its share). The TDP comes from
 ``cpu_tdp_w`` when given, else the bundled CPU table by model name, else
@@ -13,14 +13,20 @@ Both are always marked ``measured=False`` with ±50 % uncertainty. Energy is
 integrated exactly for the model (average utilisation over each interval times
 its length), so the estimate does not depend on the sampling rate.
 
-psutil note: the first ``cpu_percent(interval=None)`` returns a meaningless
-0.0; the sensor makes that call when it opens and ignores it.
+Utilisation is ``busy / total`` of the sensor's own ``psutil.cpu_times()``
+snapshots (busy excludes idle and iowait; guest time is already inside user),
+so it does not depend on which thread reads: psutil's ``cpu_percent`` keeps
+its state per thread, and the sampler thread's first value would be 0 %.
+
+Failure modes: when no CPU time has elapsed between two reads (reads closer
+than the kernel's tick), the previous utilisation is kept. Opening fails only
+if psutil is missing (``ImportError``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from wattprint.engine.sensors.base import UNCERTAINTY_ESTIMATE, Component, Sensor
 
@@ -41,6 +47,9 @@ class CpuEstimateSensor(Sensor):
         model_name: the CPU model (defaults to /proc/cpuinfo's).
         reason: why this estimate is used (e.g. the RAPL file that was unreadable);
             it is kept in the component's ``info``.
+        cpu_times: the system-wide CPU-times source, a callable returning psutil's
+            ``scputimes`` shape (fields ``idle``, optional ``iowait``, ``guest``,
+            ``guest_nice``; seconds summed over CPUs); ``psutil.cpu_times`` by default.
     """
 
     name = "estimate.cpu"
@@ -52,11 +61,13 @@ class CpuEstimateSensor(Sensor):
         model_name: Optional[str] = None,
         reason: str = "",
         cpu_lookup: Optional[Callable[[str], Any]] = None,
+        cpu_times: Optional[Callable[[], Any]] = None,
     ) -> None:
         import psutil
         from wattprint.engine.host import cpu_model_name
 
-        self._psutil = psutil
+        super().__init__()
+        self._cpu_times = psutil.cpu_times if cpu_times is None else cpu_times
         self.model_name = model_name or cpu_model_name()
         logical = psutil.cpu_count(logical=True) or os.cpu_count() or 1
         # the TDP table lives in the footprint layer: the caller hands its lookup in
@@ -75,8 +86,9 @@ class CpuEstimateSensor(Sensor):
         self.reason = reason
         self._energy_j = 0.0
         self._last_t: Optional[float] = None
-        self.last_power_w = 0.0
-        psutil.cpu_percent(interval=None)  # warm-up: the first value is meaningless
+        self._last_times = _busy_total_s(self._cpu_times())
+        self.last_utilisation = 0.0
+        self.last_power_w = 0.0  # watts at the latest read
 
     def power_w(self, utilisation: float) -> float:
         """Modelled power at utilisation ``utilisation`` (0..1), watts."""
@@ -98,13 +110,28 @@ class CpuEstimateSensor(Sensor):
             )
         ]
 
+    def _utilisation(self) -> float:
+        """Busy share of CPU time since the previous call (0..1); the previous value when none elapsed."""
+        busy_s, total_s = _busy_total_s(self._cpu_times())
+        d_busy_s, d_total_s = busy_s - self._last_times[0], total_s - self._last_times[1]
+        self._last_times = (busy_s, total_s)
+        if d_total_s > 0:
+            self.last_utilisation = min(max(d_busy_s / d_total_s, 0.0), 1.0)
+        return self.last_utilisation
+
     def read(self, now_s: float) -> Mapping[str, float]:
-        util = self._psutil.cpu_percent(interval=None) / 100.0
-        self.last_power_w = self.power_w(util)
+        self.last_power_w = self.power_w(self._utilisation())
         if self._last_t is not None and now_s > self._last_t:
             self._energy_j += self.last_power_w * (now_s - self._last_t)
         self._last_t = now_s
         return {"cpu": self._energy_j}
+
+
+def _busy_total_s(times: Any) -> Tuple[float, float]:
+    """``(busy, total)`` seconds of a ``cpu_times()`` result, as psutil's ``cpu_percent`` counts them."""
+    total_s = float(sum(times)) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    busy_s = total_s - times.idle - getattr(times, "iowait", 0.0)
+    return busy_s, total_s
 
 
 class RamEstimateSensor(Sensor):
@@ -118,6 +145,7 @@ class RamEstimateSensor(Sensor):
             import psutil
 
             total_bytes = int(psutil.virtual_memory().total)
+        super().__init__()
         self.total_gb = total_bytes / 1e9
         self.power_w = w_per_gb * self.total_gb
         self.w_per_gb = w_per_gb
