@@ -4,6 +4,11 @@
 sensors plus one :class:`SourceNote` per source saying ``measured``,
 ``estimated`` or ``absent`` and why (for example the exact file that was not
 readable). ``wattprint sensors`` prints these notes; the footprint keeps them.
+
+Failure modes: missing hardware, drivers or permissions never raise (they
+become ``absent`` notes and estimates); a setting that was asked for and is
+wrong does: an explicit ``powercap_root`` (or ``WATTPRINT_POWERCAP_ROOT`` in
+``env``) that does not exist raises :class:`~wattprint.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -47,36 +52,41 @@ def discover(
     """Open the available sensors. Never raises for missing hardware.
 
     ``cpu_lookup`` is the CPU table's lookup (model name -> spec), handed to the CPU estimate.
+    ``env`` (``os.environ`` when ``None``) is where every sensor reads its variables.
+
+    Raises:
+        ConfigError: ``powercap_root`` or ``WATTPRINT_POWERCAP_ROOT`` names a path that does not exist.
     """
     global _warned_rapl_permission
     from wattprint.engine.sensors.estimate import CpuEstimateSensor, RamEstimateSensor
     from wattprint.engine.sensors.nvidia import NvidiaSensor
     from wattprint.engine.sensors.rapl import RaplSensor
-    from wattprint.engine.sensors.rapl import powercap_root as _root
 
     sensors: List[Sensor] = []
     notes: List[SourceNote] = []
     if gpu:
+        nvidia_gpus = 0
         try:
             nv = NvidiaSensor(nvml=nvml_module, env=env, power_interval_s=power_interval_s)
             sensors.append(nv)
             for c in nv.components():
+                nvidia_gpus += 1
                 notes.append(SourceNote("nvml", "measured", f"{c.id} {c.name} ({c.info.get('uuid')}) via {c.source}"))
         except SensorError as err:
             notes.append(SourceNote("nvml", "absent", str(err)))
         except Exception as err:  # a broken driver binding must not stop the run
             notes.append(SourceNote("nvml", "absent", f"{type(err).__name__}: {err}"))
-        _discover_amd(sensors, notes, amdsmi_module, env, power_interval_s)
+        _discover_amd(sensors, notes, amdsmi_module, env, power_interval_s, first_index=nvidia_gpus)
     has_dram = False
     if cpu:
-        root = _root(powercap_root)
         reason = ""
+        rapl: Optional[RaplSensor] = None
         try:
-            rapl = RaplSensor(root)
+            rapl = RaplSensor(powercap_root, env=env)  # ConfigError (an explicit root that is wrong) escapes
             sensors.append(rapl)
             for c in rapl.components():
                 has_dram = has_dram or c.kind == "dram"
-                notes.append(SourceNote("rapl", "measured", f"{c.id} from {root}/{c.info['zone']}/energy_uj"))
+                notes.append(SourceNote("rapl", "measured", f"{c.id} from {rapl.root}/{c.info['zone']}/energy_uj"))
         except SensorPermissionError as err:
             reason = str(err)
             if not _warned_rapl_permission:
@@ -86,7 +96,7 @@ def discover(
         except SensorError as err:
             reason = str(err)
             notes.append(SourceNote("rapl", "absent", reason))
-        if not any(s.name == "rapl" for s in sensors):
+        if rapl is None:
             est = CpuEstimateSensor(cpu_tdp_w=cpu_tdp_w, reason=reason, cpu_lookup=cpu_lookup)
             sensors.append(est)
             notes.append(
@@ -100,7 +110,7 @@ def discover(
 
 
 def _discover_amd(sensors: List[Sensor], notes: List[SourceNote], module: Any, env: Optional[Mapping[str, str]],
-                  power_interval_s: float) -> None:
+                  power_interval_s: float, first_index: int) -> None:
     """Add AMD GPUs through amdsmi when it is installed (numbered after any NVIDIA GPUs)."""
     import importlib.util
 
@@ -109,9 +119,8 @@ def _discover_amd(sensors: List[Sensor], notes: List[SourceNote], module: Any, e
     if module is None and importlib.util.find_spec("amdsmi") is None:
         notes.append(SourceNote("amdsmi", "absent", "amdsmi is not installed (AMD GPUs need ROCm's amdsmi package)"))
         return
-    first = sum(len(s.components()) for s in sensors if s.name == "nvml")
     try:
-        amd = AmdSensor(amdsmi=module, env=env, power_interval_s=power_interval_s, first_index=first)
+        amd = AmdSensor(amdsmi=module, env=env, power_interval_s=power_interval_s, first_index=first_index)
     except Exception as err:
         notes.append(SourceNote("amdsmi", "absent", str(err)))
         return

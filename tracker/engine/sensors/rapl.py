@@ -11,10 +11,17 @@ Counted: every ``package-N`` zone and its ``dram`` subzone. Skipped: ``psys``
 (it already contains the packages), ``core`` and ``uncore`` (subsets of the
 package), and the ``intel-rapl-mmio`` mirror of the same package counters.
 
-Failure modes: since Linux 5.10 ``energy_uj`` is readable by root only; opening
-the sensor then raises :class:`~wattprint.errors.SensorPermissionError` whose
-message names the file and the fix. A file that disappears mid-run drops that
-component from one reading (the sampler records a gap).
+The root is the ``root`` argument, else ``WATTPRINT_POWERCAP_ROOT`` from the
+injected ``env``, else :data:`DEFAULT_POWERCAP_ROOT`.
+
+Failure modes: a root that was asked for (the argument or the variable) and
+does not exist raises :class:`~wattprint.errors.ConfigError` naming the setting
+and the path; the default root missing, or a root without a package zone,
+raises :class:`~wattprint.errors.SensorUnavailable` (discovery then estimates).
+Since Linux 5.10 ``energy_uj`` is readable by root only; opening the sensor
+then raises :class:`~wattprint.errors.SensorPermissionError` whose message
+names the file and the fix. A file that disappears mid-run drops that
+component from one reading (the ledger records a gap).
 """
 
 from __future__ import annotations
@@ -27,11 +34,15 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.host import cpu_model_name
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, Component, Sensor
-from wattprint.errors import SensorPermissionError, SensorUnavailable
+from wattprint.errors import ConfigError, SensorPermissionError, SensorUnavailable
 
-__all__ = ["RaplSensor", "DEFAULT_POWERCAP_ROOT", "powercap_root", "find_rapl_zones", "RaplZone"]
+__all__ = [
+    "RaplSensor", "DEFAULT_POWERCAP_ROOT", "POWERCAP_ROOT_VAR", "powercap_root", "resolve_powercap_root", "check_powercap_root",
+    "find_rapl_zones", "RaplZone", "zone_summary",
+]
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
+POWERCAP_ROOT_VAR = "WATTPRINT_POWERCAP_ROOT"
 _ZONE_RE = re.compile(r"^(?:intel|amd)-rapl:(\d+)$")
 _SUBZONE_RE = re.compile(r"^(?:intel|amd)-rapl:(\d+):(\d+)$")
 _MAX_PACKAGE_W = 1_500.0  # a generous ceiling for the impossible-jump check
@@ -44,9 +55,37 @@ PERMISSION_FIX = (
 )
 
 
-def powercap_root(root: Optional[str] = None) -> str:
-    """The powercap root: the argument, else ``WATTPRINT_POWERCAP_ROOT``, else ``/sys/class/powercap``."""
-    return root or os.environ.get("WATTPRINT_POWERCAP_ROOT") or DEFAULT_POWERCAP_ROOT
+def resolve_powercap_root(root: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Tuple[str, Optional[str]]:
+    """``(path, setting)``: the argument (setting ``"powercap_root"``), else ``WATTPRINT_POWERCAP_ROOT``
+    from ``env`` (``os.environ`` when ``None``), else the default root (setting ``None``)."""
+    if root:
+        return root, "powercap_root"
+    from_env = (os.environ if env is None else env).get(POWERCAP_ROOT_VAR)
+    if from_env:
+        return from_env, POWERCAP_ROOT_VAR
+    return DEFAULT_POWERCAP_ROOT, None
+
+
+def powercap_root(root: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
+    """The powercap root: the argument, else ``WATTPRINT_POWERCAP_ROOT`` in ``env``, else the default."""
+    return resolve_powercap_root(root, env)[0]
+
+
+def check_powercap_root(root: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
+    """The resolved root, checked: a root that was asked for must be a directory.
+
+    Raises:
+        ConfigError: the argument or ``WATTPRINT_POWERCAP_ROOT`` names a path that is not a directory.
+        SensorUnavailable: the default root does not exist (no powercap on this host).
+    """
+    path, setting = resolve_powercap_root(root, env)
+    if os.path.isdir(path):
+        return path
+    if setting is None:
+        raise SensorUnavailable(f"no powercap tree at {path} (no RAPL on this host)")
+    what = "is not a directory" if os.path.exists(path) else "does not exist"
+    raise ConfigError(setting, f"powercap root {path!r} {what}; give the sysfs powercap directory "
+                               f"(default {DEFAULT_POWERCAP_ROOT}) or leave it unset")
 
 
 @dataclass(frozen=True)
@@ -105,18 +144,21 @@ class RaplSensor(Sensor):
     """Energy of CPU packages and DRAM from RAPL counters.
 
     Args:
-        root: powercap root; defaults to :func:`powercap_root`.
+        root: powercap root; else ``WATTPRINT_POWERCAP_ROOT`` in ``env``, else the default.
+        env: environment to read the variable from (``os.environ`` when ``None``).
 
     Raises:
-        SensorUnavailable: no package zone under ``root``.
+        ConfigError: ``root`` or the variable names a path that does not exist.
+        SensorUnavailable: the default root is missing, or no package zone under the root.
         SensorPermissionError: ``energy_uj`` exists but is not readable.
     """
 
     name = "rapl"
-    poll_interval_s = 1.0
+    mode = "counter"
 
-    def __init__(self, root: Optional[str] = None) -> None:
-        self.root = powercap_root(root)
+    def __init__(self, root: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> None:
+        super().__init__()
+        self.root = check_powercap_root(root, env)
         self._zones = find_rapl_zones(self.root)
         if not any(z.kind == "cpu" for z in self._zones):
             raise SensorUnavailable(f"no RAPL package zone under {self.root}")
@@ -163,13 +205,14 @@ class RaplSensor(Sensor):
             last_ok = self._last_ok_s.get(cid, now_s)
             step = counter.update(raw, now_s)
             if step.is_gap:
-                self._record_gap(cid, last_ok, now_s, f"rapl counter {step.event}")
+                self.record_gap(cid, last_ok, now_s, f"rapl counter {step.event}")
             self._energy_j[cid] += step.delta_j
             self._last_ok_s[cid] = now_s
             out[cid] = self._energy_j[cid]
         return out
 
 
-def zone_summary(root: Optional[str] = None) -> Tuple[str, List[RaplZone]]:
-    r = powercap_root(root)
+def zone_summary(root: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Tuple[str, List[RaplZone]]:
+    """``(root, zones)`` for a report (``benchmarks/run.py``); reads nothing but names."""
+    r = powercap_root(root, env)
     return r, find_rapl_zones(r)
