@@ -350,7 +350,7 @@ class PrometheusExporter:
             try:
                 from prometheus_client import delete_from_gateway
 
-                kwargs = {"handler": self.push_handler} if self.push_handler is not None else {}
+                kwargs: Dict[str, Any] = {"handler": self.push_handler} if self.push_handler is not None else {}
                 delete_from_gateway(self.pushgateway, job=self.job, grouping_key=self._group, timeout=self.push_timeout_s, **kwargs)
             except Exception as err:
                 logger.warning("wattprint: could not delete the run from the Pushgateway at %s (%s)", self.pushgateway, err)
@@ -371,7 +371,7 @@ class PrometheusExporter:
         assert self.pushgateway is not None
         with self._push_lock:
             try:
-                kwargs = {"handler": self.push_handler} if self.push_handler is not None else {}
+                kwargs: Dict[str, Any] = {"handler": self.push_handler} if self.push_handler is not None else {}
                 push_to_gateway(
                     self.pushgateway,
                     job=self.job,

@@ -19,7 +19,7 @@ __all__ = ["footprint_schema"]
 
 @functools.lru_cache(maxsize=1)
 def _schema_text() -> str:
-    return resources.files("wattprint.footprint").joinpath("schemas", "footprint.schema.json").read_text(encoding="utf-8")
+    return resources.files("wattprint.footprint").joinpath("schemas").joinpath("footprint.schema.json").read_text(encoding="utf-8")
 
 
 def footprint_schema() -> Dict[str, Any]:

@@ -20,7 +20,7 @@ __all__ = ["read_data_csv", "opt_float", "opt_int"]
 
 def read_data_csv(filename: str) -> List[Dict[str, str]]:
     """Rows of a CSV file in ``wattprint/footprint/data`` as dicts of strings (``#`` lines are comments)."""
-    text = resources.files("wattprint.footprint").joinpath("data", filename).read_text(encoding="utf-8")
+    text = resources.files("wattprint.footprint").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
     return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
 
 

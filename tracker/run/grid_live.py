@@ -15,7 +15,10 @@ A :class:`LiveGrid` fetches in its own named daemon thread, first at
 ``start()`` and then every ``refresh_s``; each request has a timeout. Results
 are cached per (provider, zone, URL) for ``refresh_s`` across trackers in the
 process. Nothing is fetched before ``start()``, and nothing at all unless a
-provider was configured. Failures are recorded as a reason (the accounting
+provider was configured; :func:`resolve_run_factors` attaches one to a run's factors.
+
+Failure modes: a bad setting raises :class:`~wattprint.errors.ConfigError` when the
+run is built. Fetch failures are recorded as a reason (the accounting
 then falls back to the bundled figure and says why); they never raise into
 the caller. The token never appears in logs, reasons, reprs or footprints.
 """
@@ -355,18 +358,9 @@ def from_options(provider: Any, setting: str, region_code: str, options: Mapping
             raise ConfigError("grid_token", "WattTime needs 'user:password' (grid_token= or WATTPRINT_GRID_TOKEN)")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         raise ConfigError(url_setting, f"must be an http(s) URL, got {url!r}")
-    timeouts = {
-        key: _positive_float(key, options.get(key), env, default) for key, default in (("grid_timeout_s", 5.0), ("grid_refresh_s", 900.0))
-    }
-    return LiveGrid(
-        name,
-        zone,
-        token,
-        base_url=url,
-        timeout_s=timeouts["grid_timeout_s"],
-        refresh_s=timeouts["grid_refresh_s"],
-        session=options.get("grid_session"),
-    )
+    timeout_s = _positive_float("grid_timeout_s", options.get("grid_timeout_s"), env, 5.0)
+    refresh_s = _positive_float("grid_refresh_s", options.get("grid_refresh_s"), env, 900.0)
+    return LiveGrid(name, zone, token, base_url=url, timeout_s=timeout_s, refresh_s=refresh_s, session=options.get("grid_session"))
 
 
 def _positive_float(name: str, value: Any, env: Mapping[str, str], default: float) -> float:
