@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, List, Optional
 
 AMDSMI_STATUS_NOT_SUPPORTED = 2
 
@@ -36,7 +36,7 @@ class FakeAmdGpu:
 
 
 def make_fake_amdsmi(gpus: List[FakeAmdGpu]) -> types.ModuleType:
-    m = types.ModuleType("amdsmi")
+    m: Any = types.ModuleType("amdsmi")
     m.AmdSmiLibraryException = AmdSmiLibraryException
     m.shut_down = 0
 

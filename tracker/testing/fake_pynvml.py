@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import pynvml as _real
 
@@ -44,7 +44,7 @@ class _Handle:
 
 def make_fake_nvml(gpus: List[FakeGpu], *, init_error: Optional[int] = None) -> types.ModuleType:
     """A module object with the pynvml functions wattprint uses."""
-    m = types.ModuleType("pynvml")
+    m: Any = types.ModuleType("pynvml")
     m.NVMLError = NVMLError
     for name in dir(_real):
         if name.startswith("NVML_"):
