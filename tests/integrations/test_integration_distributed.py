@@ -132,6 +132,23 @@ def _doc(rank, node, local_rank, comps, steps=10, status="completed", windows=()
     }
 
 
+def test_distributed_tracker_answers_for_its_rank_without_reaching_into_it(tmp_path):
+    clock = ManualClock()
+    sensor = wp.ReplaySensor([(0.0, 20.0)], component_id="gpu:0", kind="gpu")
+    dt = DistributedTracker(output_dir=str(tmp_path), sensors=[sensor], clock=clock, interval_s=math.inf, handle_signals=False,
+                            rank=1, world_size=2, local_world_size=2)
+    assert dt.steps == 0 and dt.snapshot() is None and dt.total_steps is None
+    dt.start()
+    assert dt.set_total_steps(10) and dt.total_steps == 10
+    dt.step(3)
+    clock.advance(2.0)
+    dt.sample_now()
+    snap = dt.snapshot()
+    assert dt.steps == 3 and snap.status == "partial" and snap.energy_j == pytest.approx(40.0) == dt.energy_j
+    fp = dt.stop(gather=False)
+    assert dt.snapshot() is fp and fp.get("work.steps") == 3
+
+
 def test_merge_counts_each_gpu_uuid_and_node_component_once():
     docs = [
         _doc(0, "a", 0, [("gpu:0", "gpu", 1000.0, "device", {"uuid": "GPU-1"}), ("cpu:package-0", "cpu", 300.0, "node", {})]),
@@ -168,6 +185,19 @@ def test_merge_status_and_windows():
     assert job.status == "failed" and job.run_id == "J" and job["project"] == "q"
     (w,) = job["windows"]
     assert w["name"] == "epoch 0" and w["energy_j"] == pytest.approx(100 + 30 + 95) and w["duration_s"] == 5.5 and w["ranks"] == 2
+
+
+def test_merge_window_totals_count_shared_hardware_once():
+    t0 = {"name": "step", "count": 1000, "duration_s": 50.0, "energy_j": 1300.0, "steps": 1000, "components": {"gpu:0": 1000.0, "cpu": 300.0}}
+    t1 = {"name": "step", "count": 1000, "duration_s": 52.0, "energy_j": 1250.0, "steps": 1000, "components": {"gpu:0": 950.0, "cpu": 300.0}}
+    docs = [
+        _doc(0, "a", 0, [("gpu:0", "gpu", 2000.0, "device", {}), ("cpu", "cpu", 600.0, "node", {})]),
+        _doc(1, "a", 1, [("gpu:0", "gpu", 1900.0, "device", {}), ("cpu", "cpu", 600.0, "node", {})]),
+    ]
+    docs[0]["window_totals"], docs[1]["window_totals"] = [t0], [t1]
+    (w,) = merge_footprints(docs, run_id="J")["window_totals"]
+    assert (w["name"], w["count"], w["steps"], w["ranks"]) == ("step", 1000, 1000, 2)
+    assert w["energy_j"] == pytest.approx(1000 + 300 + 950) and w["duration_s"] == 52.0  # the node's CPU once
 
 
 def test_merge_needs_documents():

@@ -2,7 +2,9 @@
 
 ``merge_footprints`` de-duplicates what several processes measured: node-level components
 (CPU, DRAM, RAM) once per node, devices once per UUID, anything else once per rank, then
-re-prices the merged energy with the job's factors. ``wattprint report`` and the distributed
+re-prices the merged energy with the job's factors, through the one builder
+(:func:`wattprint.footprint.build.assemble`). Raw windows are matched across ranks by
+name and occurrence; ``window_totals`` are merged by name. ``wattprint report`` and the distributed
 integration both use it; it imports no framework.
 
 Failure modes: an empty list raises ``ValueError``; rank documents without timestamps
@@ -17,7 +19,8 @@ import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from wattprint.footprint.accounting import account, resolve_factors
+from wattprint.footprint.accounting import resolve_factors
+from wattprint.footprint.build import assemble
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.units import iso_utc, parse_utc
 
@@ -189,7 +192,7 @@ def merge_footprints(
     if duplicates:
         notes.append(f"{len(duplicates)} component reading(s) reported by more than one rank were counted once (see distributed.duplicates)")
 
-    doc: Dict[str, Any] = {
+    header: Dict[str, Any] = {
         "schema": first.get("schema", SCHEMA_ID),
         "run_id": run_id,
         "project": project,
@@ -198,14 +201,10 @@ def merge_footprints(
         "ended_at": iso_utc(ended_at),
         "duration_s": duration_s,
         "host": first.get("host") or {},
-        "components": components,
     }
-    acc = account(components=components, duration_s=duration_s, work=work, factors=factors, started_at=started_at, timeline=None)
-    doc.update(acc)
-    doc["windows"] = _merge_windows(ranks, kept_ids)
-    doc["gaps"] = gaps
-    doc["sources"] = sources
-    doc["notes"] = notes
+    doc = assemble(header, components, duration_s=duration_s, work=work, factors=factors, started_at=started_at,
+                   windows=_merge_windows(ranks, kept_ids), window_totals=_merge_window_totals(ranks, kept_ids),
+                   gaps=gaps, sources=sources, notes=notes)  # fmt: skip
     for key, value in first.items():  # rank 0's own sections (annotations such as "lightning", "resume")
         if key not in doc and key not in ("timeline", "forecast", "distributed"):
             doc[key] = value
@@ -244,6 +243,24 @@ def _merge_windows(ranks: List[Dict[str, Any]], kept_ids: Dict[int, set]) -> Lis
             m["steps"] = max(m["steps"], int(w.get("steps") or 0))
             m["ranks"] += 1
     return [merged[k] for k in order]
+
+
+def _merge_window_totals(ranks: List[Dict[str, Any]], kept_ids: Dict[int, set]) -> List[Dict[str, Any]]:
+    """Window totals per name across ranks: energy of counted components summed; count, duration and steps
+    the largest rank's (data-parallel ranks run the same windows)."""
+    merged: Dict[str, Dict[str, Any]] = {}
+    for r in ranks:
+        for w in r["doc"].get("window_totals") or []:
+            name = str(w.get("name"))
+            comps = w.get("components") or {}
+            energy = sum(float(v) for cid, v in comps.items() if cid in kept_ids[r["rank"]]) if comps else float(w.get("energy_j") or 0.0)
+            m = merged.setdefault(name, {"name": name, "count": 0, "duration_s": 0.0, "energy_j": 0.0, "steps": 0, "ranks": 0})
+            m["count"] = max(m["count"], int(w.get("count") or 0))
+            m["duration_s"] = max(m["duration_s"], float(w.get("duration_s") or 0.0))
+            m["energy_j"] += energy
+            m["steps"] = max(m["steps"], int(w.get("steps") or 0))
+            m["ranks"] += 1
+    return list(merged.values())
 
 
 def write_job_footprint(job: Footprint, output_dir: str) -> Optional[str]:

@@ -1,7 +1,8 @@
 """Plan a run before it happens: FLOPs, time, energy, carbon and water.
 
 :func:`estimate` applies the same accounting as a measured run
-(:func:`wattprint.footprint.accounting.account`) to a planned one:
+(:func:`wattprint.footprint.accounting.account`, through the one builder
+:func:`wattprint.footprint.build.assemble`) to a planned one:
 
 - FLOPs: given (``flops=``) or ``6·N·D`` (``params=`` × ``tokens=``; Kaplan et al. 2020);
 - time: given (``hours=``) or ``FLOPs / (gpus × peak FLOP/s × MFU)``;
@@ -29,7 +30,8 @@ import os
 from typing import Any, Dict, List, Mapping, Optional
 
 from wattprint.errors import ConfigError
-from wattprint.footprint.accounting import J_PER_KWH, account
+from wattprint.footprint.accounting import J_PER_KWH
+from wattprint.footprint.build import assemble
 from wattprint.footprint.factors import resolve_factors
 from wattprint.footprint.hardware import accelerator_table, lookup_accelerator
 
@@ -180,14 +182,7 @@ def estimate(
         "scope": "device",
         "info": {"count": gpus},
     }
-    acc = account(
-        components=[component],
-        duration_s=duration_s or 0.0,
-        work={"steps": 0, "samples": 0, "tokens": int(tokens_v or 0), "flops": flops_v},
-        factors=factors,
-    )
-    acc["work"]["flops_source"] = flops_source
-    doc: Dict[str, Any] = {
+    header: Dict[str, Any] = {
         "schema": ESTIMATE_SCHEMA_ID,
         "kind": "estimate",
         "inputs": {
@@ -213,10 +208,16 @@ def estimate(
         },
         "duration_s": duration_s,
         "gpu_hours": duration_s * gpus / 3600.0 if duration_s is not None and spec is not None else None,
-        "components": [component],
     }
-    doc.update(acc)
-    doc["notes"] = notes
+    doc = assemble(
+        header,
+        [component],
+        duration_s=duration_s or 0.0,
+        work={"steps": 0, "samples": 0, "tokens": int(tokens_v or 0), "flops": flops_v},
+        factors=factors,
+        notes=notes,
+    )
+    doc["work"]["flops_source"] = flops_source
     return doc
 
 
