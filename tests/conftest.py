@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))  # so tests can `from fakes import ...`
 
 
 @pytest.fixture(autouse=True)
