@@ -143,11 +143,11 @@ class WattprintCallback(Callback):
     # -- lifecycle -----------------------------------------------------------------
     def setup(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", stage: str) -> None:
         def make() -> DistributedTracker:
-            ranks = dict(rank=trainer.global_rank, local_rank=trainer.local_rank, world_size=trainer.world_size)
+            rank, local_rank, world_size = int(trainer.global_rank), int(trainer.local_rank), int(trainer.world_size)
             if self._given is not None and self.session.dt is None:
-                return DistributedTracker(tracker=self._given, **ranks)
-            local_world = max(1, int(getattr(trainer, "num_devices", 1) or 1)) if trainer.world_size > 1 else 1
-            return DistributedTracker(**self._kwargs, **ranks, local_world_size=local_world)
+                return DistributedTracker(tracker=self._given, rank=rank, local_rank=local_rank, world_size=world_size)
+            local_world = max(1, int(getattr(trainer, "num_devices", 1) or 1)) if world_size > 1 else 1
+            return DistributedTracker(**self._kwargs, rank=rank, local_rank=local_rank, world_size=world_size, local_world_size=local_world)
 
         if self.session.begin(make, ("lightning", {"stage": stage})):
             self._stage = stage

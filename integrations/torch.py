@@ -21,7 +21,8 @@ finished the steps being measured (a sync stalls the pipeline: use it with a
 large N, or for a few steps only).
 
 Failure modes: nothing here raises into training; a failed read is recorded
-by the tracker as a gap. ``attach`` raises ``TypeError`` when the optimizer
+by the tracker as a gap; a failing step count is logged with its traceback
+once per cause, then only counted (``hook.warnings.counts``). ``attach`` raises ``TypeError`` when the optimizer
 has no ``register_step_post_hook`` (PyTorch < 2.0).
 """
 

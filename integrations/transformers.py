@@ -124,10 +124,10 @@ class WattprintCallback(TrainerCallback):
         s = self.session
 
         def make() -> DistributedTracker:
-            ranks = dict(rank=int(args.process_index), local_rank=int(args.local_process_index), world_size=int(args.world_size))
+            rank, local_rank, world_size = int(args.process_index), int(args.local_process_index), int(args.world_size)
             if self._given is not None and (s.dt is None or self._given.footprint is None):
-                return DistributedTracker(tracker=self._given, **ranks)
-            return DistributedTracker(**self._kwargs, **ranks)
+                return DistributedTracker(tracker=self._given, rank=rank, local_rank=local_rank, world_size=world_size)
+            return DistributedTracker(**self._kwargs, rank=rank, local_rank=local_rank, world_size=world_size)
 
         if s.running:
             return
@@ -246,5 +246,5 @@ def attach(trainer: "Trainer", callback: Optional[WattprintCallback] = None, **t
             cb.stop("failed" if is_failure(type(err)) else "partial", gather=False)
             raise
 
-    trainer.train = train  # type: ignore[method-assign]
+    trainer.train = train
     return cb

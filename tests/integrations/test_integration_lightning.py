@@ -154,6 +154,19 @@ def test_bad_settings_fail_when_the_callback_is_built():
         WattprintCallback(pue=0.5)
 
 
+def test_settings_are_checked_without_a_throwaway_tracker(monkeypatch):
+    built = []
+    original = wp.Tracker.__init__
+
+    def counting(self, *a, **k):
+        built.append(k)
+        original(self, *a, **k)
+
+    monkeypatch.setattr(wp.Tracker, "__init__", counting)
+    WattprintCallback(project="p", region="IE", save=False)
+    assert built == []
+
+
 @pytest.mark.parametrize(
     "batch, n",
     [(torch.zeros(5, 2), 5), ((torch.zeros(3, 1), torch.zeros(3)), 3), ({"ids": torch.zeros(7, 4)}, 7), ("text", None), (torch.tensor(1.0), None)],
