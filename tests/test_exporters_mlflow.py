@@ -100,5 +100,5 @@ def test_unreachable_tracking_server_is_retried_then_isolated(tmp_path, monkeypa
     assert fp.status == "completed"
     assert json.loads((tmp_path / "ml-dead.json").read_text())["run_id"] == "ml-dead"
     assert exp.run_id is None
-    (err,) = [r.getMessage() for r in caplog.records if "MlflowExporter failed in export" in r.getMessage()]
-    assert "failed 2 times" in err
+    (rec,) = [r for r in caplog.records if "MlflowExporter failed in export" in r.getMessage()]
+    assert "failed 2 times" in str(rec.exc_info[1])  # logged once, with the traceback
