@@ -3,6 +3,8 @@
 ``Clock.monotonic()`` returns seconds on a monotonic scale (durations);
 ``Clock.utc_now()`` returns an aware UTC datetime (timestamps). Production
 code uses :data:`SYSTEM_CLOCK`; tests use :class:`wattprint.testing.ManualClock`.
+
+Failure modes: none; the system clocks do not raise.
 """
 
 from __future__ import annotations

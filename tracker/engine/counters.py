@@ -13,6 +13,10 @@ NVML's total-energy counter (mJ since driver load) and RAPL's ``energy_uj``
 
 :class:`EnergyCounter` turns raw readings into joule deltas and says which of
 these happened, so every sensor handles them the same way.
+
+Failure modes: :meth:`EnergyCounter.update` never raises (anomalies are
+events, not exceptions); the constructor raises ``ValueError`` for a
+non-positive ``scale_j`` or ``max_range``.
 """
 
 from __future__ import annotations
@@ -107,7 +111,3 @@ class EnergyCounter:
                 return CounterStep(wrapped_j, "wrap")
         since_reset_j = raw * self.scale_j
         return CounterStep(since_reset_j if since_reset_j <= limit_j else 0.0, "reset")
-
-    def rebase(self, raw: int, now_s: float) -> None:
-        """Start again from ``raw`` without producing a delta (after a read failure)."""
-        self._prev_raw, self._prev_t = raw, now_s

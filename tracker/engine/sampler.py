@@ -1,14 +1,20 @@
 """The one background thread that reads every sensor.
 
-Loop: ``while not stop.wait(tick_s)``: read the sensors that are due (power
-sensors every ``power_interval_s``, counters every ``interval_s``), then call
-``on_tick`` (timeline point, live exporters, checkpoint). The thread is a
-named daemon, wakes at once on :meth:`Sampler.stop`, and never lets an
-exception escape (it logs and goes on). ``interval_s = math.inf`` means no
-thread at all: boundaries and :meth:`Sampler.tick` still read.
+Loop: ``while not stop.wait(tick_s)``: read the sensors that are due, then
+call ``on_tick`` (timeline point, live exporters, checkpoint). A sensor's
+period follows its declared :attr:`~wattprint.engine.sensors.base.Sensor.mode`:
+``"counter"`` sensors every ``interval_s``; ``"power"`` sensors every
+``min(sensor.poll_interval_s, power_interval_s)``. The thread is a named
+daemon, wakes at once on :meth:`Sampler.stop`, and never lets an exception
+escape (it logs and goes on). ``interval_s = math.inf`` means no thread at
+all, for power sensors too: boundaries and :meth:`Sampler.tick` still read.
 
 The clock and the stop event are injectable so tests drive ticks without
 sleeping (see :mod:`wattprint.testing`).
+
+Failure modes: :meth:`Sampler.tick` never raises (sensor failures are gaps in
+the ledger; a failing ``on_tick`` is logged); :meth:`Sampler.stop` gives up
+joining after ``timeout_s`` and leaves a hung daemon thread behind.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ class Sampler:
     Args:
         ledger: where readings go.
         interval_s: period for counter sensors, seconds (> 0, ``math.inf`` for no thread).
-        power_interval_s: period for polled-power sensors, seconds (> 0).
+        power_interval_s: longest period for polled-power sensors, seconds (> 0).
         on_tick: called after each tick with the monotonic time; its errors are logged.
         clock: monotonic clock.
         event: the stop event (``threading.Event`` by default).
@@ -66,9 +72,9 @@ class Sampler:
         self._thread: Optional[threading.Thread] = None
         self._period: Dict[Sensor, float] = {}
         for sensor in ledger.sensors:
-            fast = sensor.poll_interval_s < 1.0
-            self._period[sensor] = min(sensor.poll_interval_s, power_interval_s) if fast else interval_s
-        self.tick_s = min(self._period.values(), default=interval_s)
+            power = sensor.mode == "power"
+            self._period[sensor] = min(sensor.poll_interval_s, power_interval_s) if power else interval_s
+        self.tick_s = math.inf if math.isinf(interval_s) else min(self._period.values(), default=interval_s)
         self._next_due: Dict[Sensor, float] = {}
         self.ticks = 0
 

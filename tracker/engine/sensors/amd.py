@@ -14,7 +14,10 @@ device order (PCI order; HIP's order can differ on some MI300-series systems:
 check ``wattprint sensors``). Known hardware quirk: on MI250/MI250X the odd
 GCDs report no power and the even one reports both dies.
 
-Errors are translated once in :func:`amd_call`: ``NOT_SUPPORTED`` →
+The read loop is :class:`~wattprint.engine.sensors._channel.ChannelSensor`'s;
+this module supplies the amdsmi calls only.
+
+Failure modes: errors are translated once in :func:`amd_call`: ``NOT_SUPPORTED`` →
 :class:`SensorNotSupported`, no permission → :class:`SensorPermissionError`,
 library or driver missing → :class:`SensorUnavailable`, else :class:`SensorError`.
 """
@@ -22,17 +25,12 @@ library or driver missing → :class:`SensorUnavailable`, else :class:`SensorErr
 from __future__ import annotations
 
 import os
-import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, List, Mapping, Optional, TypeVar
 
 from wattprint.engine.counters import EnergyCounter
-from wattprint.engine.sensors.base import (
-    UNCERTAINTY_COUNTER,
-    UNCERTAINTY_POLLED,
-    Component,
-    PowerIntegrator,
-    Sensor,
-)
+from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel
+from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component
 from wattprint.errors import (
     SensorError,
     SensorNotSupported,
@@ -89,7 +87,15 @@ def _number(value: Any) -> Optional[float]:
     return v if v > 0 else None
 
 
-class AmdSensor(Sensor):
+@dataclass
+class _AmdGpu:
+    handle: Any
+    name: str
+    uuid: Optional[str]
+    power_limit_w: Optional[float]
+
+
+class AmdSensor(ChannelSensor):
     """Energy of the AMD GPUs this process sees.
 
     Args:
@@ -103,8 +109,10 @@ class AmdSensor(Sensor):
     """
 
     name = "amdsmi"
+    gap_label = "amdsmi"
 
-    def __init__(self, amdsmi: Any = None, env: Optional[Mapping[str, str]] = None, power_interval_s: float = 0.1, first_index: int = 0) -> None:
+    def __init__(self, amdsmi: Any = None, env: Optional[Mapping[str, str]] = None, power_interval_s: float = 0.1,
+                 first_index: int = 0) -> None:
         if amdsmi is None:
             try:
                 import amdsmi  # type: ignore[no-redef]
@@ -112,7 +120,6 @@ class AmdSensor(Sensor):
                 raise SensorUnavailable(f"amdsmi is not usable ({type(err).__name__}: {err})") from err
         self._amd = amdsmi
         amd_call(amdsmi.amdsmi_init)
-        self._lock = threading.Lock()
         handles = list(amd_call(amdsmi.amdsmi_get_processor_handles))
         visible = _visible(os.environ if env is None else env)
         if visible is not None:
@@ -120,102 +127,71 @@ class AmdSensor(Sensor):
         if not handles:
             self.close()
             raise SensorUnavailable("no AMD GPU visible to this process")
-        self._gpus: List[Dict[str, Any]] = []
-        self._counters: Dict[str, EnergyCounter] = {}
-        self._integrators: Dict[str, PowerIntegrator] = {}
-        self._energy_j: Dict[str, float] = {}
-        self._last_ok_s: Dict[str, float] = {}
-        self._errors: Dict[str, str] = {}
-        for pos, handle in enumerate(handles):
-            cid = f"gpu:{first_index + pos}"
-            gpu = self._describe(cid, handle)
-            self._gpus.append(gpu)
-            limit_w = gpu["power_limit_w"] or 1_500.0
-            if gpu["source"] == "amdsmi.energy_count":
-                self._counters[cid] = EnergyCounter(scale_j=gpu["resolution_uj"] * 1e-6, max_power_w=limit_w * 1.5)
-            self._integrators[cid] = PowerIntegrator()
-            self._energy_j[cid] = 0.0
-        polled = any(g["source"] != "amdsmi.energy_count" for g in self._gpus)
-        self.poll_interval_s = power_interval_s if polled else 1.0
+        channels = [self._open_channel(f"gpu:{first_index + pos}", handle) for pos, handle in enumerate(handles)]
+        super().__init__(channels, power_interval_s)
 
-    def _describe(self, cid: str, handle: Any) -> Dict[str, Any]:
+    def _open_channel(self, cid: str, handle: Any) -> GpuChannel:
         amd = self._amd
         try:
             name = str(amd_call(amd.amdsmi_get_gpu_asic_info, handle).get("market_name") or "AMD GPU")
         except SensorError:
             name = "AMD GPU"
         try:
-            uuid = str(amd_call(amd.amdsmi_get_gpu_device_uuid, handle))
+            uuid: Optional[str] = str(amd_call(amd.amdsmi_get_gpu_device_uuid, handle))
         except SensorError:
             uuid = None
         try:
             power = amd_call(amd.amdsmi_get_power_info, handle)
         except SensorError:
             power = {}
-        gpu: Dict[str, Any] = {"cid": cid, "handle": handle, "name": name, "uuid": uuid,
-                               "power_limit_w": _number(power.get("power_limit"))}
+        gpu = _AmdGpu(handle, name, uuid, _number(power.get("power_limit")))
         try:
             count = amd_call(amd.amdsmi_get_energy_count, handle)
-            resolution = _number(count.get("counter_resolution"))
-            if resolution is None:
+            resolution_uj = _number(count.get("counter_resolution"))
+            if resolution_uj is None:
                 raise SensorNotSupported("no counter resolution")
-            gpu.update(source="amdsmi.energy_count", resolution_uj=resolution)
         except SensorError:
             if _number(power.get("current_socket_power")) is None and _number(power.get("average_socket_power")) is None:
-                raise SensorUnavailable(f"{name}: neither an energy counter nor a power reading")
-            gpu.update(source="amdsmi.power")
-        return gpu
+                raise SensorUnavailable(f"{name}: neither an energy counter nor a power reading") from None
+            return GpuChannel(cid, "amdsmi.power", gpu)
+        limit_w = gpu.power_limit_w or 1_500.0
+        counter = EnergyCounter(scale_j=resolution_uj * 1e-6, max_power_w=limit_w * 1.5)
+        return GpuChannel(cid, "amdsmi.energy_count", gpu, counter)
 
     def components(self) -> List[Component]:
-        return [
-            Component(
-                id=g["cid"],
-                kind="gpu",
-                name=g["name"],
-                source=g["source"],
-                measured=True,
-                uncertainty_rel=UNCERTAINTY_COUNTER if g["source"] == "amdsmi.energy_count" else UNCERTAINTY_POLLED,
-                scope="device",
-                info={"uuid": g["uuid"], "power_limit_w": g["power_limit_w"], "vendor": "amd"},
+        out = []
+        for ch in self._channels:
+            g: _AmdGpu = ch.device
+            out.append(
+                Component(
+                    id=ch.component_id,
+                    kind="gpu",
+                    name=g.name,
+                    source=ch.source,
+                    measured=True,
+                    uncertainty_rel=UNCERTAINTY_COUNTER if ch.mode == "counter" else UNCERTAINTY_POLLED,
+                    scope="device",
+                    info={"uuid": g.uuid, "power_limit_w": g.power_limit_w, "vendor": "amd"},
+                )
             )
-            for g in self._gpus
-        ]
-
-    def read(self, now_s: float) -> Mapping[str, float]:
-        out: Dict[str, float] = {}
-        amd = self._amd
-        with self._lock:
-            for g in self._gpus:
-                cid = g["cid"]
-                try:
-                    if g["source"] == "amdsmi.energy_count":
-                        raw = int(amd_call(amd.amdsmi_get_energy_count, g["handle"])["energy_accumulator"])
-                        step = self._counters[cid].update(raw, now_s)
-                        if step.is_gap:
-                            self._record_gap(cid, self._last_ok_s.get(cid, now_s), now_s, f"amdsmi counter {step.event}")
-                        self._energy_j[cid] += step.delta_j
-                    else:
-                        info = amd_call(amd.amdsmi_get_power_info, g["handle"])
-                        watts = _number(info.get("current_socket_power")) or _number(info.get("average_socket_power"))
-                        if watts is None:
-                            raise SensorNotSupported("power reading answered N/A")
-                        self._energy_j[cid] = self._integrators[cid].add(watts, now_s)
-                except SensorError as err:
-                    self._integrators[cid].drop()
-                    self._errors[cid] = str(err)
-                    continue
-                self._last_ok_s[cid] = now_s
-                out[cid] = self._energy_j[cid]
         return out
 
-    def last_error(self, component_id: str) -> Optional[str]:
-        return self._errors.get(component_id)
+    def read_raw(self, channel: GpuChannel) -> float:
+        """The energy accumulator in counter ticks, else the socket power in W."""
+        amd, handle = self._amd, channel.device.handle
+        if channel.counter is not None:
+            return int(amd_call(amd.amdsmi_get_energy_count, handle)["energy_accumulator"])
+        info = amd_call(amd.amdsmi_get_power_info, handle)
+        watts = _number(info.get("current_socket_power")) or _number(info.get("average_socket_power"))
+        if watts is None:
+            raise SensorNotSupported("power reading answered N/A")
+        return watts
 
     def close(self) -> None:
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         self._closed = True
         try:
             self._amd.amdsmi_shut_down()
-        except Exception:
+        except Exception:  # shutting down a broken driver must not raise
             pass

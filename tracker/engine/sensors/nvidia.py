@@ -14,7 +14,11 @@ NVML ignores ``CUDA_VISIBLE_DEVICES``; :func:`visible_gpu_selectors` and
 prefixes, ``MIG-`` UUIDs) to NVML handles by UUID. A MIG slice has no energy
 sensor of its own: its parent GPU is read, and the component says so.
 
-NVML errors are translated once, in :func:`nvml_call`: ``NOT_SUPPORTED`` →
+The read loop (counter or integrator, gaps, per-GPU errors) is
+:class:`~wattprint.engine.sensors._channel.ChannelSensor`'s; this module
+supplies the NVML calls only.
+
+Failure modes: NVML errors are translated once, in :func:`nvml_call`: ``NOT_SUPPORTED`` →
 :class:`SensorNotSupported` (capability absent), ``GPU_IS_LOST`` →
 :class:`SensorLost`, ``NO_PERMISSION`` → :class:`SensorPermissionError`,
 missing library or driver → :class:`SensorUnavailable`, anything else →
@@ -24,7 +28,6 @@ missing library or driver → :class:`SensorUnavailable`, anything else →
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -39,13 +42,8 @@ from typing import (
 )
 
 from wattprint.engine.counters import EnergyCounter
-from wattprint.engine.sensors.base import (
-    UNCERTAINTY_COUNTER,
-    UNCERTAINTY_POLLED,
-    Component,
-    PowerIntegrator,
-    Sensor,
-)
+from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel
+from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component
 from wattprint.errors import (
     SensorError,
     SensorLost,
@@ -174,7 +172,7 @@ def resolve_visible_devices(nvml: Any, selectors: Optional[Sequence[str]]) -> Li
     return out
 
 
-class NvidiaSensor(Sensor):
+class NvidiaSensor(ChannelSensor):
     """Energy of the GPUs this process sees.
 
     Args:
@@ -187,34 +185,24 @@ class NvidiaSensor(Sensor):
     """
 
     name = "nvml"
+    gap_label = "nvml"
 
     def __init__(self, nvml: Any = None, env: Optional[Mapping[str, str]] = None, power_interval_s: float = 0.1) -> None:
         self._nvml = load_nvml(nvml)
-        self._lock = threading.Lock()  # NVML handles are not to be used concurrently from our side
-        self._power_interval_s = power_interval_s
         pairs = resolve_visible_devices(self._nvml, visible_gpu_selectors(env))
         if not pairs:
             self._shutdown()
             raise SensorUnavailable("no NVIDIA GPU visible to this process")
-        self._gpus: List[_Gpu] = []
-        self._mode: Dict[str, str] = {}
-        self._counters: Dict[str, EnergyCounter] = {}
-        self._integrators: Dict[str, PowerIntegrator] = {}
-        self._energy_j: Dict[str, float] = {}
-        self._last_ok_s: Dict[str, float] = {}
-        self._lost: Dict[str, str] = {}
+        channels = []
         for pos, (handle, mig) in enumerate(pairs):
             gpu = self._describe(pos, handle, mig)
-            cid = f"gpu:{pos}"
-            self._gpus.append(gpu)
-            self._mode[cid] = self._pick_mode(handle)
-            limit_w = gpu.power_limit_w or 1_500.0
-            self._counters[cid] = EnergyCounter(scale_j=1e-3, max_range=None, max_power_w=max(limit_w, 100.0) * 1.5)
-            self._integrators[cid] = PowerIntegrator()
-            self._energy_j[cid] = 0.0
-        self.poll_interval_s = (
-            power_interval_s if any(m != "nvml.total_energy" for m in self._mode.values()) else 1.0
-        )
+            source = self._pick_source(handle)
+            counter = None
+            if source == "nvml.total_energy":
+                limit_w = gpu.power_limit_w or 1_500.0
+                counter = EnergyCounter(scale_j=1e-3, max_range=None, max_power_w=max(limit_w, 100.0) * 1.5)
+            channels.append(GpuChannel(f"gpu:{pos}", source, gpu, counter))
+        super().__init__(channels, power_interval_s)
 
     def _describe(self, pos: int, handle: Any, mig: Optional[str]) -> _Gpu:
         nv = self._nvml
@@ -230,7 +218,7 @@ class NvidiaSensor(Sensor):
             limit_w = None
         return _Gpu(pos, nvml_index, handle, name, uuid, mig, limit_w)
 
-    def _pick_mode(self, handle: Any) -> str:
+    def _pick_source(self, handle: Any) -> str:
         nv = self._nvml
         try:
             nvml_call(nv, nv.nvmlDeviceGetTotalEnergyConsumption, handle)
@@ -257,59 +245,38 @@ class NvidiaSensor(Sensor):
 
     def components(self) -> List[Component]:
         out = []
-        for g in self._gpus:
-            cid = f"gpu:{g.index}"
-            mode = self._mode[cid]
+        for ch in self._channels:
+            g: _Gpu = ch.device
             info: Dict[str, Any] = {"uuid": g.uuid, "nvml_index": g.nvml_index, "power_limit_w": g.power_limit_w}
             if g.mig_uuid:
                 info["mig_uuid"] = g.mig_uuid
                 info["note"] = "MIG slice: NVML meters only the whole GPU, so the parent GPU's energy is reported"
             out.append(
                 Component(
-                    id=cid,
+                    id=ch.component_id,
                     kind="gpu",
                     name=g.name,
-                    source=mode,
+                    source=ch.source,
                     measured=True,
-                    uncertainty_rel=UNCERTAINTY_COUNTER if mode == "nvml.total_energy" else UNCERTAINTY_POLLED,
+                    uncertainty_rel=UNCERTAINTY_COUNTER if ch.mode == "counter" else UNCERTAINTY_POLLED,
                     scope="device",
                     info=info,
                 )
             )
         return out
 
-    def read(self, now_s: float) -> Mapping[str, float]:
-        out: Dict[str, float] = {}
-        nv = self._nvml
-        with self._lock:
-            for g in self._gpus:
-                cid = f"gpu:{g.index}"
-                mode = self._mode[cid]
-                try:
-                    if mode == "nvml.total_energy":
-                        raw_mj = int(nvml_call(nv, nv.nvmlDeviceGetTotalEnergyConsumption, g.handle))
-                        step = self._counters[cid].update(raw_mj, now_s)
-                        if step.is_gap:
-                            self._record_gap(cid, self._last_ok_s.get(cid, now_s), now_s, f"nvml counter {step.event}")
-                        self._energy_j[cid] += step.delta_j
-                    else:
-                        if mode == "nvml.power_instant":
-                            mw = self._instant_power_mw(g.handle)
-                            if mw is None:
-                                raise SensorNotSupported("instant power field stopped answering")
-                        else:
-                            mw = float(nvml_call(nv, nv.nvmlDeviceGetPowerUsage, g.handle))
-                        self._energy_j[cid] = self._integrators[cid].add(mw / 1000.0, now_s)
-                except SensorError as err:
-                    self._integrators[cid].drop()
-                    self._lost[cid] = str(err)
-                    continue  # the sampler records the gap for this component
-                self._last_ok_s[cid] = now_s
-                out[cid] = self._energy_j[cid]
-        return out
-
-    def last_error(self, component_id: str) -> Optional[str]:
-        return self._lost.get(component_id)
+    def read_raw(self, channel: GpuChannel) -> float:
+        """The total-energy counter in mJ, else the instant or average power in W."""
+        nv, handle = self._nvml, channel.device.handle
+        if channel.source == "nvml.total_energy":
+            return int(nvml_call(nv, nv.nvmlDeviceGetTotalEnergyConsumption, handle))
+        if channel.source == "nvml.power_instant":
+            mw = self._instant_power_mw(handle)
+            if mw is None:
+                raise SensorNotSupported("instant power field stopped answering")
+        else:
+            mw = float(nvml_call(nv, nv.nvmlDeviceGetPowerUsage, handle))
+        return mw / 1000.0
 
     def _shutdown(self) -> None:
         try:
@@ -318,7 +285,7 @@ class NvidiaSensor(Sensor):
             pass
 
     def close(self) -> None:
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         self._closed = True
         self._shutdown()

@@ -13,11 +13,15 @@ Two modes:
   integrated by the same :class:`~wattprint.engine.sensors.base.PowerIntegrator` as
   polled NVML power, so sampling error can be measured against
   :meth:`ReplaySensor.exact_energy_j`.
+
+Failure modes: the constructor raises ``ValueError`` for a bad trace or mode;
+reads never fail.
 """
 
 from __future__ import annotations
 
 import bisect
+from itertools import pairwise
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.sensors.base import (
@@ -26,6 +30,7 @@ from wattprint.engine.sensors.base import (
     Component,
     PowerIntegrator,
     Sensor,
+    SensorMode,
 )
 
 __all__ = ["ReplaySensor"]
@@ -58,13 +63,15 @@ class ReplaySensor(Sensor):
         measured: bool = True,
         name: str = "replayed trace",
     ) -> None:
+        super().__init__()
         if not trace:
             raise ValueError("trace: give at least one (t_s, power_w) point")
         if mode not in ("counter", "power"):
             raise ValueError("mode: must be 'counter' or 'power'")
+        self.mode: SensorMode = "counter" if mode == "counter" else "power"
         times = [float(t) for t, _ in trace]
         powers = [float(p) for _, p in trace]
-        if any(b < a for a, b in zip(times, times[1:])):
+        if any(b < a for a, b in pairwise(times)):
             raise ValueError("trace: times must be non-decreasing")
         if any(p < 0 for p in powers):
             raise ValueError("trace: power must be >= 0 W")
@@ -77,7 +84,6 @@ class ReplaySensor(Sensor):
         self._cum = cum
         self.component_id = component_id
         self.kind = kind
-        self.mode = mode
         self.poll_interval_s = poll_interval_s if mode == "power" else 1.0
         self.measured = measured
         self.device_name = name

@@ -1,0 +1,116 @@
+"""One read loop for GPU sensors: a channel per GPU, the vendor supplies only the raw read.
+
+A :class:`GpuChannel` is one GPU's measuring state: either an
+:class:`~wattprint.engine.counters.EnergyCounter` (the device has an energy
+counter) or a :class:`~wattprint.engine.sensors.base.PowerIntegrator` (polled
+watts), its cumulative joules, the time of its last good read and the message of
+its last failure. :class:`ChannelSensor` reads every channel under one lock and
+turns each outcome into the sensor contract; NVIDIA (:mod:`.nvidia`) and AMD
+(:mod:`.amd`) subclass it and implement :meth:`ChannelSensor.read_raw` only.
+
+Failure modes: a :class:`~wattprint.errors.SensorError` from ``read_raw`` drops
+that GPU from this reading (the ledger opens a gap, :meth:`ChannelSensor.last_error`
+says why) and breaks the power integration, so the hole is never bridged; a
+counter reset or impossible jump is recorded with :meth:`Sensor.record_gap`.
+Any other exception escapes ``read`` (the ledger counts the whole sensor as failed).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.sensors.base import PowerIntegrator, Sensor, SensorMode
+from wattprint.errors import SensorError
+
+__all__ = ["GpuChannel", "ChannelSensor"]
+
+
+class GpuChannel:
+    """One GPU's energy state.
+
+    Args:
+        component_id: ``"gpu:<n>"``.
+        source: the component's source label (``"nvml.total_energy"``, ``"amdsmi.power"``...).
+        device: the vendor's record for this GPU (handle, name...), opaque here.
+        counter: the energy counter when the device has one; ``None`` means polled power.
+
+    Attributes:
+        energy_j: joules since the channel opened.
+        last_ok_s: monotonic time of the last good read, seconds (``None`` before the first).
+        last_error: the message of the most recent failed read (``None`` if none failed).
+    """
+
+    __slots__ = ("component_id", "source", "device", "counter", "integrator", "energy_j", "last_ok_s", "last_error")
+
+    def __init__(self, component_id: str, source: str, device: Any, counter: Optional[EnergyCounter] = None) -> None:
+        self.component_id = component_id
+        self.source = source
+        self.device = device
+        self.counter = counter
+        self.integrator = PowerIntegrator()
+        self.energy_j = 0.0
+        self.last_ok_s: Optional[float] = None
+        self.last_error: Optional[str] = None
+
+    @property
+    def mode(self) -> SensorMode:
+        return "counter" if self.counter is not None else "power"
+
+    def fail(self, err: BaseException) -> None:
+        """This read failed: remember why and do not bridge the hole in the power integration."""
+        self.integrator.drop()
+        self.last_error = str(err)
+
+
+class ChannelSensor(Sensor):
+    """A sensor made of :class:`GpuChannel` s; subclasses implement :meth:`read_raw`.
+
+    ``gap_label`` prefixes counter-gap reasons (``"nvml counter reset"``).
+    """
+
+    gap_label = "gpu"
+
+    def __init__(self, channels: Sequence[GpuChannel], power_interval_s: float) -> None:
+        super().__init__()
+        self._lock = threading.Lock()  # vendor handles are not used concurrently from our side
+        self._channels: List[GpuChannel] = list(channels)
+        polled = any(ch.mode == "power" for ch in self._channels)
+        self.mode: SensorMode = "power" if polled else "counter"
+        self.poll_interval_s = power_interval_s if polled else 1.0
+
+    def read_raw(self, channel: GpuChannel) -> float:
+        """One raw reading: counter units for a counter channel, watts for a power channel.
+
+        Raises:
+            SensorError: this GPU could not be read this time.
+        """
+        raise NotImplementedError
+
+    def read(self, now_s: float) -> Mapping[str, float]:
+        out: Dict[str, float] = {}
+        with self._lock:
+            for ch in self._channels:
+                try:
+                    raw = self.read_raw(ch)
+                except SensorError as err:
+                    ch.fail(err)
+                    continue  # missing from the reading: the ledger records the gap
+                if ch.counter is not None:
+                    step = ch.counter.update(int(raw), now_s)
+                    if step.is_gap:
+                        start_s = now_s if ch.last_ok_s is None else ch.last_ok_s
+                        self.record_gap(ch.component_id, start_s, now_s, f"{self.gap_label} counter {step.event}")
+                    ch.energy_j += step.delta_j
+                else:
+                    ch.energy_j = ch.integrator.add(raw, now_s)
+                ch.last_ok_s = now_s
+                out[ch.component_id] = ch.energy_j
+        return out
+
+    def last_error(self, component_id: str) -> Optional[str]:
+        for ch in self._channels:
+            if ch.component_id == component_id:
+                return ch.last_error
+        return None
