@@ -164,8 +164,8 @@ def merge_footprints(
         )
 
     works = [r["doc"].get("work") or {} for r in ranks]
-    flops_list = [w.get("flops") for w in works if w.get("flops") is not None]
-    work = {
+    flops_list = [float(w["flops"]) for w in works if w.get("flops") is not None]
+    work: Dict[str, Any] = {
         "steps": max([int(w.get("steps") or 0) for w in works] or [0]),
         "samples": sum(int(w.get("samples") or 0) for w in works),
         "tokens": sum(int(w.get("tokens") or 0) for w in works),
