@@ -13,9 +13,10 @@ default; with ``enabled=True`` (or ``WATTPRINT_LIVE=1``) it writes a full
 line at most every ``min_interval_s`` (30 s by default off a terminal).
 The forecast appears when the footprint has a ``forecast`` section, which
 the tracker fills when it knows the total number of steps
-(``Tracker(total_steps=N)``): a linear projection in steps of the energy and
-duration; carbon and water are projected with it (operational carbon and
-water in proportion to energy, embodied carbon to duration).
+(``Tracker(total_steps=N)``): the tracker's linear projection in steps of
+the energy, duration, carbon and water; this module only shows it. Figures
+are formatted by :mod:`wattprint.units` (readable units, three significant
+figures).
 
 Failure modes: none raised into the run; writing is done on the exporter's
 own thread, and a closed or broken stream only loses status lines.
@@ -33,9 +34,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, TextIO
 from wattprint import settings as config
 from wattprint.footprint.model import Footprint
 from wattprint.units import (
+    as_float,
     format_carbon,
     format_duration,
     format_energy,
+    format_percent,
     format_power,
     format_water,
 )
@@ -51,66 +54,54 @@ def current_power_w(fp: Footprint) -> Optional[float]:
     latest = [w for w in fp.latest_power_w().values() if w is not None]
     if latest:
         return float(sum(latest))
-    d = fp.to_dict()
-    duration = float(d.get("duration_s") or 0.0)
-    return fp.energy_j / duration if duration > 0 else None
+    duration_s = as_float(fp.get("duration_s")) or 0.0
+    return fp.energy_j / duration_s if duration_s > 0 else None
 
 
 def project_forecast(fp: Footprint) -> Optional[Dict[str, Any]]:
-    """The footprint's ``forecast`` extended with projected carbon and water.
+    """The footprint's ``forecast`` section with the time left, or ``None`` without one.
 
-    Returns ``None`` without a forecast. Keys: ``total_steps``, ``progress``
-    (0..1), ``energy_j``, ``duration_s``, ``remaining_s``, ``carbon_kg``,
-    ``water_l`` (``None`` when the run has no carbon or water figure yet).
+    Keys: ``total_steps``, ``progress`` (0..1), ``energy_j``, ``duration_s`` and
+    ``remaining_s`` (seconds), ``carbon_kg`` and ``water_l`` (the tracker's own
+    linear projection; ``None`` when the run has no carbon or water figure yet).
     """
-    d = fp.to_dict()
-    fc = d.get("forecast")
-    if not isinstance(fc, dict) or not fc.get("energy_j"):
+    fc = fp.get("forecast")
+    if not isinstance(fc, dict):
         return None
-    it_j = float((d.get("energy") or {}).get("it_j") or 0.0)
-    duration = float(d.get("duration_s") or 0.0)
-    e_scale = float(fc["energy_j"]) / it_j if it_j > 0 else None
-    fc_duration = float(fc.get("duration_s") or 0.0)
-    t_scale = fc_duration / duration if duration > 0 else None
-    carbon = d.get("carbon") or {}
-    water = d.get("water") or {}
-    op, emb = carbon.get("operational_kg"), carbon.get("embodied_kg")
-    carbon_kg = None
-    if op is not None and e_scale is not None:
-        carbon_kg = op * e_scale + (emb * t_scale if emb is not None and t_scale is not None else 0.0)
-    water_l = water.get("total_l") * e_scale if water.get("total_l") is not None and e_scale is not None else None
-    if isinstance(fc.get("carbon_kg"), (int, float)):  # the tracker's own projection, when it makes one
-        carbon_kg = float(fc["carbon_kg"])
-    if isinstance(fc.get("water_l"), (int, float)):
-        water_l = float(fc["water_l"])
+    energy_j = as_float(fc.get("energy_j"))
+    if not energy_j:
+        return None
+    fc_duration_s = as_float(fc.get("duration_s")) or 0.0
+    duration_s = as_float(fp.get("duration_s")) or 0.0
     return {
         "total_steps": fc.get("total_steps"),
-        "progress": fc.get("progress"),
-        "energy_j": float(fc["energy_j"]),
-        "duration_s": fc_duration,
-        "remaining_s": max(0.0, fc_duration - duration),
-        "carbon_kg": carbon_kg,
-        "water_l": water_l,
+        "progress": as_float(fc.get("progress")),
+        "energy_j": energy_j,
+        "duration_s": fc_duration_s,
+        "remaining_s": max(0.0, fc_duration_s - duration_s),
+        "carbon_kg": as_float(fc.get("carbon_kg")),
+        "water_l": as_float(fc.get("water_l")),
     }
 
 
 def format_status(fp: Footprint, *, water: bool = False) -> str:
     """The status line of a (partial) footprint, plain ASCII apart from units."""
-    d = fp.to_dict()
     parts = ["wattprint", format_energy(fp.energy_j)]
     power = current_power_w(fp)
     if power is not None:
         parts.append(format_power(power))
-    carbon = (d.get("carbon") or {}).get("total_kg")
-    if carbon is not None:
-        parts.append(format_carbon(carbon))
-    if water and (d.get("water") or {}).get("total_l") is not None:
-        parts.append(format_water(d["water"]["total_l"]))
-    parts.append(format_duration(d.get("duration_s")))
-    steps = (d.get("work") or {}).get("steps") or 0
+    carbon_kg = as_float(fp.get("carbon.total_kg"))
+    if carbon_kg is not None:
+        parts.append(format_carbon(carbon_kg))
+    water_l = as_float(fp.get("water.total_l"))
+    if water and water_l is not None:
+        parts.append(format_water(water_l))
+    parts.append(format_duration(as_float(fp.get("duration_s"))))
+    steps = fp.get("work.steps") or 0
     fc = project_forecast(fp)
     if fc is not None:
-        parts.append(f"step {steps:,}/{fc['total_steps']:,} ({float(fc['progress']) * 100:.0f}%)")
+        total = fc["total_steps"]
+        parts.append(f"step {steps:,}/{total:,} ({format_percent(fc['progress'])})" if total else f"step {steps:,}")
         bits = [format_energy(fc["energy_j"])]
         if fc["carbon_kg"] is not None:
             bits.append(format_carbon(fc["carbon_kg"]))
@@ -154,7 +145,7 @@ class LiveStatus:
         if enabled is None:
             enabled = config.setting_bool("live", None, env, self.tty)
         self.enabled = bool(enabled)
-        self.min_interval_s = config.setting_float(
+        self.min_interval_s: float = config.setting_float(
             "min_interval_s", min_interval_s, {}, 1.0 if self.tty else 30.0, minimum=0.0
         )
         self.water = water

@@ -7,7 +7,8 @@
   ``geographical_location`` and ``hardware_used``;
 * a short "Environmental impact" section: energy, carbon (operational and
   embodied), water (on-site and off-site), PUE and grid intensity with their
-  sources. The generated part sits between ``<!-- wattprint:begin -->`` and
+  sources, written with the :mod:`wattprint.units` formatters (readable units,
+``–`` for an unknown figure). The generated part sits between ``<!-- wattprint:begin -->`` and
   ``<!-- wattprint:end -->`` markers; everything else in the card (other
   metadata, other sections, text you wrote under the heading) is kept.
 
@@ -29,7 +30,16 @@ from typing import Any, Dict, List, Optional, Union
 
 from wattprint import _io
 from wattprint.footprint.model import Footprint
-from wattprint.units import J_PER_KWH
+from wattprint.units import (
+    as_float,
+    format_carbon,
+    format_duration,
+    format_energy,
+    format_factor,
+    format_percent,
+    format_water,
+    kwh_to_j,
+)
 
 __all__ = ["ModelCardExporter", "hardware_summary", "impact_section"]
 
@@ -118,7 +128,7 @@ class ModelCardExporter:
                 raise ValueError(f"{target}: the model card's YAML header cannot be parsed ({err}); left untouched") from err
         else:
             card = ModelCard(f"---\nco2_eq_emissions: {{}}\n---\n\n# {footprint.get('project') or 'Model'}\n")
-        card.data.co2_eq_emissions = self.co2_block(footprint)
+        card.data["co2_eq_emissions"] = self.co2_block(footprint)
         card.text = _place_section(card.text, self.heading, impact_section(footprint, self.emissions))
         _io.atomic_write_text(target, str(card))
         self.last_path = target
@@ -145,39 +155,43 @@ def impact_section(footprint: Footprint, emissions: str = "total") -> str:
     """The marked Markdown block of the "Environmental impact" section."""
     g = footprint.get
     rows: List[List[str]] = []
-    it_kwh = g("energy.it_kwh")
-    measured = footprint.csv_row().get("measured_share")
-    share = f" ({measured * 100:.0f} % measured)" if isinstance(measured, (int, float)) else ""
-    rows.append(["IT energy (devices)", _energy(it_kwh) + share, "sensors: " + _sources(footprint)])
-    rows.append(["Facility energy", _energy(g("energy.facility_kwh")), f"PUE {_fmt(g('factors.pue.value'))}: {g('factors.pue.source') or 'unknown'}"])
+    measured = as_float(footprint.csv_row().get("measured_share"))
+    share = f" ({format_percent(measured)} measured)" if measured is not None else ""
+    rows.append(["IT energy (devices)", format_energy(as_float(g("energy.it_j"))) + share, "sensors: " + _sources(footprint)])
+    rows.append(
+        [
+            "Facility energy",
+            format_energy(kwh_to_j(as_float(g("energy.facility_kwh")))),
+            f"PUE {format_factor(g('factors.pue.value'))}: {g('factors.pue.source') or 'unknown'}",
+        ]
+    )
     rows.append(
         [
             "Carbon, operational",
-            _mass(g("carbon.operational_kg")),
-            f"grid {_fmt(g('factors.carbon_intensity_g_per_kwh.value'))} gCO2e/kWh: {g('factors.carbon_intensity_g_per_kwh.source') or 'unknown'}",
+            format_carbon(as_float(g("carbon.operational_kg"))),
+            f"grid {format_factor(g('factors.carbon_intensity_g_per_kwh.value'))} gCO2e/kWh: {g('factors.carbon_intensity_g_per_kwh.source') or 'unknown'}",
         ]
     )
-    emb = g("carbon.embodied_kg")
-    rows.append(["Carbon, embodied (hardware, amortised)", _mass(emb) if emb is not None else "not estimated", "device lifetime share"])
-    rows.append(["Carbon, total", _mass(g("carbon.total_kg")), "operational + embodied"])
+    emb = as_float(g("carbon.embodied_kg"))
+    rows.append(["Carbon, embodied (hardware, amortised)", format_carbon(emb) if emb is not None else "not estimated", "device lifetime share"])
+    rows.append(["Carbon, total", format_carbon(as_float(g("carbon.total_kg"))), "operational + embodied"])
     rows.append(
         [
             "Water, on-site (cooling)",
-            _volume(g("water.onsite_l")),
-            f"WUE {_fmt(g('factors.wue_l_per_kwh.value'))} L/kWh: {g('factors.wue_l_per_kwh.source') or 'unknown'}",
+            format_water(as_float(g("water.onsite_l"))),
+            f"WUE {format_factor(g('factors.wue_l_per_kwh.value'))} L/kWh: {g('factors.wue_l_per_kwh.source') or 'unknown'}",
         ]
     )
     rows.append(
         [
             "Water, off-site (electricity)",
-            _volume(g("water.offsite_l")),
-            f"EWIF {_fmt(g('factors.ewif_l_per_kwh.value'))} L/kWh: {g('factors.ewif_l_per_kwh.source') or 'unknown'}",
+            format_water(as_float(g("water.offsite_l"))),
+            f"EWIF {format_factor(g('factors.ewif_l_per_kwh.value'))} L/kWh: {g('factors.ewif_l_per_kwh.source') or 'unknown'}",
         ]
     )
-    dur = g("duration_s")
     lines = [
         BEGIN,
-        f"Measured with wattprint, run `{g('run_id')}` ({g('status')}, {_duration(dur)}, region `{g('region') or 'unknown'}`, "
+        f"Measured with wattprint, run `{g('run_id')}` ({g('status')}, {format_duration(as_float(g('duration_s')))}, region `{g('region') or 'unknown'}`, "
         f"hardware: {hardware_summary(footprint)}).",
         "",
         "| Figure | Value | Basis |",
@@ -219,41 +233,3 @@ def _sources(footprint: Footprint) -> str:
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "?"
-    try:
-        return f"{float(v):.4g}"
-    except (TypeError, ValueError):
-        return str(v)
-
-
-def _energy(kwh: Any) -> str:
-    from wattprint.units import format_energy
-
-    return "unknown" if kwh is None else format_energy(float(kwh) * J_PER_KWH)
-
-
-def _mass(kg: Any) -> str:
-    from wattprint.units import format_carbon
-
-    return "unknown" if kg is None else format_carbon(float(kg))
-
-
-def _volume(litres: Any) -> str:
-    from wattprint.units import format_water
-
-    return "unknown" if litres is None else format_water(float(litres))
-
-
-def _duration(seconds: Any) -> str:
-    if seconds is None:
-        return "duration unknown"
-    s = float(seconds)
-    if s < 120:
-        return f"{s:.3g} s"
-    if s < 7200:
-        return f"{s / 60:.3g} min"
-    return f"{s / 3600:.3g} h"

@@ -63,7 +63,8 @@ def test_new_card_reads_back_with_huggingface_hub(tmp_path):
     assert co2["emissions"] > 0
     assert "## Environmental impact" in card.text and BEGIN in card.text and END in card.text
     assert fp.run_id in card.text
-    assert "500 Wh" in card.text  # 400 W + 100 W for one hour
+    assert "500 Wh (80% measured)" in card.text  # 400 W + 100 W (estimated CPU) for one hour
+    assert "(completed, 1 h 00 min, region `IE`" in card.text  # units.format_duration (it said "60 min" before)
 
 
 def test_update_keeps_the_existing_card(tmp_path):

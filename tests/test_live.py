@@ -84,6 +84,22 @@ def test_without_total_steps_there_is_no_forecast():
     t.stop()
 
 
+def test_forecast_is_the_trackers_own_projection():
+    """project_forecast shows the forecast section; it no longer re-derives carbon and water itself."""
+    t, clock = running_tracker(total_steps=40)
+    advance(t, clock, 10)
+    fp = t.snapshot()
+    fc = project_forecast(fp)
+    assert fc["carbon_kg"] == pytest.approx(fp.get("forecast.carbon_kg"))
+    assert fc["water_l"] == pytest.approx(fp.get("forecast.water_l"))
+    t.stop()
+    doc = fp.to_dict()
+    doc["forecast"] = {"total_steps": 40, "progress": 0.25, "energy_j": 12000.0, "duration_s": 40.0}  # no carbon, no water
+    bare = project_forecast(wp.Footprint(doc))
+    assert bare["carbon_kg"] is None and bare["water_l"] is None and bare["remaining_s"] == pytest.approx(30.0)
+    assert "gCO2e, " not in format_status(wp.Footprint(doc)).split("forecast")[1]
+
+
 def test_terminal_rewrites_one_line_and_clears_it():
     t, clock = running_tracker(total_steps=100)
     out, now = TTY(), FakeTime()

@@ -48,7 +48,7 @@ def test_power_series_matches_the_replayed_trace(tmp_path):
     _, fp = tracked_run(tmp_path, "r1")
     t, power = plot.power_series(fp)
     assert set(power) == {"gpu:0", "cpu:package-0"}
-    by_t = dict(zip(t, power["gpu:0"]))
+    by_t = dict(zip(t, power["gpu:0"], strict=True))
     assert math.isnan(power["gpu:0"][0])  # no interval ends at the first point
     assert by_t[2.0] == pytest.approx(120.0)
     assert by_t[12.0] == pytest.approx(90.0)
@@ -61,7 +61,7 @@ def test_power_series_recomputed_without_power_column(tmp_path):
     tl = dict(fp.timeline)
     tl.pop("power_w")
     t, power = plot.power_series(wp.Footprint(doc, tl))
-    assert dict(zip(t, power["gpu:0"]))[2.0] == pytest.approx(120.0)
+    assert dict(zip(t, power["gpu:0"], strict=True))[2.0] == pytest.approx(120.0)
 
 
 def test_breakdown_parts_sum_to_the_totals(tmp_path):
@@ -132,3 +132,19 @@ def test_cli_plot_unwritable_path_is_reported(tmp_path, capsys):
     rc = cli.main(["report", str(tmp_path / "runs"), "--plot", str(tmp_path / "file" / "p.png")])
     _, err = capsys.readouterr()
     assert rc == 1 and "cannot write" in err
+
+
+def test_html_lives_in_report_html_and_stays_importable_from_plot():
+    import importlib
+
+    from wattprint import errors, report
+    from wattprint.report import html
+    from wattprint.report.plot import PlotUnavailable, html_page, save_html
+
+    assert html_page is html.html_page and save_html is html.save_html
+    assert PlotUnavailable is errors.PlotUnavailable and issubclass(PlotUnavailable, errors.WattprintError)
+    assert report.ReportError is errors.ReportError
+    render_module = importlib.import_module("wattprint.report.render")  # report.render is the function
+    assert render_module.html_table is html.html_table is report.html_table
+    with pytest.raises(AttributeError):
+        plot.no_such_name  # noqa: B018

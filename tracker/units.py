@@ -1,12 +1,18 @@
 """Units, human formatting and UTC timestamps: the one place each conversion lives.
 
 Constants: :data:`J_PER_KWH`, :data:`SECONDS_PER_YEAR`. Formatting (``format_energy``,
-``format_carbon``, ``format_water``, ``format_power``, ``format_duration``, ``format_percent``)
-takes base units (J, kg, L, W, s) and picks a readable unit; ``None`` prints as ``–``.
-Timestamps: :func:`iso_utc` writes ISO 8601 UTC with ``Z`` and milliseconds; :func:`parse_utc`
-reads any ISO 8601 text (a naive one is taken as UTC) and returns ``None`` for anything else.
+``format_carbon``, ``format_water``, ``format_power``, ``format_duration``, ``format_percent``,
+``format_count``) takes base units (J, kgCO2e, L, W, s, a fraction, a plain count) and picks a
+readable unit with three significant figures (:func:`sig_digits`); ``None`` prints as ``–``.
+:func:`format_factor` prints a factor as given (``PUE 1.2``); :func:`kwh_to_j` converts.
+:func:`column_unit` picks one unit for a whole table column. Timestamps: :func:`iso_utc` writes
+ISO 8601 UTC with ``Z`` and milliseconds; :func:`parse_utc` reads any ISO 8601 text (a naive
+one is taken as UTC) and returns ``None`` for anything else. :func:`as_float` reads a finite
+number from a document value. This module imports nothing from wattprint: every layer uses it.
 
-Failure modes: none raise; unknown input formats as ``–`` or parses as ``None``.
+Failure modes: none raise for ``None`` or numbers; the formatters take numbers (or ``None``),
+and a non-number raises ``TypeError``/``ValueError`` as ``float()`` would. ``parse_utc`` and
+``as_float`` never raise: anything they cannot read is ``None``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 __all__ = [
     "J_PER_KWH", "SECONDS_PER_YEAR", "sig_digits", "unit_for", "column_unit",
     "format_energy", "format_carbon", "format_water", "format_power", "format_duration", "format_percent",
-    "iso_utc", "parse_utc", "as_float",
+    "format_count", "format_factor", "kwh_to_j", "iso_utc", "parse_utc", "as_float",
 ]
 
 J_PER_KWH = 3.6e6
@@ -26,6 +32,11 @@ J_PER_KWH = 3.6e6
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 """Seconds in a Julian year (lifetimes for embodied-carbon amortisation)."""
+
+
+def kwh_to_j(energy_kwh: Optional[float]) -> Optional[float]:
+    """Kilowatt-hours to joules; ``None`` stays ``None``."""
+    return None if energy_kwh is None else float(energy_kwh) * J_PER_KWH
 
 
 def as_float(value: Any) -> Optional[float]:
@@ -55,7 +66,6 @@ def parse_utc(text: Any) -> Optional[_dt.datetime]:
     return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
 
 
-
 def sig_digits(x: float) -> str:
     """Three significant figures, never scientific notation for everyday sizes."""
     a = abs(x)
@@ -69,8 +79,8 @@ def sig_digits(x: float) -> str:
         return f"{x:.1f}"
     if a >= 1:
         return f"{x:.2f}"
-    if a >= 0.001:
-        return f"{x:.3f}".rstrip("0").rstrip(".") if a < 0.01 else f"{x:.3f}"
+    if a >= 0.001:  # 0.123, 0.0123, 0.00123: three significant figures below one, too
+        return f"{x:.{2 - math.floor(math.log10(a))}f}"
     return f"{x:.2e}"
 
 
@@ -88,6 +98,8 @@ _PREFERRED = {("energy_j", "Wh"), ("carbon_kg", "g")}
 
 
 def unit_for(quantity: str, magnitude: float) -> Tuple[str, float]:
+    """``(unit name, unit size in base units)`` that reads best for ``magnitude`` of ``quantity``
+    (``"energy_j"``, ``"carbon_kg"``, ``"water_l"``, ``"power_w"``). Raises ``KeyError`` for another quantity."""
     units = _UNITS[quantity]
     chosen = units[0]
     a = abs(magnitude)
@@ -142,13 +154,30 @@ def format_duration(duration_s: Optional[float]) -> str:
 
 
 def format_percent(x: Optional[float], signed: bool = False) -> str:
+    """A fraction as a whole percentage (``0.25`` is ``25%``; ``+25%`` when ``signed``)."""
     if x is None:
         return "–"
     return f"{x * 100:+.0f}%" if signed else f"{x * 100:.0f}%"
 
 
+def format_count(x: Optional[float], unit: str = "") -> str:
+    """A count or rate: three significant figures, ``e`` notation from a million up
+    (``3.79e+25 FLOP``, ``16,384``, ``0.25``), then ``unit`` after a space when given."""
+    if x is None:
+        return "–"
+    v = float(x)
+    text = f"{v:.3g}" if abs(v) >= 1e6 else sig_digits(v)
+    return f"{text} {unit}" if unit else text
+
+
+def format_factor(value: Any) -> str:
+    """A factor (PUE, gCO2e/kWh, L/kWh) as given, in its shortest form: ``1.2``, ``300``, ``312.57``;
+    ``–`` when it is not a number."""
+    v = as_float(value)
+    return "–" if v is None else f"{v:g}"
+
+
 def column_unit(quantity: str, values: Iterable[Optional[float]]) -> Tuple[str, float]:
+    """One unit for a table column: the one :func:`unit_for` picks for its largest known value."""
     vals = [abs(v) for v in values if v is not None]
     return unit_for(quantity, max(vals) if vals else 0.0)
-
-

@@ -4,26 +4,33 @@
 code is wattprint's, SIGINT and SIGTERM are forwarded to it, and the footprint
 is written even when it fails. ``wattprint sensors`` says what will be
 measured, what estimated, and why each missing source is missing.
-Other subcommands (``report``, ``estimate``, ``regions``) register themselves
-from their own modules.
+``report`` (:mod:`wattprint.cli.report`), ``estimate`` and ``regions``
+(:mod:`wattprint.cli.estimate`) live in their own modules and are registered
+here, explicitly: a broken subcommand module fails loudly at import instead of
+silently removing its command.
+
+Exit codes of ``run``: the child's own code (``128 + N`` when it died of signal
+N); 2 for bad options or a bad setting; 127 when the command cannot be started.
+
+Failure modes: a bad setting is printed with its name (exit 2); the footprint
+is written even when the child fails or is interrupted (status ``failed`` or
+``partial``, the signal noted).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import signal
 import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
 
+from wattprint.cli import estimate as estimate_cmd
+from wattprint.cli import report as report_cmd
 from wattprint.errors import ConfigError
 
 __all__ = ["main", "build_parser"]
-
-# Modules that add a subcommand through `register(subparsers)`; missing ones are skipped.
-_PLUGINS = ("wattprint.cli.estimate", "wattprint.cli.report")
 
 
 def _add_tracker_options(p: argparse.ArgumentParser) -> None:
@@ -58,12 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--json", action="store_true", help="print JSON")
     sens.add_argument("--powercap-root", help="RAPL sysfs root (default /sys/class/powercap)")
     sens.set_defaults(func=_cmd_sensors)
-    for name in _PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        module.register(sub)
+    estimate_cmd.register(sub)  # estimate, regions
+    report_cmd.register(sub)
     return parser
 
 
@@ -125,10 +128,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         for sig, prev in previous.items():
             signal.signal(sig, prev)
-    if received:
-        tracker._interrupted = signal.Signals(received[0]).name  # noqa: SLF001 - recorded in the footprint notes
+    reason = signal.Signals(received[0]).name if received else None  # noted in the footprint
     status = "completed" if rc == 0 and not received else ("partial" if received else "failed")
-    fp = tracker.stop(status)
+    fp = tracker.stop(status, reason=reason)
     if fp is not None and not args.quiet:
         print(fp.summary(), file=sys.stderr)
         if tracker.save:

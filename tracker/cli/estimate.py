@@ -4,6 +4,16 @@
 ``wattprint estimate --energy-kwh 1287000 --region li2023:arizona --json``
 ``wattprint regions [QUERY] [--json]``: codes with their factors and sources; an exact
 code shows every factor with its source and licence.
+
+Quantities are printed with the :mod:`wattprint.units` formatters (readable units,
+three significant figures; counts such as FLOPs in ``e`` notation); ``--json``
+prints the document in its base units (kWh, kg, L, s).
+
+Exit codes: 0 done; 2 a bad or inconsistent input (the message names it) or,
+for ``regions``, nothing matches the query.
+
+Failure modes: a :class:`~wattprint.errors.ConfigError` from the planner is
+printed with its setting and gives exit 2; nothing else is caught.
 """
 
 from __future__ import annotations
@@ -11,9 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from wattprint.errors import ConfigError
+from wattprint.units import (
+    J_PER_KWH,
+    format_carbon,
+    format_count,
+    format_duration,
+    format_energy,
+    format_percent,
+    format_power,
+    format_water,
+)
 
 __all__ = ["register", "format_estimate", "format_regions"]
 
@@ -87,45 +107,50 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _g(x: Optional[float], unit: str = "", digits: int = 4) -> str:
-    if x is None:
-        return "unknown"
-    return f"{x:.{digits}g}{(' ' + unit) if unit else ''}"
+def _range(bounds: Dict[str, Any], key: str, fmt: Callable[[Optional[float]], str]) -> str:
+    lo, hi = bounds.get(key) or (None, None)
+    return f"{fmt(lo)} to {fmt(hi)}"
 
 
 def format_estimate(doc: Dict[str, Any]) -> str:
-    """Human lines for an :func:`~wattprint.footprint.planning.estimate` document."""
+    """Human lines for an :func:`~wattprint.footprint.planning.estimate` document (units from :mod:`wattprint.units`)."""
     w, e, c, wa, f, b = doc["work"], doc["energy"], doc["carbon"], doc["water"], doc["factors"], doc["bounds"]
     lines = [f"wattprint estimate ({doc['region']}: {doc.get('region_name', '')})"]
     if w.get("flops") is not None:
-        lines.append(f"  compute   {_g(w['flops'])} FLOP ({w.get('flops_source')})")
+        lines.append(f"  compute   {format_count(w['flops'], 'FLOP')} ({w.get('flops_source')})")
     hw = doc.get("hardware")
     if hw:
-        lines.append(f"  hardware  {hw['count']} x {hw['model']} ({_g(hw['peak_bf16_flops'])} FLOP/s dense bf16, {hw['tdp_w']:g} W TDP)")
+        lines.append(
+            f"  hardware  {hw['count']} x {hw['model']} ({format_count(hw['peak_bf16_flops'], 'FLOP/s')} dense bf16, "
+            f"{format_power(hw['tdp_w'])} TDP)"
+        )
     if doc.get("duration_s"):
-        days = doc["duration_s"] / 86400.0
-        gh = f", {_g(doc['gpu_hours'])} GPU-hours" if doc.get("gpu_hours") else ""
-        lines.append(f"  time      {_g(doc['duration_s'] / 3600.0)} h ({days:.3g} days){gh}; MFU {_g(w.get('mfu'), '', 3)}")
+        gh = f", {format_count(doc['gpu_hours'], 'GPU-hours')}" if doc.get("gpu_hours") else ""
+        lines.append(f"  time      {format_duration(doc['duration_s'])}{gh}; MFU {format_percent(w.get('mfu'))}")
     if e.get("it_kwh") is None:
         lines.extend(f"  note: {n}" for n in doc.get("notes", []))
         return "\n".join(lines)
-    lo, hi = b["energy.facility_kwh"]
+
+    def kwh(value: Optional[float]) -> str:
+        return format_energy(value * J_PER_KWH if value is not None else None)
+
     lines.append(
-        f"  energy    IT {_g(e['it_kwh'])} kWh, facility {_g(e['facility_kwh'])} kWh (PUE {f['pue']['value']:g}; range {_g(lo)}-{_g(hi)})"
+        f"  energy    IT {kwh(e['it_kwh'])}, facility {kwh(e['facility_kwh'])} (PUE {f['pue']['value']:g}; "
+        f"range {_range(b, 'energy.facility_kwh', kwh)})"
     )
-    lo, hi = b["carbon.total_kg"]
     emb = c.get("embodied_kg")
     lines.append(
-        f"  carbon    {_g(c['total_kg'])} kgCO2e (operational {_g(c['operational_kg'])} at "
-        f"{f['carbon_intensity_g_per_kwh']['value']:g} g/kWh; embodied {_g(emb)}); range {_g(lo)}-{_g(hi)}"
+        f"  carbon    {format_carbon(c['total_kg'])} (operational {format_carbon(c['operational_kg'])} at "
+        f"{f['carbon_intensity_g_per_kwh']['value']:g} gCO2e/kWh; embodied {format_carbon(emb) if emb is not None else 'unknown'}); "
+        f"range {_range(b, 'carbon.total_kg', format_carbon)}"
     )
-    lo, hi = b["water.total_l"]
     lines.append(
-        f"  water     {_g(wa['total_l'])} L (on-site {_g(wa['onsite_l'])} at WUE {f['wue_l_per_kwh']['value']:g}; "
-        f"off-site {_g(wa['offsite_l'])} at EWIF {f['ewif_l_per_kwh']['value']:g}); range {_g(lo)}-{_g(hi)}"
+        f"  water     {format_water(wa['total_l'])} (on-site {format_water(wa['onsite_l'])} at WUE {f['wue_l_per_kwh']['value']:g} L/kWh; "
+        f"off-site {format_water(wa['offsite_l'])} at EWIF {f['ewif_l_per_kwh']['value']:g} L/kWh); "
+        f"range {_range(b, 'water.total_l', format_water)}"
     )
     if w.get("cci_g_per_eflop") is not None:
-        lines.append(f"  CCI       {_g(w['cci_g_per_eflop'])} gCO2e per ExaFLOP")
+        lines.append(f"  CCI       {format_count(w['cci_g_per_eflop'], 'gCO2e per ExaFLOP')}")
     lines.append("  sources:")
     for key in ("pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh"):
         lines.append(f"    {key:<27} {f[key]['source']} ({f[key].get('year') or 'n/a'})")

@@ -8,6 +8,11 @@
 
 Exit codes: 0 done; 1 a file could not be written or matplotlib is missing;
 2 bad input (no such path, not a footprint, no footprint found, unknown region).
+
+In a folder, a distributed job is reported once: per-rank footprints next to
+their ``<run_id>.job.json`` are counted in it, and per-rank footprints whose
+job footprint is missing are merged into one here (``--ranks`` lists every
+rank instead). Notes about skipped, folded and merged files go to stderr.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, List
+from typing import Any, Callable, List
 
-from wattprint.errors import ConfigError
+from wattprint.errors import ConfigError, PlotUnavailable, ReportError
 
 __all__ = ["register"]
 
@@ -55,7 +60,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     paths = args.paths or [os.environ.get("WATTPRINT_OUTPUT_DIR") or "wattprint-runs"]
     try:
         loaded = report.load_footprints(paths, recursive=args.recursive, ranks=args.ranks)
-    except report.ReportError as err:
+    except ReportError as err:
         print(f"wattprint report: {err}", file=sys.stderr)
         return 2
     for path, reason in loaded.skipped:
@@ -66,6 +71,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
             f"wattprint report: {len(loaded.folded)} per-rank footprint(s) counted in job(s) {', '.join(jobs)} (--ranks lists them)",
             file=sys.stderr,
         )
+    for job, files in loaded.merged:
+        print(
+            f"wattprint report: job {job} has no job footprint; merged its {len(files)} per-rank footprint(s) (--ranks lists them)",
+            file=sys.stderr,
+        )
+    for job, reason in loaded.unmerged:
+        print(f"wattprint report: job {job}: {reason}; listed rank by rank", file=sys.stderr)
     fps = loaded.footprints
     if not fps:
         print(
@@ -96,14 +108,12 @@ def _plot(fps: Any, path: str, max_runs: int) -> None:
 
 
 def _html(fps: Any, args: argparse.Namespace) -> None:
-    from wattprint.report.plot import save_html
+    from wattprint.report.html import save_html
 
     save_html(fps, args.html, regions=args.what_if, pue=args.pue)
 
 
-def _write(action: Any, path: str, truncated: bool, max_runs: int) -> int:
-    from wattprint.report.plot import PlotUnavailable
-
+def _write(action: Callable[[], None], path: str, truncated: bool, max_runs: int) -> int:
     try:
         action()
     except PlotUnavailable as err:
