@@ -31,7 +31,7 @@ import datetime as _dt
 import math
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from wattprint.errors import ConfigError
 from wattprint.footprint.regions import (
@@ -136,13 +136,6 @@ class Factors:
             return None
         status = dict(self.live.status())
         return LiveReadings(status, tuple(self.live.readings()))
-
-    def intensity_readings(self) -> List[Reading]:
-        """Live readings so far, ``(aware UTC time, gCO2e/kWh)``, oldest first; empty without live data."""
-        return list(self.live.readings()) if self.live is not None else []
-
-    def grid_status(self) -> Optional[Dict[str, Any]]:
-        return dict(self.live.status()) if self.live is not None else None
 
     def wait_live(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the first live fetch to finish (tests, short scripts)."""
