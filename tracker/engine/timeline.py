@@ -6,6 +6,11 @@ moment. Because the values are cumulative, dropping points loses only time
 resolution, never energy: when the timeline reaches ``max_points`` every other
 point is dropped (the first and the newest are kept), so memory stays bounded
 however long the run. Power between two points is ``ΔE / Δt``.
+
+Failure modes: a :class:`Timeline` is not thread-safe; the
+:class:`~wattprint.engine.ledger.Ledger` that owns it serialises ``append`` and
+``view`` under its lock (use ``Ledger.append_point`` and ``Ledger.view``). A
+point older than the last one is dropped.
 """
 
 from __future__ import annotations
