@@ -19,7 +19,7 @@ def _isolated_wattprint_env(monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 def _every_tracker_footprint_validates():
     """Every footprint the library builds in any test (the Tracker's live, checkpoint and final
-    footprints, ``estimate``, the job merge) must validate against the packaged JSON Schema
+    footprints, the job merge) must validate against the packaged JSON Schema
     ``wattprint.footprint/1``. Hooked on the public constructor via ``wattprint.testing``."""
     import jsonschema
     from wattprint import footprint_schema

@@ -59,6 +59,21 @@ def test_checking_footprints_sees_library_builds_not_hand_made_ones():
     assert len(seen) == n  # the hook is removed on exit
 
 
+def test_checking_footprints_sees_the_job_merge():
+    from wattprint.footprint.merge import merge_footprints
+
+    docs = []
+    for watts in (100.0, 200.0):
+        t, clock = replay_tracker(watts)
+        t.start()
+        clock.advance(10.0)
+        docs.append(t.stop().to_dict())
+    seen = []
+    with checking_footprints(seen.append):
+        merged = merge_footprints(docs)
+    assert seen == [merged] and merged.energy_j == pytest.approx(3000.0)
+
+
 def test_checking_footprints_failure_propagates_from_the_build():
     def reject(fp):
         raise AssertionError("rejected")

@@ -4,8 +4,8 @@
         run_the_code_under_test()
 
 Inside the block, every :class:`~wattprint.Footprint` that library code builds
-(the tracker's live, checkpoint and final footprints, ``estimate``, the job
-merge: any construction from a ``wattprint.*`` module other than the report,
+(the tracker's live, checkpoint and final footprints, the job merge: any
+construction from a ``wattprint.*`` module other than the report,
 which only re-wraps documents read back from disk, and this package) is passed
 to ``check`` right after construction. Footprints built by the caller's own
 code (hand-made partial documents) are not checked.
