@@ -30,6 +30,7 @@ from wattprint.units import (
     format_count,
     format_duration,
     format_energy,
+    format_factor,
     format_percent,
     format_power,
     format_water,
@@ -135,18 +136,18 @@ def format_estimate(doc: Dict[str, Any]) -> str:
         return format_energy(value * J_PER_KWH if value is not None else None)
 
     lines.append(
-        f"  energy    IT {kwh(e['it_kwh'])}, facility {kwh(e['facility_kwh'])} (PUE {f['pue']['value']:g}; "
+        f"  energy    IT {kwh(e['it_kwh'])}, facility {kwh(e['facility_kwh'])} (PUE {format_factor(f['pue']['value'])}; "
         f"range {_range(b, 'energy.facility_kwh', kwh)})"
     )
     emb = c.get("embodied_kg")
     lines.append(
         f"  carbon    {format_carbon(c['total_kg'])} (operational {format_carbon(c['operational_kg'])} at "
-        f"{f['carbon_intensity_g_per_kwh']['value']:g} gCO2e/kWh; embodied {format_carbon(emb) if emb is not None else 'unknown'}); "
+        f"{format_factor(f['carbon_intensity_g_per_kwh']['value'])} gCO2e/kWh; embodied {format_carbon(emb) if emb is not None else 'unknown'}); "
         f"range {_range(b, 'carbon.total_kg', format_carbon)}"
     )
     lines.append(
-        f"  water     {format_water(wa['total_l'])} (on-site {format_water(wa['onsite_l'])} at WUE {f['wue_l_per_kwh']['value']:g} L/kWh; "
-        f"off-site {format_water(wa['offsite_l'])} at EWIF {f['ewif_l_per_kwh']['value']:g} L/kWh); "
+        f"  water     {format_water(wa['total_l'])} (on-site {format_water(wa['onsite_l'])} at WUE {format_factor(f['wue_l_per_kwh']['value'])} L/kWh; "
+        f"off-site {format_water(wa['offsite_l'])} at EWIF {format_factor(f['ewif_l_per_kwh']['value'])} L/kWh); "
         f"range {_range(b, 'water.total_l', format_water)}"
     )
     if w.get("cci_g_per_eflop") is not None:
@@ -165,7 +166,7 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
         r = rows[0]
         lines = [f"{r['code']}: {r['name']} ({r['kind']}{', located in ' + r['location'] if r.get('location') else ''})"]
         for key, f in r["factors"].items():
-            lines.append(f"  {key:<27} {f['value']:g} {f['unit']} [{f['low']:g}-{f['high']:g}] ({f.get('year') or 'n/a'}, {f['origin']})")
+            lines.append(f"  {key:<27} {format_factor(f['value'])} {f['unit']} [{format_factor(f['low'])}-{format_factor(f['high'])}] ({f.get('year') or 'n/a'}, {f['origin']})")
             lines.append(f"      source: {f['source']}")
             if f.get("licence"):
                 lines.append(f"      licence: {f['licence']}")

@@ -29,6 +29,7 @@ from wattprint.units import (
     format_carbon,
     format_duration,
     format_energy,
+    format_factor,
     format_percent,
     format_power,
     format_water,
@@ -113,12 +114,12 @@ def run_tables(fp: Any) -> List[Table]:
         [
             "facility energy",
             format_energy(s["energy_facility_kwh"] * J_PER_KWH if s["energy_facility_kwh"] is not None else None),
-            f"PUE {s['pue']:g} ({src('pue')})" if s["pue"] is not None else "",
+            f"PUE {format_factor(s['pue'])} ({src('pue')})" if s["pue"] is not None else "",
         ],
         [
             "carbon, operational",
             format_carbon(s["carbon_operational_kg"]),
-            f"{s['carbon_intensity_g_per_kwh']:g} gCO2e/kWh ({src('carbon_intensity_g_per_kwh')})"
+            f"{format_factor(s['carbon_intensity_g_per_kwh'])} gCO2e/kWh ({src('carbon_intensity_g_per_kwh')})"
             if s["carbon_intensity_g_per_kwh"] is not None
             else "",
         ],
@@ -127,12 +128,12 @@ def run_tables(fp: Any) -> List[Table]:
         [
             "water, on-site",
             format_water(s["water_onsite_l"]),
-            f"WUE {s['wue_l_per_kwh']:g} L/kWh ({src('wue_l_per_kwh')})" if s["wue_l_per_kwh"] is not None else "",
+            f"WUE {format_factor(s['wue_l_per_kwh'])} L/kWh ({src('wue_l_per_kwh')})" if s["wue_l_per_kwh"] is not None else "",
         ],
         [
             "water, off-site",
             format_water(s["water_offsite_l"]),
-            f"EWIF {s['ewif_l_per_kwh']:g} L/kWh ({src('ewif_l_per_kwh')})" if s["ewif_l_per_kwh"] is not None else "",
+            f"EWIF {format_factor(s['ewif_l_per_kwh'])} L/kWh ({src('ewif_l_per_kwh')})" if s["ewif_l_per_kwh"] is not None else "",
         ],
         ["water, total", format_water(s["water_total_l"]), ""],
     ]
@@ -179,7 +180,7 @@ def _embodied_basis(d: Mapping[str, Any]) -> str:
     section = _section(d, "embodied")
     devices = [x for x in section.get("devices") or [] if isinstance(x, dict)]
     bits = [
-        f"{x.get('model')}: {sig_digits(float(x['embodied_kgco2e']))} kgCO2e over {x.get('lifetime_years'):g} y"
+        f"{x.get('model')}: {format_carbon(as_float(x.get('embodied_kgco2e')))} over {format_factor(x.get('lifetime_years'))} y"
         for x in devices
         if as_float(x.get("embodied_kgco2e")) is not None and as_float(x.get("lifetime_years")) is not None
     ]
@@ -255,7 +256,7 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         v = as_float(value)
         if v is None:
             return "–"
-        return sig_digits(v / unit[1]) if unit else f"{v:g}"
+        return sig_digits(v / unit[1]) if unit else format_factor(v)
 
     def intensity(value: Any) -> str:
         v = as_float(value)

@@ -23,7 +23,7 @@ from wattprint.footprint.accounting import account, resolve_factors
 from wattprint.footprint.model import Footprint
 from wattprint.report.load import document_of
 from wattprint.report.summary import summarize
-from wattprint.units import parse_utc
+from wattprint.units import format_factor, parse_utc
 
 __all__ = ["WHAT_IF_FIELDS", "what_if", "relative_change"]
 
@@ -105,7 +105,7 @@ def what_if(fp: Any, regions: Sequence[str], *, pue: Optional[float] = None) -> 
         row = {k: s.get(k) for k in WHAT_IF_FIELDS if k in s}
         row.update(
             run_id=d.get("run_id"),
-            scenario=str(region) + (f" (PUE {pue:g})" if pue is not None else ""),
+            scenario=str(region) + (f" (PUE {format_factor(pue)})" if pue is not None else ""),
             region=acc.get("region", factors.region),
             recorded=False,
             carbon_embodied_kg=embodied,
