@@ -14,12 +14,9 @@ epoch end, a log step, the end), so a getter such as a checkpoint's
 waits for the others.
 
 Also here: :func:`is_failure` (an exception that means ``failed``, not an
-interruption), :class:`WarnOnce`, :func:`cuda_synchronize` and
-:func:`check_settings` (a tracker's settings checked without building one).
+interruption), :class:`WarnOnce` and :func:`cuda_synchronize`.
 
-Failure modes: nothing here raises into training except
-:func:`check_settings` (``ConfigError`` / ``TypeError``, meant for a
-callback's constructor). A failing step is logged with its traceback once per
+Failure modes: nothing here raises into training. A failing step is logged with its traceback once per
 cause (what failed and the exception type), then counted; the counts are
 logged once at :meth:`TrainingSession.finish`.
 """
@@ -27,23 +24,19 @@ logged once at :meth:`TrainingSession.finish`.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
 
 from wattprint import Footprint
-from wattprint.footprint.factors import resolve_factors
 from wattprint.integrations._collectives import all_reduce_sum
-from wattprint.settings import TrackerSettings
 from wattprint.units import J_PER_KWH
 
 if TYPE_CHECKING:
     from wattprint.integrations.distributed import DistributedTracker
 
-__all__ = ["TrainingSession", "Totals", "WarnOnce", "is_failure", "cuda_synchronize", "check_settings"]
+__all__ = ["TrainingSession", "Totals", "WarnOnce", "is_failure", "cuda_synchronize"]
 
 logger = logging.getLogger("wattprint")
 
@@ -66,22 +59,6 @@ def cuda_synchronize() -> None:
             torch.cuda.synchronize()
     except Exception:  # a sync failure must not break the step
         logger.debug("wattprint: torch.cuda.synchronize() failed", exc_info=True)
-
-
-def check_settings(tracker_kwargs: Mapping[str, Any]) -> None:
-    """Check a :class:`~wattprint.integrations.distributed.DistributedTracker`'s keyword arguments without building one.
-
-    Raises:
-        wattprint.ConfigError: a setting out of range (factors included), naming it.
-        TypeError: an unknown keyword argument.
-    """
-    from wattprint.integrations.distributed import DistributedTracker  # distributed imports this module
-
-    own = set(inspect.signature(DistributedTracker.__init__).parameters) - {"self", "project", "run_id", "output_dir", "tracker_kwargs"}
-    kw = {k: v for k, v in tracker_kwargs.items() if k not in own}
-    env = kw.pop("env", None)
-    settings = TrackerSettings.resolve(env=env, **kw)
-    resolve_factors(env=os.environ if env is None else env, **settings.factor_args)
 
 
 class WarnOnce:

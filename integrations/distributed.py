@@ -26,6 +26,10 @@ that file never counts a job twice. :func:`merge_footprints` also merges
 per-rank JSON files after the fact (for example when a job died before the
 gather).
 
+:func:`check_settings` checks a DistributedTracker's arguments without
+building one (the callbacks' early check). Rank roles live in ``_ranks``,
+the collectives in ``_collectives``; both are re-exported here.
+
 Failure modes: a failed gather (a rank died, no process group) is logged and
 the rank footprints stay on disk; nothing raises into training.
 """
@@ -33,6 +37,7 @@ the rank footprints stay on disk; nothing raises into training.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 from types import TracebackType
@@ -40,16 +45,19 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Type
 
 import wattprint
 from wattprint import Footprint, Tracker
+from wattprint.footprint.factors import resolve_factors
 from wattprint.footprint.merge import merge_footprints, write_job_footprint
 from wattprint.integrations._collectives import _broadcast_from_rank0, _cuda_device_count, all_reduce_sum, gather_footprints
 from wattprint.integrations._ranks import RankInfo, rank_gpu_selectors, rank_info
 from wattprint.integrations._session import is_failure
+from wattprint.settings import TrackerSettings
 
 __all__ = [
     "RankInfo",
     "rank_info",
     "rank_gpu_selectors",
     "DistributedTracker",
+    "check_settings",
     "merge_footprints",
     "gather_footprints",
     "write_job_footprint",
@@ -286,3 +294,17 @@ class DistributedTracker:
         if self.job_footprint is not None:
             return self.job_footprint
         return self.tracker.footprint if self.tracker is not None else None
+
+
+def check_settings(**tracker_kwargs: Any) -> None:
+    """Check :class:`DistributedTracker` keyword arguments (the Tracker's and its own) without building a tracker.
+
+    Raises:
+        wattprint.ConfigError: a setting out of range (factors included), naming it.
+        TypeError: an unknown keyword argument.
+    """
+    own = set(inspect.signature(DistributedTracker.__init__).parameters) - {"self", "project", "run_id", "output_dir", "tracker_kwargs"}
+    kw = {k: v for k, v in tracker_kwargs.items() if k not in own}
+    env = kw.pop("env", None)
+    settings = TrackerSettings.resolve(env=env, **kw)
+    resolve_factors(env=os.environ if env is None else env, **settings.factor_args)

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 import wattprint
 from lightning.pytorch.callbacks import Callback
 from wattprint import Footprint
-from wattprint.integrations._session import TrainingSession, Totals, check_settings, is_failure
-from wattprint.integrations.distributed import DistributedTracker
+from wattprint.integrations._session import TrainingSession, Totals, is_failure
+from wattprint.integrations.distributed import DistributedTracker, check_settings
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
@@ -112,7 +112,7 @@ class WattprintCallback(Callback):
         self._batches = 0
         self._stage: Optional[str] = None
         if tracker is None:
-            check_settings(self._kwargs)
+            check_settings(**self._kwargs)
 
     @property
     def dt(self) -> Optional[DistributedTracker]:

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 import wattprint
 from transformers import TrainerCallback
 from wattprint import Footprint
-from wattprint.integrations._session import ENERGY_KWH, CARBON_KG, TrainingSession, Totals, check_settings, is_failure
-from wattprint.integrations.distributed import DistributedTracker
+from wattprint.integrations._session import ENERGY_KWH, CARBON_KG, TrainingSession, Totals, is_failure
+from wattprint.integrations.distributed import DistributedTracker, check_settings
 from wattprint.units import J_PER_KWH
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class WattprintCallback(TrainerCallback):
         self._last_tokens = 0
         self._last_flos = 0.0
         if tracker is None:
-            check_settings(self._kwargs)
+            check_settings(**self._kwargs)
 
     @property
     def dt(self) -> Optional[DistributedTracker]:

@@ -7,8 +7,8 @@ import math
 
 import pytest
 import wattprint as wp
-from wattprint.integrations._session import Totals, TrainingSession, WarnOnce, check_settings, is_failure
-from wattprint.integrations.distributed import DistributedTracker
+from wattprint.integrations._session import Totals, TrainingSession, WarnOnce, is_failure
+from wattprint.integrations.distributed import DistributedTracker, check_settings
 from wattprint.testing import ManualClock
 
 WATTS = 10.0
@@ -106,10 +106,10 @@ def test_settings_are_checked_without_building_a_tracker(monkeypatch):
         raise AssertionError("a Tracker was built to check settings")
 
     monkeypatch.setattr(wp.Tracker, "__init__", no_tracker)
-    check_settings({"project": "p", "region": "IE", "devices": [0], "node_level": True, "sensors": []})
+    check_settings(project="p", region="IE", devices=[0], node_level=True, sensors=[])
     with pytest.raises(wp.ConfigError):
-        check_settings({"pue": 0.5})
+        check_settings(pue=0.5)
     with pytest.raises(wp.ConfigError):
-        check_settings({"interval_s": -1, "rank": 1})
+        check_settings(interval_s=-1, rank=1)
     with pytest.raises(TypeError):
-        check_settings({"no_such_setting": 1})
+        check_settings(no_such_setting=1)
