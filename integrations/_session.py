@@ -36,7 +36,7 @@ from wattprint.units import J_PER_KWH
 if TYPE_CHECKING:
     from wattprint.integrations.distributed import DistributedTracker
 
-__all__ = ["TrainingSession", "Totals", "WarnOnce", "is_failure", "cuda_synchronize"]
+__all__ = ["TrainingSession", "SessionAttributes", "Totals", "WarnOnce", "is_failure", "cuda_synchronize"]
 
 logger = logging.getLogger("wattprint")
 
@@ -263,3 +263,28 @@ class TrainingSession:
             cumulative_energy_j=t.energy_j,
             cumulative_steps=t.steps,
         )
+
+
+class SessionAttributes:
+    """The attributes a callback shows of its :attr:`session`: ``dt``, ``footprint``, ``sync``."""
+
+    session: TrainingSession
+
+    @property
+    def dt(self) -> Optional["DistributedTracker"]:
+        """The rank-aware tracker of the current (or last) run."""
+        return self.session.dt
+
+    @property
+    def footprint(self) -> Optional[Footprint]:
+        """The last run's footprint (the job footprint on global rank 0)."""
+        return self.session.footprint
+
+    @property
+    def sync(self) -> bool:
+        """Call ``torch.cuda.synchronize()`` at each epoch edge."""
+        return self.session.sync
+
+    @sync.setter
+    def sync(self, value: bool) -> None:
+        self.session.sync = bool(value)

@@ -39,8 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import wattprint
 from lightning.pytorch.callbacks import Callback
-from wattprint import Footprint
-from wattprint.integrations._session import TrainingSession, Totals, is_failure
+from wattprint.integrations._session import SessionAttributes, TrainingSession, Totals, is_failure
 from wattprint.integrations.distributed import DistributedTracker, check_settings
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def batch_size_of(batch: Any) -> Optional[int]:
     return None
 
 
-class WattprintCallback(Callback):
+class WattprintCallback(Callback, SessionAttributes):
     """Measures a Lightning run with wattprint.
 
     Args:
@@ -113,24 +112,6 @@ class WattprintCallback(Callback):
         self._stage: Optional[str] = None
         if tracker is None:
             check_settings(**self._kwargs)
-
-    @property
-    def dt(self) -> Optional[DistributedTracker]:
-        """The rank-aware tracker of the current (or last) stage."""
-        return self.session.dt
-
-    @property
-    def footprint(self) -> Optional[Footprint]:
-        return self.session.footprint
-
-    @property
-    def sync(self) -> bool:
-        """Call ``torch.cuda.synchronize()`` at each epoch edge."""
-        return self.session.sync
-
-    @sync.setter
-    def sync(self, value: bool) -> None:
-        self.session.sync = bool(value)
 
     @property
     def previous(self) -> Dict[str, Any]:

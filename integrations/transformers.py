@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 import wattprint
 from transformers import TrainerCallback
 from wattprint import Footprint
-from wattprint.integrations._session import ENERGY_KWH, CARBON_KG, TrainingSession, Totals, is_failure
+from wattprint.integrations._session import CARBON_KG, ENERGY_KWH, SessionAttributes, TrainingSession, Totals, is_failure
 from wattprint.integrations.distributed import DistributedTracker, check_settings
 from wattprint.units import J_PER_KWH
 
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["WattprintCallback", "attach"]
 
 
-class WattprintCallback(TrainerCallback):
+class WattprintCallback(TrainerCallback, SessionAttributes):
     """Measures a Hugging Face ``Trainer`` run with wattprint.
 
     Args:
@@ -93,24 +93,6 @@ class WattprintCallback(TrainerCallback):
         self._last_flos = 0.0
         if tracker is None:
             check_settings(**self._kwargs)
-
-    @property
-    def dt(self) -> Optional[DistributedTracker]:
-        """The rank-aware tracker of the current (or last) run."""
-        return self.session.dt
-
-    @property
-    def footprint(self) -> Optional[Footprint]:
-        return self.session.footprint
-
-    @property
-    def sync(self) -> bool:
-        """Call ``torch.cuda.synchronize()`` at each epoch edge."""
-        return self.session.sync
-
-    @sync.setter
-    def sync(self, value: bool) -> None:
-        self.session.sync = bool(value)
 
     @property
     def previous(self) -> Dict[str, Any]:
