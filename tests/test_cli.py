@@ -70,11 +70,22 @@ def test_sigterm_reaches_child_and_footprint_is_partial(tmp_path):
 
 
 def test_sensors_explains_what_is_missing(tmp_path):
-    r = run_cli(["sensors", "--json"], tmp_path, env={"WATTPRINT_POWERCAP_ROOT": str(tmp_path / "none")})
+    (tmp_path / "empty").mkdir()  # a powercap tree without RAPL zones
+    r = run_cli(["sensors", "--json"], tmp_path, env={"WATTPRINT_POWERCAP_ROOT": str(tmp_path / "empty")})
+    assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     by = {n["source"]: n for n in doc["sources"]}
-    assert by["rapl"]["status"] == "absent" and str(tmp_path / "none") in by["rapl"]["detail"]
+    assert by["rapl"]["status"] == "absent" and str(tmp_path / "empty") in by["rapl"]["detail"]
     assert by["estimate.cpu"]["status"] == "estimated"
+
+
+def test_sensors_with_a_root_that_does_not_exist_is_a_setting_error(tmp_path):
+    # a root the user asked for must exist (only the default root degrades quietly): exit 2, naming it
+    r = run_cli(["sensors", "--json"], tmp_path, env={"WATTPRINT_POWERCAP_ROOT": str(tmp_path / "none")})
+    assert r.returncode == 2 and "WATTPRINT_POWERCAP_ROOT" in r.stderr and str(tmp_path / "none") in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli(["sensors", "--powercap-root", str(tmp_path / "none")], tmp_path)
+    assert r.returncode == 2 and str(tmp_path / "none") in r.stderr
 
 
 def test_sensors_with_rapl_tree(tmp_path):

@@ -11,6 +11,8 @@ silently removing its command.
 
 Exit codes of ``run``: the child's own code (``128 + N`` when it died of signal
 N); 2 for bad options or a bad setting; 127 when the command cannot be started.
+``sensors``: 0, or 2 for a bad setting (a ``--powercap-root`` or
+``WATTPRINT_POWERCAP_ROOT`` that does not exist).
 
 Failure modes: a bad setting is printed with its name (exit 2); the footprint
 is written even when the child fails or is interrupted (status ``failed`` or
@@ -142,7 +144,11 @@ def _cmd_sensors(args: argparse.Namespace) -> int:
     from wattprint.engine.sensors.discovery import discover
     from wattprint.footprint.hardware import lookup_cpu
 
-    sensors, notes = discover(powercap_root=args.powercap_root, cpu_lookup=lookup_cpu)
+    try:
+        sensors, notes = discover(powercap_root=args.powercap_root, cpu_lookup=lookup_cpu)
+    except ConfigError as err:  # a powercap root that was asked for but is not there
+        print(f"wattprint sensors: {err}", file=sys.stderr)
+        return 2
     comps = [c for s in sensors for c in s.components()]
     for s in sensors:
         s.close()
