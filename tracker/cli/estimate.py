@@ -24,17 +24,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 from wattprint.errors import ConfigError
-from wattprint.units import (
-    J_PER_KWH,
-    format_carbon,
-    format_count,
-    format_duration,
-    format_energy,
-    format_factor,
-    format_percent,
-    format_power,
-    format_water,
-)
+from wattprint import units
 
 __all__ = ["register", "format_estimate", "format_regions"]
 
@@ -118,40 +108,40 @@ def format_estimate(doc: Dict[str, Any]) -> str:
     w, e, c, wa, f, b = doc["work"], doc["energy"], doc["carbon"], doc["water"], doc["factors"], doc["bounds"]
     lines = [f"wattprint estimate ({doc['region']}: {doc.get('region_name', '')})"]
     if w.get("flops") is not None:
-        lines.append(f"  compute   {format_count(w['flops'], 'FLOP')} ({w.get('flops_source')})")
+        lines.append(f"  compute   {units.format_count(w['flops'], 'FLOP')} ({w.get('flops_source')})")
     hw = doc.get("hardware")
     if hw:
         lines.append(
-            f"  hardware  {hw['count']} x {hw['model']} ({format_count(hw['peak_bf16_flops'], 'FLOP/s')} dense bf16, "
-            f"{format_power(hw['tdp_w'])} TDP)"
+            f"  hardware  {hw['count']} x {hw['model']} ({units.format_count(hw['peak_bf16_flops'], 'FLOP/s')} dense bf16, "
+            f"{units.format_power(hw['tdp_w'])} TDP)"
         )
     if doc.get("duration_s"):
-        gh = f", {format_count(doc['gpu_hours'], 'GPU-hours')}" if doc.get("gpu_hours") else ""
-        lines.append(f"  time      {format_duration(doc['duration_s'])}{gh}; MFU {format_percent(w.get('mfu'))}")
+        gh = f", {units.format_count(doc['gpu_hours'], 'GPU-hours')}" if doc.get("gpu_hours") else ""
+        lines.append(f"  time      {units.format_duration(doc['duration_s'])}{gh}; MFU {units.format_percent(w.get('mfu'))}")
     if e.get("it_kwh") is None:
         lines.extend(f"  note: {n}" for n in doc.get("notes", []))
         return "\n".join(lines)
 
     def kwh(value: Optional[float]) -> str:
-        return format_energy(value * J_PER_KWH if value is not None else None)
+        return units.format_energy(units.kwh_to_j(value))
 
     lines.append(
-        f"  energy    IT {kwh(e['it_kwh'])}, facility {kwh(e['facility_kwh'])} (PUE {format_factor(f['pue']['value'])}; "
+        f"  energy    IT {kwh(e['it_kwh'])}, facility {kwh(e['facility_kwh'])} (PUE {units.format_factor(f['pue']['value'])}; "
         f"range {_range(b, 'energy.facility_kwh', kwh)})"
     )
     emb = c.get("embodied_kg")
     lines.append(
-        f"  carbon    {format_carbon(c['total_kg'])} (operational {format_carbon(c['operational_kg'])} at "
-        f"{format_factor(f['carbon_intensity_g_per_kwh']['value'])} gCO2e/kWh; embodied {format_carbon(emb) if emb is not None else 'unknown'}); "
-        f"range {_range(b, 'carbon.total_kg', format_carbon)}"
+        f"  carbon    {units.format_carbon(c['total_kg'])} (operational {units.format_carbon(c['operational_kg'])} at "
+        f"{units.format_factor(f['carbon_intensity_g_per_kwh']['value'])} gCO2e/kWh; embodied {units.format_carbon(emb) if emb is not None else 'unknown'}); "
+        f"range {_range(b, 'carbon.total_kg', units.format_carbon)}"
     )
     lines.append(
-        f"  water     {format_water(wa['total_l'])} (on-site {format_water(wa['onsite_l'])} at WUE {format_factor(f['wue_l_per_kwh']['value'])} L/kWh; "
-        f"off-site {format_water(wa['offsite_l'])} at EWIF {format_factor(f['ewif_l_per_kwh']['value'])} L/kWh); "
-        f"range {_range(b, 'water.total_l', format_water)}"
+        f"  water     {units.format_water(wa['total_l'])} (on-site {units.format_water(wa['onsite_l'])} at WUE {units.format_factor(f['wue_l_per_kwh']['value'])} L/kWh; "
+        f"off-site {units.format_water(wa['offsite_l'])} at EWIF {units.format_factor(f['ewif_l_per_kwh']['value'])} L/kWh); "
+        f"range {_range(b, 'water.total_l', units.format_water)}"
     )
     if w.get("cci_g_per_eflop") is not None:
-        lines.append(f"  CCI       {format_count(w['cci_g_per_eflop'], 'gCO2e per ExaFLOP')}")
+        lines.append(f"  CCI       {units.format_count(w['cci_g_per_eflop'], 'gCO2e per ExaFLOP')}")
     lines.append("  sources:")
     for key in ("pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh"):
         lines.append(f"    {key:<27} {f[key]['source']} ({f[key].get('year') or 'n/a'})")
@@ -166,7 +156,7 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
         r = rows[0]
         lines = [f"{r['code']}: {r['name']} ({r['kind']}{', located in ' + r['location'] if r.get('location') else ''})"]
         for key, f in r["factors"].items():
-            lines.append(f"  {key:<27} {format_factor(f['value'])} {f['unit']} [{format_factor(f['low'])}-{format_factor(f['high'])}] ({f.get('year') or 'n/a'}, {f['origin']})")
+            lines.append(f"  {key:<27} {units.format_factor(f['value'])} {f['unit']} [{units.format_factor(f['low'])}-{units.format_factor(f['high'])}] ({f.get('year') or 'n/a'}, {f['origin']})")
             lines.append(f"      source: {f['source']}")
             if f.get("licence"):
                 lines.append(f"      licence: {f['licence']}")

@@ -23,6 +23,7 @@ import sys
 from typing import Any, Callable, List
 
 from wattprint.errors import ConfigError, PlotUnavailable, ReportError
+from wattprint.report.render import FORMATS
 
 __all__ = ["register"]
 
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
         description="Report on footprints: <run_id>.json files or output folders holding them.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="footprint files or folders (default: ./wattprint-runs or WATTPRINT_OUTPUT_DIR)")
-    p.add_argument("--format", "-f", choices=("table", "md", "json", "csv"), default="table", help="output format (default table)")
+    p.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("--plot", metavar="FILE.png", help="write the power timeline and breakdown to this PNG (needs matplotlib)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the plots and the tables")
     p.add_argument("--what-if", type=_regions, default=[], metavar="R1,R2", help="re-price the measured energy for these regions, e.g. IE,SG,US-VA")

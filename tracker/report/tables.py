@@ -23,7 +23,6 @@ from wattprint.report.load import document_of
 from wattprint.report.summary import SUMMARY_FIELDS, summarize
 from wattprint.report.what_if import relative_change
 from wattprint.units import (
-    J_PER_KWH,
     as_float,
     column_unit,
     format_carbon,
@@ -33,6 +32,7 @@ from wattprint.units import (
     format_percent,
     format_power,
     format_water,
+    kwh_to_j,
     sig_digits,
 )
 
@@ -113,7 +113,7 @@ def run_tables(fp: Any) -> List[Table]:
         ["IT energy", format_energy(s["energy_it_j"]), f"{format_percent(s['measured_share'])} measured" if s["measured_share"] is not None else ""],
         [
             "facility energy",
-            format_energy(s["energy_facility_kwh"] * J_PER_KWH if s["energy_facility_kwh"] is not None else None),
+            format_energy(kwh_to_j(s["energy_facility_kwh"])),
             f"PUE {format_factor(s['pue'])} ({src('pue')})" if s["pue"] is not None else "",
         ],
         [
@@ -283,7 +283,7 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     run_id = rows[0].get("run_id") if rows else ""
     it = rows[0].get("energy_it_kwh") if rows else None
     table = Table(
-        f"What if run {run_id} had run elsewhere (same measured IT energy, {format_energy(it * J_PER_KWH if it is not None else None)})",
+        f"What if run {run_id} had run elsewhere (same measured IT energy, {format_energy(kwh_to_j(as_float(it)))})",
         headers,
         out,
         ["l"] + ["r"] * (len(headers) - 1),
