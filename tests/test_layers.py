@@ -30,7 +30,7 @@ PUBLIC = ("wattprint",)  # the package's public face: ``import wattprint`` / ``f
 RULES: List[Tuple[str, Tuple[str, ...]]] = [
     ("wattprint.cli", ("wattprint",)),  # the composition root: anything
     ("wattprint.__main__", ("wattprint.cli",)),
-    ("wattprint.testing", BASE + ENGINE + FOOTPRINT + RUN + PUBLIC),
+    ("wattprint.testing", BASE + ENGINE + FOOTPRINT + RUN + PUBLIC + ("wattprint.testing",)),
     ("wattprint.engine", BASE + ENGINE),
     ("wattprint.footprint", BASE + ("wattprint.engine.host",) + FOOTPRINT),
     ("wattprint.run", BASE + ENGINE + FOOTPRINT + RUN),
