@@ -155,7 +155,7 @@ def impact_section(footprint: Footprint, emissions: str = "total") -> str:
     """The marked Markdown block of the "Environmental impact" section."""
     g = footprint.get
     rows: List[List[str]] = []
-    measured = as_float(footprint.csv_row().get("measured_share"))
+    measured = footprint.measured_share()
     share = f" ({format_percent(measured)} measured)" if measured is not None else ""
     rows.append(["IT energy (devices)", format_energy(as_float(g("energy.it_j"))) + share, "sensors: " + _sources(footprint)])
     rows.append(

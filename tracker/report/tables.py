@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from wattprint.footprint.model import COMPONENT_KINDS
 from wattprint.report.load import document_of
-from wattprint.report.summary import SUMMARY_FIELDS, summarize
+from wattprint.report.summary import summarize
 from wattprint.report.what_if import relative_change
 from wattprint.units import (
     as_float,
@@ -38,10 +39,8 @@ from wattprint.units import (
 
 __all__ = ["Table", "run_tables", "comparison_table", "what_if_table"]
 
-# component kinds with their own energy column, as the summary names them (energy_<kind>_j)
-_KINDS: Tuple[str, ...] = tuple(
-    f[len("energy_") : -len("_j")] for f in SUMMARY_FIELDS if f.startswith("energy_") and f.endswith("_j") and f != "energy_it_j"
-)
+# component kinds with their own energy column in the summary (energy_<kind>_j), "other" last
+_KINDS: Tuple[str, ...] = (*COMPONENT_KINDS, "other")
 _MAX_WINDOW_ROWS = 10
 
 
@@ -195,7 +194,7 @@ def _embodied_basis(d: Mapping[str, Any]) -> str:
 def comparison_table(footprints: Sequence[Any]) -> Table:
     """One row per run; each column in one unit so runs compare by eye."""
     sums = [summarize(fp) for fp in footprints]
-    kinds = [k for k in _KINDS + ("other",) if any(s[f"energy_{k}_j"] is not None for s in sums)]
+    kinds = [k for k in _KINDS if any(s[f"energy_{k}_j"] is not None for s in sums)]
     e_cols = ["energy_it_j"] + [f"energy_{k}_j" for k in kinds]
     e_units = {c: column_unit("energy_j", (s[c] for s in sums)) for c in e_cols}
     c_cols = ["carbon_operational_kg", "carbon_embodied_kg", "carbon_total_kg"]
