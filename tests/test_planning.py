@@ -118,7 +118,7 @@ def test_cli_estimate_json(capsys):
 def test_cli_estimate_table4_text(capsys):
     assert main(["estimate", "--energy-kwh", "1287000", "--region", "li2023:arizona"]) == 0
     out = capsys.readouterr().out
-    assert "9.629e+06 L" in out and "Li et al." in out
+    assert "9.63 ML" in out and "Li et al." in out  # 9.63 million litres, the report's Table 4
 
 
 def test_cli_estimate_error_exits_2(capsys):

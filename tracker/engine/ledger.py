@@ -117,7 +117,7 @@ class Ledger:
                 for cid in self._ids_of[id(sensor)]:
                     value = values.get(cid)
                     if value is None:
-                        lost = getattr(sensor, "last_error", lambda _c: None)(cid)
+                        lost = sensor.last_error(cid)
                         self._open_gap(cid, now_s, lost or reason)
                         continue
                     self._close_gap(cid, now_s)

@@ -185,26 +185,40 @@ class Footprint:
         return row
 
     def summary(self) -> str:
-        """A few human-readable lines: energy per component (measured or estimated), carbon, water."""
+        """A few human-readable lines: energy per component (measured or estimated), carbon, water.
+
+        Quantities are written by the :mod:`wattprint.units` formatters (readable units, three
+        significant figures, ``–`` for an unknown figure), as in the report and the live line.
+        """
+        from wattprint.units import (
+            format_carbon, format_duration, format_energy, format_factor, format_power, format_water, kwh_to_j,
+        )
+
         d = self._doc
-        lines = [f"wattprint: run {d['run_id']} ({d['status']}), {d['duration_s']:.1f} s"]
+        carbon, water = d.get("carbon") or {}, d.get("water") or {}
+        lines = [f"wattprint: run {d['run_id']} ({d['status']}), {format_duration(d.get('duration_s'))}"]
         for c in d["components"]:
             how = "measured" if c["measured"] else "estimated"
-            lines.append(f"  {c['id']:<16} {c['energy_j']:>12.1f} J  {c['mean_power_w']:>8.1f} W mean  {how} ({c['source']})")
-        e, carbon, water = d["energy"], d.get("carbon") or {}, d.get("water") or {}
+            lines.append(
+                f"  {c['id']:<16} {format_energy(c.get('energy_j')):>10}  {format_power(c.get('mean_power_w')):>8} mean  {how} ({c['source']})"
+            )
         pue, ci = self.factor_value("pue"), self.factor_value("carbon_intensity_g_per_kwh")
-        lines.append(f"  energy  IT {e['it_kwh'] * 1000:.4f} Wh, facility {e['facility_kwh'] * 1000:.4f} Wh (PUE {pue})")
+        facility_j = kwh_to_j(d["energy"].get("facility_kwh"))
+        lines.append(f"  energy  IT {format_energy(self.energy_j)}, facility {format_energy(facility_j)} (PUE {format_factor(pue)})")
         if carbon.get("total_kg") is not None:
             emb = carbon.get("embodied_kg")
             lines.append(
-                f"  carbon  {carbon['total_kg'] * 1000:.4f} gCO2e (operational {carbon['operational_kg'] * 1000:.4f} g at {ci} g/kWh"
-                + (f", embodied {emb * 1000:.4f} g)" if emb is not None else ")")
+                f"  carbon  {format_carbon(carbon['total_kg'])} (operational {format_carbon(carbon.get('operational_kg'))} "
+                f"at {format_factor(ci)} gCO2e/kWh" + (f", embodied {format_carbon(emb)})" if emb is not None else ")")
             )
         if water.get("total_l") is not None:
-            lines.append(f"  water   {water['total_l'] * 1000:.3f} mL (on-site {water['onsite_l'] * 1000:.3f}, off-site {water['offsite_l'] * 1000:.3f})")
+            lines.append(
+                f"  water   {format_water(water['total_l'])} (on-site {format_water(water.get('onsite_l'))}, "
+                f"off-site {format_water(water.get('offsite_l'))})"
+            )
         low_high = (d.get("bounds") or {}).get("carbon.total_kg")
         if low_high and None not in low_high:
-            lines.append(f"  bounds  carbon {low_high[0] * 1000:.4f} to {low_high[1] * 1000:.4f} gCO2e (sensor and factor uncertainty)")
+            lines.append(f"  bounds  carbon {format_carbon(low_high[0])} to {format_carbon(low_high[1])} (sensor and factor uncertainty)")
         if d.get("gaps"):
             lines.append(f"  gaps    {len(d['gaps'])} span(s) with missing readings: see 'gaps' in the JSON")
         return "\n".join(lines)

@@ -33,7 +33,7 @@ import logging
 import math
 import os
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from wattprint.engine.clock import SYSTEM_CLOCK, Clock
 from wattprint.engine.host import host_info
@@ -160,7 +160,7 @@ class Tracker:
             self._sampler = Sampler(self._ledger, interval_s=self.interval_s, power_interval_s=self.power_interval_s,
                                     on_tick=self._on_tick, clock=self._clock, event=self._event)  # fmt: skip
             self._runners = [ExporterRunner(e) for e in self._exporters]
-            _call_optional(self.factors, "start")  # e.g. live grid intensity, fetched off this thread
+            _guarded(self.factors.start)  # e.g. live grid intensity, fetched off this thread
             self._state = "running"
             self._sampler.start()
             hooks.register(self)
@@ -196,7 +196,7 @@ class Tracker:
         now = self._clock.monotonic()
         self._ledger.read(now)
         self._ledger.append_point(now, self._work.steps)
-        _call_optional(self.factors, "stop")
+        _guarded(self.factors.stop)
         self.footprint = fp = self._build(now, status or "completed", final=True)
         self._files.write_final(fp)
         finish_all(self._runners, fp, self.settings.export_timeout_s)
@@ -327,7 +327,7 @@ class Tracker:
                   "duration_s": duration_s, "host": host_info()}  # fmt: skip
         timeline = ledger.view()  # built into a dict only if someone reads it
         doc = assemble(header, comps, duration_s=duration_s, work=work, factors=self.factors, started_at=self._started_at,
-                       timeline=timeline, windows=windows, window_totals=totals, gaps=gaps,
+                       timeline=timeline, windows=windows, window_totals=totals, gaps=gaps, live=self.factors.live_readings(),
                        sources=[n.to_dict() for n in self._source_notes], notes=notes, with_forecast=True,
                        total_steps=None if final else self.total_steps, sections=annotations)  # fmt: skip
         return Footprint(doc, timeline)
@@ -362,10 +362,9 @@ class Tracker:
 # -- helpers -------------------------------------------------------------------
 
 
-def _call_optional(obj: Any, method: str) -> None:
-    fn = getattr(obj, method, None)
-    if callable(fn):
-        try:
-            fn()
-        except Exception:
-            logger.exception("wattprint: %s.%s failed; continuing", type(obj).__name__, method)
+def _guarded(fn: Callable[[], None]) -> None:
+    """Call ``fn``; a failure (e.g. the live grid's thread) is logged with its traceback, never raised."""
+    try:
+        fn()
+    except Exception:
+        logger.exception("wattprint: %s failed; continuing", getattr(fn, "__qualname__", fn))
