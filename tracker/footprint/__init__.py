@@ -6,6 +6,6 @@ Imports only the engine's host info (plus ``units``, ``errors``, ``_io``); it ne
 sensor and never starts a thread.
 """
 
-from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
+from wattprint.footprint.model import CSV_FIELDS, FIGURES, SCHEMA_ID, Figure, Footprint
 
-__all__ = ["CSV_FIELDS", "SCHEMA_ID", "Footprint"]
+__all__ = ["CSV_FIELDS", "FIGURES", "SCHEMA_ID", "Figure", "Footprint"]
