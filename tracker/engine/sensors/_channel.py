@@ -21,7 +21,7 @@ import threading
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from wattprint.engine.counters import EnergyCounter
-from wattprint.engine.sensors.base import PowerIntegrator, Sensor, SensorMode
+from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor, SensorMode
 from wattprint.errors import SensorError
 
 __all__ = ["GpuChannel", "ChannelSensor"]
@@ -79,6 +79,20 @@ class ChannelSensor(Sensor):
         polled = any(ch.mode == "power" for ch in self._channels)
         self.mode: SensorMode = "power" if polled else "counter"
         self.poll_interval_s = power_interval_s if polled else 1.0
+
+    @staticmethod
+    def gpu_component(ch: GpuChannel, name: str, info: Dict[str, Any]) -> Component:
+        """The measured ``gpu:N`` component of one channel (uncertainty from its mode)."""
+        return Component(
+            id=ch.component_id,
+            kind="gpu",
+            name=name,
+            source=ch.source,
+            measured=True,
+            uncertainty_rel=UNCERTAINTY_COUNTER if ch.mode == "counter" else UNCERTAINTY_POLLED,
+            scope="device",
+            info=info,
+        )
 
     def read_raw(self, channel: GpuChannel) -> float:
         """One raw reading: counter units for a counter channel, watts for a power channel.

@@ -30,7 +30,7 @@ from typing import Any, Callable, List, Mapping, Optional, TypeVar
 
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel
-from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component
+from wattprint.engine.sensors.base import Component
 from wattprint.errors import (
     SensorError,
     SensorNotSupported,
@@ -162,18 +162,7 @@ class AmdSensor(ChannelSensor):
         out = []
         for ch in self._channels:
             g: _AmdGpu = ch.device
-            out.append(
-                Component(
-                    id=ch.component_id,
-                    kind="gpu",
-                    name=g.name,
-                    source=ch.source,
-                    measured=True,
-                    uncertainty_rel=UNCERTAINTY_COUNTER if ch.mode == "counter" else UNCERTAINTY_POLLED,
-                    scope="device",
-                    info={"uuid": g.uuid, "power_limit_w": g.power_limit_w, "vendor": "amd"},
-                )
-            )
+            out.append(self.gpu_component(ch, g.name, {"uuid": g.uuid, "power_limit_w": g.power_limit_w, "vendor": "amd"}))
         return out
 
     def read_raw(self, channel: GpuChannel) -> float:

@@ -43,7 +43,7 @@ from typing import (
 
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel
-from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component
+from wattprint.engine.sensors.base import Component
 from wattprint.errors import (
     SensorError,
     SensorLost,
@@ -251,18 +251,7 @@ class NvidiaSensor(ChannelSensor):
             if g.mig_uuid:
                 info["mig_uuid"] = g.mig_uuid
                 info["note"] = "MIG slice: NVML meters only the whole GPU, so the parent GPU's energy is reported"
-            out.append(
-                Component(
-                    id=ch.component_id,
-                    kind="gpu",
-                    name=g.name,
-                    source=ch.source,
-                    measured=True,
-                    uncertainty_rel=UNCERTAINTY_COUNTER if ch.mode == "counter" else UNCERTAINTY_POLLED,
-                    scope="device",
-                    info=info,
-                )
-            )
+            out.append(self.gpu_component(ch, g.name, info))
         return out
 
     def read_raw(self, channel: GpuChannel) -> float:

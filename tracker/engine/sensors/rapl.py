@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.host import cpu_model_name
@@ -105,33 +105,31 @@ def _read_text(path: str) -> str:
         return fh.read().strip()
 
 
+def _named_zones(parent: str, pattern: "re.Pattern[str]") -> Iterator[Tuple["re.Match[str]", str, str]]:
+    """``(match, zone dir, zone name)`` for each entry of ``parent`` matching ``pattern``; unreadable ones skipped."""
+    try:
+        entries = sorted(os.listdir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.match(entry)
+        if not m:
+            continue
+        zone_dir = os.path.join(parent, entry)
+        try:
+            yield m, zone_dir, _read_text(os.path.join(zone_dir, "name"))
+        except OSError:
+            continue
+
+
 def find_rapl_zones(root: str) -> List[RaplZone]:
     """The package and DRAM zones under ``root``, sorted by id. No reads of energy."""
     zones: List[RaplZone] = []
-    try:
-        entries = sorted(os.listdir(root))
-    except OSError:
-        return zones
-    for entry in entries:
-        m = _ZONE_RE.match(entry)
-        if not m:
-            continue
-        zone_dir = os.path.join(root, entry)
-        try:
-            name = _read_text(os.path.join(zone_dir, "name"))
-        except OSError:
-            continue
+    for m, zone_dir, name in _named_zones(root, _ZONE_RE):
         if name.startswith("package-"):
             socket = name.split("-", 1)[1]
             zones.append(RaplZone(f"cpu:package-{socket}", "cpu", name, zone_dir))
-            for sub in sorted(os.listdir(zone_dir)):
-                if not _SUBZONE_RE.match(sub):
-                    continue
-                sub_dir = os.path.join(zone_dir, sub)
-                try:
-                    sub_name = _read_text(os.path.join(sub_dir, "name"))
-                except OSError:
-                    continue
+            for _sm, sub_dir, sub_name in _named_zones(zone_dir, _SUBZONE_RE):
                 if sub_name == "dram":
                     zones.append(RaplZone(f"dram:{socket}", "dram", f"dram (package-{socket})", sub_dir))
         elif name == "dram":  # some platforms expose DRAM as a top-level zone
