@@ -25,6 +25,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from wattprint.errors import ConfigError
 from wattprint.footprint.model import FIGURES, Figure, Footprint
 from wattprint.units import as_float
 
@@ -95,7 +96,7 @@ class MlflowExporter:
         except ImportError as err:
             raise ImportError("MlflowExporter needs mlflow: pip install 'wattprint[mlflow]' (mlflow-skinny is enough)") from err
         if attempts < 1:
-            raise ValueError(f"attempts: must be >= 1, got {attempts!r}")
+            raise ConfigError("attempts", f"must be >= 1, got {attempts!r}")
         if run_id is None:
             active = mlflow.active_run()
             run_id = active.info.run_id if active is not None else None

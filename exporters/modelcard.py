@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Any, Dict, List, Optional, Union
 
 from wattprint import _io
+from wattprint.errors import ConfigError
 from wattprint.footprint.model import Footprint
 from wattprint.units import (
     as_float,
@@ -85,9 +86,9 @@ class ModelCardExporter:
         except ImportError as err:
             raise ImportError("ModelCardExporter needs huggingface_hub: pip install 'wattprint[modelcard]'") from err
         if training_type not in ("pre-training", "fine-tuning"):
-            raise ValueError(f"training_type: must be 'pre-training' or 'fine-tuning', got {training_type!r}")
+            raise ConfigError("training_type", f"must be 'pre-training' or 'fine-tuning', got {training_type!r}")
         if emissions not in ("total", "operational"):
-            raise ValueError(f"emissions: must be 'total' or 'operational', got {emissions!r}")
+            raise ConfigError("emissions", f"must be 'total' or 'operational', got {emissions!r}")
         self.path = path
         self.training_type = training_type
         self.geographical_location = geographical_location

@@ -269,6 +269,18 @@ class SessionAttributes:
     """The attributes a callback shows of its :attr:`session`: ``dt``, ``footprint``, ``sync``."""
 
     session: TrainingSession
+    _given: Any
+    _kwargs: Dict[str, Any]
+
+    def _open_session(self, tracker: Any, sync: bool, tracker_kwargs: Mapping[str, Any]) -> None:
+        """Keep the given tracker or the arguments for one; check those arguments now (no tracker built)."""
+        self.session = TrainingSession(sync=sync)
+        self._given = tracker
+        self._kwargs = dict(tracker_kwargs)
+        if tracker is None:
+            from wattprint.integrations.distributed import check_settings
+
+            check_settings(**self._kwargs)
 
     @property
     def dt(self) -> Optional["DistributedTracker"]:

@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import wattprint
 from lightning.pytorch.callbacks import Callback
-from wattprint.integrations._session import SessionAttributes, TrainingSession, Totals, is_failure
-from wattprint.integrations.distributed import DistributedTracker, check_settings
+from wattprint.integrations._session import SessionAttributes, Totals, is_failure
+from wattprint.integrations.distributed import DistributedTracker
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
@@ -101,17 +101,13 @@ class WattprintCallback(Callback, SessionAttributes):
         **tracker_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.session = TrainingSession(sync=sync)
-        self._given = tracker
-        self._kwargs = dict(tracker_kwargs)
+        self._open_session(tracker, sync, tracker_kwargs)
         self._log_metrics = log
         self._batch_size_fn = batch_size_fn or batch_size_of
         self._tokens_fn = tokens_fn
         self._last_global_step = 0
         self._batches = 0
         self._stage: Optional[str] = None
-        if tracker is None:
-            check_settings(**self._kwargs)
 
     @property
     def previous(self) -> Dict[str, Any]:

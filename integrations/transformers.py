@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 import wattprint
 from transformers import TrainerCallback
 from wattprint import Footprint
-from wattprint.integrations._session import CARBON_KG, ENERGY_KWH, SessionAttributes, TrainingSession, Totals, is_failure
-from wattprint.integrations.distributed import DistributedTracker, check_settings
+from wattprint.integrations._session import CARBON_KG, ENERGY_KWH, SessionAttributes, Totals, is_failure
+from wattprint.integrations.distributed import DistributedTracker
 from wattprint.units import J_PER_KWH
 
 if TYPE_CHECKING:
@@ -84,15 +84,11 @@ class WattprintCallback(TrainerCallback, SessionAttributes):
     """
 
     def __init__(self, tracker: Optional[wattprint.Tracker] = None, *, log: bool = True, sync: bool = False, **tracker_kwargs: Any) -> None:
-        self.session = TrainingSession(sync=sync)
-        self._given = tracker
-        self._kwargs = dict(tracker_kwargs)
+        self._open_session(tracker, sync, tracker_kwargs)
         self._log = log
         self._last_step = 0
         self._last_tokens = 0
         self._last_flos = 0.0
-        if tracker is None:
-            check_settings(**self._kwargs)
 
     @property
     def previous(self) -> Dict[str, Any]:
