@@ -7,13 +7,13 @@ import wattprint as wp
 from wattprint import ConfigError, ReplaySensor, Tracker, track
 from wattprint.engine.timeline import Timeline
 from wattprint.footprint.build import MAX_RAW_WINDOWS
-from wattprint.testing import ManualClock, StepEvent
+from wattprint.testing import ManualClock, StepEvent, replay_sensor
 
 INF = float("inf")
 
 
 def replay(watts=100.0, cid="gpu:0", mode="counter"):
-    return ReplaySensor([(0.0, watts)], component_id=cid, kind="gpu", mode=mode)
+    return replay_sensor(watts, component_id=cid, mode=mode)
 
 
 def test_synthetic_trace_integral_is_exact():
