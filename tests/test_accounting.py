@@ -15,7 +15,7 @@ from wattprint.footprint.accounting import (
     footprint_schema,
 )
 from wattprint.footprint.factors import resolve_factors
-from wattprint.testing import ManualClock
+from wattprint.testing import ManualClock, replay_sensor, replay_tracker
 
 SCHEMA = footprint_schema()
 
@@ -46,8 +46,7 @@ def check_formulas(doc: dict) -> None:
 
 
 def run(sensors, *, seconds=3600.0, steps=0, tokens=0, samples=0, flops=None, **kw):
-    clock = ManualClock()
-    t = wp.Tracker(sensors=sensors, interval_s=math.inf, clock=clock, save=False, handle_signals=False, env={}, **kw)
+    t, clock = replay_tracker(sensors=sensors, env={}, **kw)
     t.start()
     for _ in range(4):
         clock.advance(seconds / 4)
@@ -59,7 +58,7 @@ def run(sensors, *, seconds=3600.0, steps=0, tokens=0, samples=0, flops=None, **
 
 
 def gpu(name="NVIDIA H100 80GB HBM3", watts=500.0, cid="gpu:0"):
-    return wp.ReplaySensor(trace=[(0.0, watts), (1e6, watts)], component_id=cid, kind="gpu", name=name)
+    return replay_sensor([(0.0, watts), (1e6, watts)], component_id=cid, name=name)
 
 
 def test_tracker_footprint_formulas_world_defaults():

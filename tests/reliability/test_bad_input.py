@@ -5,11 +5,12 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wattprint import ConfigError, ReplaySensor, Tracker
+from wattprint import ConfigError, Tracker
+from wattprint.testing import replay_sensor
 
 
 def replay():
-    return ReplaySensor([(0, 10.0)])
+    return replay_sensor(10.0)
 
 
 @pytest.mark.parametrize(
