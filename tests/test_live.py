@@ -18,7 +18,7 @@ from wattprint.exporters.live import (
     format_status,
     project_forecast,
 )
-from wattprint.testing import ManualClock, StepEvent
+from wattprint.testing import ManualClock, StepEvent, replay_tracker
 
 
 class TTY(io.StringIO):
@@ -35,14 +35,9 @@ class FakeTime:
 
 
 def running_tracker(total_steps=None, **kw):
-    clock = ManualClock()
-    sensors = [
-        wp.ReplaySensor([(0, 200.0), (5, 300.0)], component_id="gpu:0", kind="gpu"),
-        wp.ReplaySensor([(0, 50.0)], component_id="cpu:package-0", kind="cpu", measured=False),
-    ]
-    t = wp.Tracker(
-        "demo", run_id="live", save=False, interval_s=math.inf, clock=clock, handle_signals=False,
-        sensors=sensors, total_steps=total_steps, intensity_g_per_kwh=400.0, pue=1.25, **kw,
+    t, clock = replay_tracker(
+        [(0, 200.0), (5, 300.0)], cpu_watts=50.0, project="demo", run_id="live",
+        total_steps=total_steps, intensity_g_per_kwh=400.0, pue=1.25, **kw,
     )
     t.start()
     return t, clock
