@@ -9,7 +9,7 @@ import pytest
 import torch
 import wattprint as wp
 from wattprint.integrations.torch import StepHook, attach, energy_per_step
-from wattprint.testing import ManualClock
+from wattprint.testing import ManualClock, replay_tracker
 
 
 def _model():
@@ -25,8 +25,7 @@ def _train_step(model, opt, n=8):
 
 
 def _tracker(tmp_path, clock, watts=100.0):
-    sensor = wp.ReplaySensor([(0.0, watts)], component_id="gpu:0", kind="gpu")
-    return wp.Tracker("t", output_dir=str(tmp_path), sensors=[sensor], clock=clock, interval_s=math.inf, handle_signals=False)
+    return replay_tracker(watts, clock=clock, project="t", output_dir=str(tmp_path), save=True)[0]
 
 
 def test_attach_counts_every_optimizer_step(tmp_path):
