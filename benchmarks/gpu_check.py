@@ -310,9 +310,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         """Instant power (NVML field, else the 1 s average) polled at 10 Hz and integrated by wattprint's PowerIntegrator."""
 
         name = "nvml.polled"
+        mode = "power"  # the sampler polls power sensors at power_interval_s (10 Hz)
         poll_interval_s = 0.1
 
         def __init__(self) -> None:
+            super().__init__()
             self._int = PowerIntegrator()
             self.source = "nvml.power_instant" if instant_power_mw() is not None else "nvml.power_average"
 
