@@ -36,7 +36,8 @@ RULES: List[Tuple[str, Tuple[str, ...]]] = [
     ("wattprint.run", BASE + ENGINE + FOOTPRINT + RUN),
     ("wattprint.report", BASE + FOOTPRINT + ("wattprint.report",)),
     ("wattprint.exporters", BASE + FOOTPRINT + PUBLIC + ("wattprint.run.outputs", "wattprint.exporters")),
-    ("wattprint.integrations", BASE + PUBLIC + ("wattprint.footprint", "wattprint.exporters", "wattprint.integrations")),
+    # integrations: the public API, the job merge, and the pure factor resolver (settings checked before a run)
+    ("wattprint.integrations", BASE + PUBLIC + ("wattprint.footprint.merge", "wattprint.footprint.factors", "wattprint.exporters", "wattprint.integrations")),
     ("wattprint.units", BASE),
     ("wattprint.errors", BASE),
     ("wattprint._io", BASE),
@@ -136,3 +137,6 @@ def test_rules_catch_a_crossing(tmp_path):
     assert _check("wattprint.exporters.prometheus", _rule("wattprint.cli.app") or ())
     assert _check("wattprint.engine.host", _rule("wattprint.footprint.model") or ())
     assert not _check("wattprint.engine.ledger", _rule("wattprint.footprint.model") or ())
+    assert not _check("wattprint.run.tracker", _rule("wattprint.integrations.torch") or ())  # public API only
+    assert _check("wattprint.footprint.merge", _rule("wattprint.integrations.distributed") or ())
+    assert not _check("wattprint.exporters.csv_file", _rule("wattprint.footprint.model") or ())  # the core never imports a wing
