@@ -11,9 +11,10 @@ overhead, grid carbon, on-site and off-site water, embodied carbon, per run.
 Importing wattprint imports neither torch nor pynvml; sensors open on ``start()``.
 """
 
+from typing import TYPE_CHECKING, Any, List
+
 from wattprint._version import __version__
 from wattprint.engine.sensors.base import Component, Sensor
-from wattprint.engine.sensors.replay import ReplaySensor
 from wattprint.errors import (
     ConfigError,
     SensorError,
@@ -23,10 +24,38 @@ from wattprint.errors import (
     SensorUnavailable,
     WattprintError,
 )
-from wattprint.footprint.accounting import footprint_schema
 from wattprint.footprint.model import CSV_FIELDS, SCHEMA_ID, Footprint
-from wattprint.footprint.planning import estimate
-from wattprint.run.tracker import Tracker, new_run_id, track
+from wattprint.settings import new_run_id
+
+if TYPE_CHECKING:  # the names below load on first use (PEP 562), so `import wattprint.report` stays light
+    from wattprint.engine.sensors.replay import ReplaySensor
+    from wattprint.footprint.planning import estimate
+    from wattprint.footprint.schema import footprint_schema
+    from wattprint.run.tracker import Tracker, track
+
+_LAZY = {
+    "Tracker": "wattprint.run.tracker",
+    "track": "wattprint.run.tracker",
+    "estimate": "wattprint.footprint.planning",
+    "footprint_schema": "wattprint.footprint.schema",
+    "ReplaySensor": "wattprint.engine.sensors.replay",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wattprint' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",
