@@ -29,6 +29,7 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from wattprint.cli import estimate as estimate_cmd
+from wattprint.cli._flags import describe, flag_map
 from wattprint.cli import report as report_cmd
 from wattprint.errors import ConfigError
 
@@ -81,6 +82,25 @@ def _tracker_kwargs(args: argparse.Namespace) -> Dict[str, object]:
     return kw
 
 
+# option dest -> (the module it needs, the extra that installs it, what it does)
+_EXTRAS = {"prometheus_port": ("prometheus_client", "prometheus", "serve Prometheus metrics")}
+
+
+def missing_extra(args: argparse.Namespace, flags: Dict[str, str]) -> Optional[str]:
+    """One line naming the ``pip install`` for the first option given whose extra is missing, else ``None``."""
+    import importlib
+
+    for dest, (module, extra, purpose) in _EXTRAS.items():
+        if getattr(args, dest, None) is None:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            flag = flags.get(dest, dest)
+            return f"{flag} needs {module} to {purpose}: pip install \"wattprint[{extra}]\""
+    return None
+
+
 def _exporters(args: argparse.Namespace) -> List[object]:
     exporters: List[object] = []
     if getattr(args, "prometheus_port", None) is not None:
@@ -103,10 +123,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not cmd:
         print("wattprint run: give a command after --, e.g. wattprint run -- python train.py", file=sys.stderr)
         return 2
+    missing = missing_extra(args, getattr(args, "flag_names", {}))
+    if missing is not None:  # before the tracker and the child: nothing is run
+        print(f"wattprint run: {missing}", file=sys.stderr)
+        return 2
     try:
         tracker = Tracker(handle_signals=False, exporters=_exporters(args), **_tracker_kwargs(args))  # type: ignore[arg-type]
     except ConfigError as err:
-        print(f"wattprint run: {err}", file=sys.stderr)
+        print(f"wattprint run: {describe(err, getattr(args, 'flag_names', {}))}", file=sys.stderr)
         return 2
     tracker.start()
     try:
@@ -171,9 +195,21 @@ def _cmd_sensors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> Optional[argparse.ArgumentParser]:
+    for action in parser._actions:  # the subparsers action; argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    sub = _subparser(parser, args.command)
+    if extra:  # a misspelt option: the subcommand's usage, not the top-level one
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    args.flag_names = flag_map(sub) if sub is not None else {}
     return int(args.func(args) or 0)
 
 

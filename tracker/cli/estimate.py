@@ -23,6 +23,7 @@ import json
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+from wattprint.cli._flags import describe
 from wattprint.errors import ConfigError
 from wattprint import units
 
@@ -70,6 +71,14 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             pue = float(pue)
         except ValueError:
             pass  # a PUE table key
+    flags = getattr(args, "flag_names", {})
+    if args.power_w is not None and args.gpu is None and args.energy_kwh is None:
+        print(
+            "wattprint estimate: --power-w is the mean power of one accelerator: give --gpu too "
+            "(e.g. --gpu H100 --power-w 450 --hours 10), or the energy with --energy-kwh",
+            file=sys.stderr,
+        )
+        return 2
     try:
         doc = estimate(
             params=args.params,
@@ -89,7 +98,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             lifetime_years=args.lifetime_years,
         )
     except ConfigError as err:
-        print(f"wattprint estimate: {err}", file=sys.stderr)
+        print(f"wattprint estimate: {describe(err, flags)}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
@@ -194,7 +203,7 @@ def _cmd_regions(args: argparse.Namespace) -> int:
         try:
             resolve_region(query)
         except ConfigError as err:
-            print(f"wattprint regions: {err}", file=sys.stderr)
+            print(f"wattprint regions: {describe(err, getattr(args, 'flag_names', {}))}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(rows, indent=2))

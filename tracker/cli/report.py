@@ -22,6 +22,7 @@ import os
 import sys
 from typing import Any, Callable, List
 
+from wattprint.cli._flags import describe
 from wattprint.errors import ConfigError, PlotUnavailable, ReportError
 from wattprint.report.render import FORMATS
 
@@ -90,7 +91,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         text = report.render(fps, args.format, regions=args.what_if, pue=args.pue, details=not args.summary)
     except ConfigError as err:
-        print(f"wattprint report: {err}", file=sys.stderr)
+        print(f"wattprint report: {describe(err, getattr(args, 'flag_names', {}))}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
     sys.stdout.flush()

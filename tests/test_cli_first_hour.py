@@ -1,0 +1,75 @@
+"""Issue 19, the first hour of a new user: missing extras, flag names in errors, region hints,
+what-if against the run's own PUE, the source report named (all in-process, no subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from wattprint.cli import app as cli
+
+
+def run_main(argv, capsys):
+    rc = cli.main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture
+def no_child(monkeypatch):
+    """Fail the test if the CLI starts a child process."""
+    started = []
+
+    def popen(*a, **kw):  # pragma: no cover - only on failure
+        started.append(a)
+        raise AssertionError("the command must not be run")
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return started
+
+
+# -- 1. a missing optional extra: one line, exit 2, the command not run -----------------------
+
+
+def test_run_prometheus_port_without_prometheus_client_names_the_extra(tmp_path, monkeypatch, capsys, no_child):
+    monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    rc, out, err = run_main(["run", "--prometheus-port", "9999", "--", "true"], capsys)
+    assert rc == 2
+    assert err.count("\n") == 1 and 'pip install "wattprint[prometheus]"' in err
+    assert "--prometheus-port" in err and "Traceback" not in err
+    assert not no_child and not (tmp_path / "out").exists()
+
+
+# -- 2. errors name the flag the user typed ------------------------------------------------
+
+
+def test_run_bad_interval_names_the_flag(tmp_path, monkeypatch, capsys, no_child):
+    monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "out"))
+    rc, _, err = run_main(["run", "--interval", "0", "--", "true"], capsys)
+    assert rc == 2 and "--interval" in err and "interval_s" not in err
+
+
+def test_estimate_without_options_names_the_flags(capsys):
+    rc, _, err = run_main(["estimate"], capsys)
+    assert rc == 2 and "--energy-kwh" in err and "energy_kwh" not in err
+
+
+def test_estimate_power_without_gpu_mentions_power_w(capsys):
+    rc, _, err = run_main(["estimate", "--power-w", "450", "--hours", "10"], capsys)
+    assert rc == 2 and "--power-w" in err and "--gpu" in err
+
+
+def test_misspelt_flag_after_run_prints_runs_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--regoin", "IE", "--", "true"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.startswith("usage: wattprint run") and "--regoin" in err
+
+
+def test_run_bad_region_names_the_flag(tmp_path, monkeypatch, capsys, no_child):
+    monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "out"))
+    rc, _, err = run_main(["run", "--region", "UK", "--", "true"], capsys)
+    assert rc == 2 and err.startswith("wattprint run: --region: ")
