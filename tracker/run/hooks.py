@@ -9,6 +9,11 @@ every tracker still registered is stopped (``_on_exit()``). In a forked child
 each registered tracker is told (``_after_fork()``: it re-creates its locks and
 goes inert) and the registry is emptied.
 
+Locking is signal-safe: the registry lock is re-entrant, and a signal that
+lands while this thread is inside :func:`register` / :func:`unregister` is
+deferred (recorded, not handled) until the registry is consistent again, then
+handled as usual; so the handler never waits on a lock its own thread holds.
+
 Failure modes: none raise. Signal handlers are installed only from the main
 thread of the main interpreter; elsewhere they are skipped silently. A
 tracker's hook that raises is logged with its traceback.
@@ -17,12 +22,13 @@ tracker's hook that raises is logged with its traceback.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
 import threading
 import weakref
-from typing import Any, Dict, Protocol
+from typing import Any, Dict, Iterator, List, Protocol, Tuple
 
 __all__ = ["register", "unregister", "active"]
 
@@ -40,9 +46,11 @@ class Hooked(Protocol):
 
 
 _ACTIVE: "weakref.WeakSet[Any]" = weakref.WeakSet()
-_ACTIVE_LOCK = threading.Lock()
+_ACTIVE_LOCK = threading.RLock()
 _prev_handlers: Dict[int, Any] = {}
 _our_handler_installed = False
+_local = threading.local()  # .depth: how deep this thread is inside register/unregister
+_pending: List[Tuple[int, Any]] = []  # deferred signals: (signum, the handler to chain to)
 
 
 def active() -> list:
@@ -50,23 +58,54 @@ def active() -> list:
     return list(_ACTIVE)
 
 
+@contextlib.contextmanager
+def _critical() -> Iterator[None]:
+    """The registry lock, with signals landing on this thread meanwhile deferred to the end."""
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        with _ACTIVE_LOCK:
+            yield
+    finally:
+        _local.depth -= 1
+    _release()
+
+
+def _deferring() -> bool:
+    return getattr(_local, "depth", 0) > 0
+
+
+def _release() -> None:
+    """Handle the signals deferred meanwhile, once nothing defers them any more."""
+    while _pending and not _deferring():
+        signum, prev = _pending.pop(0)
+        _handle(signum, None, prev)
+
+
 def register(t: Hooked) -> None:
-    with _ACTIVE_LOCK:
+    with _critical():
         _ACTIVE.add(t)
         if t.handles_signals:
             _install_signals()
 
 
 def unregister(t: Hooked) -> None:
-    with _ACTIVE_LOCK:
+    with _critical():
         _ACTIVE.discard(t)
         if not any(x.handles_signals for x in _ACTIVE):
             _restore_signals()
 
 
 def _signal_handler(signum: int, frame: Any) -> None:
-    name = signal.Signals(signum).name
     prev = _prev_handlers.get(signum, signal.SIG_DFL)  # before stop() restores the handlers
+    if _deferring():
+        if all(s != signum for s, _ in _pending):  # the same signal twice goes through
+            _pending.append((signum, prev))
+            return
+    _handle(signum, frame, prev)
+
+
+def _handle(signum: int, frame: Any, prev: Any) -> None:
+    name = signal.Signals(signum).name
     for t in list(_ACTIVE):
         if t.handles_signals:
             try:
@@ -119,7 +158,9 @@ def _at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     global _our_handler_installed, _ACTIVE_LOCK
-    _ACTIVE_LOCK = threading.Lock()  # the parent may have held it at fork time
+    _ACTIVE_LOCK = threading.RLock()  # the parent may have held it at fork time
+    _local.depth = 0
+    _pending.clear()
     for t in list(_ACTIVE):
         try:
             t._after_fork()
