@@ -8,6 +8,8 @@ import sys
 
 import pytest
 from wattprint.cli import app as cli
+from wattprint.errors import ConfigError
+from wattprint.footprint.regions import resolve_region
 
 
 def run_main(argv, capsys):
@@ -73,3 +75,48 @@ def test_run_bad_region_names_the_flag(tmp_path, monkeypatch, capsys, no_child):
     monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "out"))
     rc, _, err = run_main(["run", "--region", "UK", "--", "true"], capsys)
     assert rc == 2 and err.startswith("wattprint run: --region: ")
+
+
+# -- 3. region hints -------------------------------------------------------------------------
+
+
+def _hint(code):
+    with pytest.raises(ConfigError) as exc:
+        resolve_region(code)
+    return str(exc.value)
+
+
+def test_uk_suggests_gb():
+    assert "did you mean GB" in _hint("UK")
+
+
+def test_el_suggests_gr():
+    assert "did you mean GR" in _hint("EL")
+
+
+def test_cloud_region_without_provider_suggests_the_prefixed_code():
+    assert "did you mean aws:us-east-1" in _hint("us-east-1")
+
+
+def test_alpha3_suggests_the_country_not_lookalikes():
+    msg = _hint("IRL")
+    assert "did you mean IE" in msg
+    assert "IR," not in msg and "IL" not in msg.split("Codes")[0]
+
+
+def test_unknown_region_message_is_punctuated():
+    msg = _hint("UK")
+    assert "? Codes:" in msg
+    msg = _hint("QQQQQQQ")
+    assert "'QQQQQQQ'. Codes:" in msg
+
+
+def test_regions_query_that_is_an_alias_lists_the_code_first(capsys):
+    rc, out, err = run_main(["regions", "UK"], capsys)
+    assert rc == 0 and "did you mean GB?" in err
+    assert out.splitlines()[1].startswith("GB ")
+
+
+def test_regions_unknown_query_names_no_python_setting(capsys):
+    rc, _, err = run_main(["regions", "QQQQQQQ"], capsys)
+    assert rc == 2 and err.startswith("wattprint regions: unknown region 'QQQQQQQ'.")

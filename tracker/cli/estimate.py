@@ -185,11 +185,8 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    from wattprint.footprint.factors import (
-        list_regions,
-        normalize_region,
-        resolve_region,
-    )
+    from wattprint.footprint.factors import list_regions, normalize_region, resolve_region
+    from wattprint.footprint.regions import exact_hints
 
     query = args.query
     exact = None
@@ -199,11 +196,16 @@ def _cmd_regions(args: argparse.Namespace) -> int:
         except ConfigError:
             exact = None
     rows = list_regions(None) if not query else ([r for r in list_regions(None) if r["code"] == exact] if exact else list_regions(query))
+    meant = exact_hints(normalize_region(query)) if query and exact is None else []
+    if meant:  # UK, IRL, us-east-1: name the code first
+        print(f"wattprint regions: {query!r} is not a region code; did you mean {', '.join(meant)}?", file=sys.stderr)
+        rows = [r for r in list_regions(None) if r["code"] in meant] + [r for r in rows if r["code"] not in meant]
     if not rows:
         try:
             resolve_region(query)
         except ConfigError as err:
-            print(f"wattprint regions: {describe(err, getattr(args, 'flag_names', {}))}", file=sys.stderr)
+            body = str(err).split(": ", 1)[-1]  # the query is positional: no setting to name
+            print(f"wattprint regions: {body}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(rows, indent=2))

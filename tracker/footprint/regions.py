@@ -35,6 +35,7 @@ __all__ = [
     "UNITS",
     "normalize_region",
     "resolve_region",
+    "exact_hints",
     "region_factor",
     "row_factor",
     "list_regions",
@@ -183,23 +184,44 @@ def resolve_region(code: Optional[str], setting: str = "region") -> Region:
     raise ConfigError(setting, _unknown_region_message(code, norm))
 
 
+@functools.lru_cache(maxsize=1)
+def _aliases() -> Dict[str, str]:
+    """Hint-only codes (``data/region_aliases.csv``): ISO alpha-3 ``IRL`` and reserved ``UK`` -> the region code."""
+    return {r["code"]: r["region"] for r in read_data_csv("region_aliases.csv")}
+
+
+def exact_hints(norm: str) -> List[str]:
+    """Codes the user almost certainly meant by an unknown ``norm`` (see :func:`normalize_region`): an alias (``UK`` -> ``GB``, ``IRL`` -> ``IE``) or a
+    cloud region typed without its provider (``us-east-1`` -> ``aws:us-east-1``)."""
+    tables = _tables()
+    alias = _aliases().get(norm)
+    if alias in tables.regions:
+        return [alias]
+    if ":" in norm:
+        return []
+    bare = norm.lower()
+    return [code for code in tables.regions if ":" in code and code.split(":", 1)[1].lower() == bare]
+
+
 def _unknown_region_message(code: str, norm: str) -> str:
     import difflib  # only on this error path
 
     tables = _tables()
     codes = list(tables.regions)
-    by_name = {r.name.lower(): r.code for r in tables.regions.values()}
-    hits = difflib.get_close_matches(norm, codes, n=5, cutoff=0.6)
-    hits += [by_name[n] for n in difflib.get_close_matches(code.strip().lower(), list(by_name), n=3, cutoff=0.75)]
-    if ":" in norm:  # same provider, similar name
-        prefix = norm.split(":", 1)[0]
-        same = [c for c in codes if c.startswith(prefix + ":")]
-        hits += difflib.get_close_matches(norm, same, n=3, cutoff=0.4)
+    hits = exact_hints(norm)
+    if not hits:
+        by_name = {r.name.lower(): r.code for r in tables.regions.values()}
+        hits = difflib.get_close_matches(norm, codes, n=5, cutoff=0.6)
+        hits += [by_name[n] for n in difflib.get_close_matches(code.strip().lower(), list(by_name), n=3, cutoff=0.75)]
+        if ":" in norm:  # same provider, similar name
+            prefix = norm.split(":", 1)[0]
+            same = [c for c in codes if c.startswith(prefix + ":")]
+            hits += difflib.get_close_matches(norm, same, n=3, cutoff=0.4)
     seen: List[str] = []
     for h in hits:
         if h not in seen:
             seen.append(h)
-    hint = f"; did you mean {', '.join(seen[:5])}?" if seen else ""
+    hint = f"; did you mean {', '.join(seen[:5])}?" if seen else "."
     return (
         f"unknown region {code!r}{hint} Codes: ISO countries (IE), US states (US-VA), aws:/gcp:/azure: cloud regions, "
         "egrid:, li2023:, report: rows and world; `wattprint regions QUERY` lists them"
