@@ -3,13 +3,17 @@ what-if against the run's own PUE, the source report named (all in-process, no s
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
 import pytest
+import wattprint as wp
+from wattprint import report
 from wattprint.cli import app as cli
 from wattprint.errors import ConfigError
 from wattprint.footprint.regions import resolve_region
+from wattprint.testing import ManualClock
 
 
 def run_main(argv, capsys):
@@ -120,3 +124,27 @@ def test_regions_query_that_is_an_alias_lists_the_code_first(capsys):
 def test_regions_unknown_query_names_no_python_setting(capsys):
     rc, _, err = run_main(["regions", "QQQQQQQ"], capsys)
     assert rc == 2 and err.startswith("wattprint regions: unknown region 'QQQQQQQ'.")
+
+
+# -- 4. what-if keeps the run's own PUE ---------------------------------------------------------
+
+
+def _tracked(out, **kw):
+    clock = ManualClock()
+    sensors = [wp.ReplaySensor([(0, 200.0)], component_id="gpu:0", kind="gpu", name="Replay GPU")]
+    t = wp.Tracker("demo", run_id="r1", output_dir=str(out), interval_s=math.inf, clock=clock, handle_signals=False, sensors=sensors, **kw)
+    t.start()
+    for _ in range(10):
+        clock.advance(1.0)
+        t.sample_now()
+    return t.stop()
+
+
+def test_what_if_keeps_the_runs_own_pue(tmp_path):
+    fp = _tracked(tmp_path, region="IE", pue=1.1)
+    base, ie = report.what_if(fp, ["IE"])
+    assert ie["pue"] == pytest.approx(1.1)
+    assert ie["carbon_vs_recorded_rel"] == pytest.approx(0.0, abs=1e-9)
+    assert ie["water_vs_recorded_rel"] == pytest.approx(0.0, abs=1e-9)
+    _, given = report.what_if(fp, ["IE"], pue=1.5)
+    assert given["pue"] == pytest.approx(1.5)

@@ -2,7 +2,8 @@
 
 :func:`what_if` keeps the run's measured components, duration and work and
 accounts them again (:func:`wattprint.footprint.accounting.account`) with the
-bundled factors of each region, and a PUE when given. The first row is the
+bundled factors of each region, and a PUE when given (else the run's own PUE
+when its user set it). The first row is the
 run as recorded; every row has the keys :data:`WHAT_IF_FIELDS`.
 
 Units are in the keys: kWh (``energy_*_kwh``), kgCO2e (``carbon_*_kg``), litres
@@ -63,12 +64,24 @@ def _diff(new: Optional[float], old: Optional[float]) -> Optional[float]:
     return None if new is None or old is None else new - old
 
 
+def _own_pue(d: Dict[str, Any]) -> Optional[float]:
+    """The run's PUE when its user set it (argument or environment), else ``None`` (each region's own figure)."""
+    f = (d.get("factors") or {}).get("pue") or {}
+    origin = str(f.get("origin") or "")
+    value = f.get("value")
+    if (origin == "argument" or origin.startswith("env:")) and isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
 def what_if(fp: Any, regions: Sequence[str], *, pue: Optional[float] = None) -> List[Dict[str, Any]]:
     """Re-price the run's measured energy for other regions (keys :data:`WHAT_IF_FIELDS`).
 
     The first row is the run as recorded; each region follows, priced with
     that region's bundled factors (``WATTPRINT_*`` variables are ignored so
-    the comparison is reproducible) and ``pue`` when given. Differences are
+    the comparison is reproducible) and ``pue`` when given; without it, a PUE the
+    run's user set (argument or environment) is kept, so the run's own region
+    compares at +0 %, and otherwise each region's bundled PUE applies. Differences are
     against the recorded run: ``*_vs_recorded_rel`` is a fraction (0.5 = 50 % more).
     Embodied carbon does not depend on the region and is carried over.
 
@@ -87,8 +100,9 @@ def what_if(fp: Any, regions: Sequence[str], *, pue: Optional[float] = None) -> 
     )
     rows.append(base_row)
     work = dict(d.get("work") or {})
+    scenario_pue = pue if pue is not None else _own_pue(d)
     for region in regions:
-        factors = resolve_factors(region=region, pue=pue, env={})
+        factors = resolve_factors(region=region, pue=scenario_pue, env={})
         acc = account(
             components=[dict(c) for c in d.get("components") or []],
             duration_s=float(d.get("duration_s") or 0.0),
