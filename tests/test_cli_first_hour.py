@@ -148,3 +148,17 @@ def test_what_if_keeps_the_runs_own_pue(tmp_path):
     assert ie["water_vs_recorded_rel"] == pytest.approx(0.0, abs=1e-9)
     _, given = report.what_if(fp, ["IE"], pue=1.5)
     assert given["pue"] == pytest.approx(1.5)
+
+
+# -- 5. the source report by name, providers spelt as they spell themselves ---------------------
+
+
+def test_regions_names_the_source_report(capsys):
+    rc, out, _ = run_main(["regions", "report:ireland-demand"], capsys)
+    assert rc == 0
+    assert "seed/000" not in out and "Milieu-impact van Kunstmatige Intelligentie" in out
+
+
+def test_regions_prints_azure_not_upper_case(capsys):
+    rc, out, _ = run_main(["regions", "azure:"], capsys)
+    assert rc == 0 and "Azure " in out and "AZURE" not in out

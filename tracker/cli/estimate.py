@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from wattprint.cli._flags import describe
 from wattprint.errors import ConfigError
+from wattprint.footprint.regions import name_source
 from wattprint import units
 
 __all__ = ["register", "format_estimate", "format_regions"]
@@ -153,7 +154,7 @@ def format_estimate(doc: Dict[str, Any]) -> str:
         lines.append(f"  CCI       {units.format_count(w['cci_g_per_eflop'], 'gCO2e per ExaFLOP')}")
     lines.append("  sources:")
     for key in ("pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh"):
-        lines.append(f"    {key:<27} {f[key]['source']} ({f[key].get('year') or 'n/a'})")
+        lines.append(f"    {key:<27} {name_source(f[key]['source'])} ({f[key].get('year') or 'n/a'})")
     for note in doc.get("notes", []):
         lines.append(f"  note: {note}")
     return "\n".join(lines)
@@ -166,7 +167,7 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
         lines = [f"{r['code']}: {r['name']} ({r['kind']}{', located in ' + r['location'] if r.get('location') else ''})"]
         for key, f in r["factors"].items():
             lines.append(f"  {key:<27} {units.format_factor(f['value'])} {f['unit']} [{units.format_factor(f['low'])}-{units.format_factor(f['high'])}] ({f.get('year') or 'n/a'}, {f['origin']})")
-            lines.append(f"      source: {f['source']}")
+            lines.append(f"      source: {name_source(f['source'])}")
             if f.get("licence"):
                 lines.append(f"      licence: {f['licence']}")
             if f.get("note"):
@@ -179,7 +180,7 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
         ci = f["carbon_intensity_g_per_kwh"]
         lines.append(
             f"{r['code']:<30} {ci['value']:>9.1f} {f['pue']['value']:>5.2f} {f['wue_l_per_kwh']['value']:>5.2f} "
-            f"{f['ewif_l_per_kwh']['value']:>6.3f}  {r['name']} / {ci['source']} ({ci.get('year') or 'n/a'})"
+            f"{f['ewif_l_per_kwh']['value']:>6.3f}  {r['name']} / {name_source(ci['source'])} ({ci.get('year') or 'n/a'})"
         )
     return "\n".join(lines)
 

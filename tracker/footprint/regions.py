@@ -36,6 +36,8 @@ __all__ = [
     "normalize_region",
     "resolve_region",
     "exact_hints",
+    "SOURCE_REPORT_TITLE",
+    "name_source",
     "region_factor",
     "row_factor",
     "list_regions",
@@ -50,6 +52,21 @@ UNITS = {"pue": "ratio", "carbon_intensity": "gCO2e/kWh", "wue": "L/kWh", "ewif"
 # factor kind -> its key in the footprint's ``factors`` section
 FACTOR_KINDS = {"pue": "pue", "carbon_intensity": "carbon_intensity_g_per_kwh", "wue": "wue_l_per_kwh", "ewif": "ewif_l_per_kwh"}
 _PREFIXES = ("aws", "gcp", "azure", "egrid", "li2023", "report")
+_PROVIDER_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}  # as the providers spell themselves
+
+# The bundled rows cite the source report as "Source report (seed/000)" or "Source report Table N";
+# this is its title (a Dutch text: "Appendix D: The Environmental Impact of Artificial Intelligence").
+SOURCE_REPORT_TITLE = "Bijlage D: De Milieu-impact van Kunstmatige Intelligentie (in Dutch)"
+_SOURCE_REPORT_PLACEHOLDERS = ("Source report (seed/000)", "Source report")
+
+
+def name_source(source: str) -> str:
+    """A source citation for display, the source report named by its title instead of its placeholder."""
+    for placeholder in _SOURCE_REPORT_PLACEHOLDERS:
+        if source.startswith(placeholder):
+            rest = source[len(placeholder):].lstrip(", ")
+            return f"{SOURCE_REPORT_TITLE}, {rest}" if rest else SOURCE_REPORT_TITLE
+    return source
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,7 @@ def _tables() -> _Tables:
     for code, r in grid.items():
         regions[code] = Region(code, r["name"], r["kind"])
     for code, r in cloud.items():
-        regions[code] = Region(code, f"{r['provider'].upper()} {r['name']}", "cloud-region", r["location"], r["provider"])
+        regions[code] = Region(code, f"{_PROVIDER_NAMES.get(r['provider'], r['provider'].upper())} {r['name']}", "cloud-region", r["location"], r["provider"])
     for code, r in li.items():
         regions[code] = Region(code, r["name"], "li2023-location", r["location"])
     return _Tables(grid, cloud, li, pue, wue, ewif, regions)
