@@ -11,6 +11,7 @@ import io
 import json
 import os
 import threading
+import uuid
 from typing import Any, Mapping, Sequence
 
 try:  # POSIX advisory locks; on other platforms appends are not cross-process safe
@@ -25,9 +26,10 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder, fsync, then rename."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    # a short temp name: ``<path>.<pid>.<thread>.tmp`` would pass the 255-byte name limit for long names
+    tmp = os.path.join(folder, f".wattprint-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "xb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

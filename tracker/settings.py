@@ -36,6 +36,7 @@ from wattprint.errors import ConfigError
 __all__ = [
     "TrackerSettings",
     "new_run_id",
+    "check_file_name",
     "FACTOR_ARGS",
     "RUNTIME_ARGS",
     "setting_float",
@@ -154,6 +155,40 @@ def check_output_dir(setting: str, path: str) -> str:
     return full
 
 
+MAX_NAME_BYTES = 255  # a file name's limit on common file systems (ext4, xfs, btrfs, APFS, NTFS)
+
+
+def check_file_name(setting: str, value: Any, *, suffix: str = "") -> str:
+    """``value`` if it is safe as one file name in a folder (with ``suffix`` appended), else ``ConfigError``.
+
+    The one path-safe name policy for names wattprint joins into paths: a non-blank
+    string, no ``/`` or ``\\``, no NUL or other control character, not ``.`` or ``..``,
+    and at most 255 bytes (UTF-8) together with ``suffix``.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(setting, f"must be a non-blank string, got {value!r}")
+    if "/" in value or "\\" in value:
+        raise ConfigError(setting, f"must be a plain file name without / or \\, got {value!r}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(setting, f"must not contain NUL, newlines or other control characters, got {value!r}")
+    if value in (".", ".."):
+        raise ConfigError(setting, f"must be a file name, not {value!r}")
+    size = len((value + suffix).encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise ConfigError(setting, f"is {size} bytes as a file name ({suffix or 'no suffix'} included); at most {MAX_NAME_BYTES}")
+    return value
+
+
+def _run_id(value: Optional[str], env: Mapping[str, str]) -> Optional[str]:
+    """The run id given (checked as ``run_id``) or from ``WATTPRINT_RUN_ID`` (checked as that), else None."""
+    if value is not None:
+        return check_file_name("run_id", value, suffix=".json")
+    raw = env.get("WATTPRINT_RUN_ID")
+    if raw is None or raw == "":
+        return None
+    return check_file_name("WATTPRINT_RUN_ID", raw, suffix=".json")
+
+
 def new_run_id() -> str:
     """A new run id: UTC time to the second plus 8 random hex digits, e.g. ``20261128T151100Z-1a2b3c4d``."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
@@ -254,7 +289,7 @@ class TrackerSettings:
         factor_args.update(accounting_options or {})
         return cls(
             project=setting_str("project", project, env, "default"),
-            run_id=setting_str("run_id", run_id, env, None),
+            run_id=_run_id(run_id, env),
             output_dir=check_output_dir(out_setting, out) if save_v else os.path.abspath(out),
             save=save_v,
             interval_s=setting_float("interval_s", interval_s, env, 1.0, minimum=0.0, inclusive=False, allow_inf=True),

@@ -2,10 +2,13 @@
 
 import contextlib
 import json
+import os
 import signal
 import weakref
 
-from wattprint import Tracker
+import pytest
+
+from wattprint import ConfigError, Tracker
 from wattprint.run import hooks
 from wattprint.testing import ManualClock, replay_sensor
 
@@ -43,8 +46,8 @@ def _previous_sigterm(handler):
 
 def _tracker(tmp_path, **kw):
     kw.setdefault("run_id", "r1")
-    return Tracker(sensors=[replay_sensor(100.0)], clock=ManualClock(), interval_s=INF,
-                   output_dir=str(tmp_path), handle_signals=True, **kw)
+    kw.setdefault("handle_signals", True)
+    return Tracker(sensors=[replay_sensor(100.0)], clock=ManualClock(), interval_s=INF, output_dir=str(tmp_path), **kw)
 
 
 def test_sigterm_while_register_holds_the_lock_does_not_deadlock(tmp_path, monkeypatch):
@@ -84,3 +87,53 @@ def test_sigterm_while_unregister_holds_the_lock_does_not_deadlock(tmp_path, mon
     assert json.loads((tmp_path / "outer.json").read_text())["status"] == "partial"
     assert (tmp_path / "inner.json").exists()
     assert not outer.running and hooks.active() == []
+
+
+BAD_RUN_IDS = ["../x", "a/../../x", "/tmp/abs", "a/b", "nul\x00byte", "x" * 251, "é" * 126, "", "   ", ".", "..",
+               "line\nbreak", "back\\slash"]
+
+
+@pytest.mark.parametrize("run_id", BAD_RUN_IDS)
+def test_bad_run_id_is_refused_at_construction(tmp_path, run_id):
+    with pytest.raises(ConfigError) as err:
+        Tracker(run_id=run_id, output_dir=str(tmp_path), sensors=[replay_sensor(1.0)], handle_signals=False)
+    assert err.value.setting == "run_id"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("run_id", [r for r in BAD_RUN_IDS if r != "" and "\x00" not in r])
+def test_bad_run_id_from_the_environment_names_the_variable(tmp_path, run_id):
+    env = {"WATTPRINT_RUN_ID": run_id}
+    with pytest.raises(ConfigError) as err:
+        Tracker(output_dir=str(tmp_path), sensors=[replay_sensor(1.0)], handle_signals=False, env=env)
+    assert err.value.setting == "WATTPRINT_RUN_ID"
+
+
+def test_generated_and_ordinary_run_ids_pass_the_name_policy(tmp_path):
+    from wattprint.settings import check_file_name, new_run_id
+
+    for rid in (new_run_id(), "job-42_branch.main", "x" * 250, "é" * 125):
+        assert check_file_name("run_id", rid, suffix=".json") == rid
+    t = Tracker(output_dir=str(tmp_path), sensors=[replay_sensor(1.0)], handle_signals=False)
+    check_file_name("run_id", t.run_id, suffix=".json")
+
+
+def test_a_long_run_id_is_written(tmp_path):
+    t = _tracker(tmp_path, run_id="x" * 250, handle_signals=False).start()
+    t.stop()
+    assert (tmp_path / ("x" * 250 + ".json")).exists()
+
+
+def test_run_files_never_write_outside_output_dir(tmp_path):
+    from wattprint.run.outputs import RunFiles
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere.csv"
+    out.mkdir()
+    elsewhere.write_text("keep\n")
+    os.symlink(elsewhere, out / "runs.csv")  # runs.csv swapped for a link out of the folder
+    t = _tracker(out, handle_signals=False).start()
+    t.stop()
+    assert elsewhere.read_text() == "keep\n"
+    assert (out / "r1.json").exists()
+    with pytest.raises(ConfigError):
+        RunFiles(str(out), "../escape", True)

@@ -12,6 +12,11 @@ The JSON file is the footprint document plus its ``timeline`` key, written to a
 temp file in the same folder, fsynced and renamed over the target (a reader
 never sees half a file).
 
+:class:`RunFiles` never writes outside its ``output_dir``: the run id must pass
+:func:`wattprint.settings.check_file_name` (``ConfigError`` at construction),
+and before each write the target is resolved (links followed) and refused when
+it lies elsewhere (e.g. a ``runs.csv`` swapped for a link out of the folder).
+
 Failure modes: :func:`write_json` raises ``OSError`` (read-only folder, full
 disk); :func:`append_csv` raises ``OSError`` or ``ValueError`` (the file's first
 line is not a CSV header). The Tracker logs them; the exporter runner records them.
@@ -25,6 +30,7 @@ import os
 from typing import List, Optional, Sequence
 
 from wattprint import _io
+from wattprint.settings import check_file_name
 from wattprint.footprint.model import CSV_FIELDS, Footprint
 
 __all__ = ["RunFiles", "json_path", "csv_path", "write_json", "append_csv", "existing_header", "CSV_NAME"]
@@ -89,15 +95,25 @@ class RunFiles:
     """
 
     def __init__(self, output_dir: str, run_id: str, save: bool) -> None:
+        """Raises ``ConfigError`` (naming ``run_id``) when the run id is not a safe file name."""
+        check_file_name("run_id", run_id, suffix=".json")
         self.output_dir, self.run_id, self.save = output_dir, run_id, save
         self.json_path = json_path(output_dir, run_id)
         self.csv_path = csv_path(output_dir)
+
+    def _check_inside(self, path: str) -> None:
+        """Raise ``OSError`` when ``path``, resolved, is not a file directly in the resolved ``output_dir``."""
+        folder = os.path.realpath(self.output_dir)
+        target = os.path.realpath(path)
+        if os.path.dirname(target) != folder:
+            raise OSError(f"{path} resolves to {target}, outside {folder}; refusing to write there")
 
     def write_json(self, footprint: Footprint) -> bool:
         """Write (or overwrite) ``<run_id>.json``; False (logged) on failure or when not saving."""
         if not self.save:
             return False
         try:
+            self._check_inside(self.json_path)
             write_json(self.json_path, footprint)
             return True
         except Exception as err:
@@ -110,6 +126,7 @@ class RunFiles:
             return
         self.write_json(footprint)
         try:
+            self._check_inside(self.csv_path)
             append_csv(self.csv_path, footprint)
         except Exception as err:
             logger.error("wattprint: could not append to %s (%s)", self.csv_path, err)
