@@ -150,6 +150,12 @@ def test_what_if_keeps_the_runs_own_pue(tmp_path):
     assert given["pue"] == pytest.approx(1.5)
 
 
+def test_report_what_if_unknown_region_names_the_flag_and_hints(tmp_path, capsys):
+    _tracked(tmp_path / "runs")
+    rc, _, err = run_main(["report", str(tmp_path / "runs"), "--what-if", "UK"], capsys)
+    assert rc == 2 and "--what-if: unknown region 'UK'; did you mean GB?" in err
+
+
 # -- 5. the source report by name, providers spelt as they spell themselves ---------------------
 
 

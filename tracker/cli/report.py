@@ -91,7 +91,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         text = report.render(fps, args.format, regions=args.what_if, pue=args.pue, details=not args.summary)
     except ConfigError as err:
-        print(f"wattprint report: {describe(err, getattr(args, 'flag_names', {}))}", file=sys.stderr)
+        flags = {"region": "--what-if", **getattr(args, "flag_names", {})}  # the what-if regions are its regions
+        print(f"wattprint report: {describe(err, flags)}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
     sys.stdout.flush()
