@@ -14,7 +14,10 @@ N); 2 for bad options or a bad setting; 127 when the command cannot be started.
 ``sensors``: 0, or 2 for a bad setting (a ``--powercap-root`` or
 ``WATTPRINT_POWERCAP_ROOT`` that does not exist).
 
-Failure modes: a bad setting is printed with its name (exit 2); the footprint
+Failure modes: a bad setting is printed with the flag the user typed (exit 2;
+:mod:`wattprint.cli._flags`); an option whose optional extra is missing (e.g.
+``--prometheus-port`` without ``prometheus_client``) prints one line with the
+``pip install`` to run and exits 2 before anything is run; the footprint
 is written even when the child fails or is interrupted (status ``failed`` or
 ``partial``, the signal noted).
 """
