@@ -1,6 +1,7 @@
 """Issue 17 hardening: signal-safe lifecycle, path-safe run ids, no lost final files, CSV cells, torn rows."""
 
 import contextlib
+import csv
 import json
 import os
 import signal
@@ -81,9 +82,13 @@ def test_sigterm_while_unregister_holds_the_lock_does_not_deadlock(tmp_path, mon
     with _previous_sigterm(lambda s, f: seen.append(s)), _watchdog():
         outer = _tracker(tmp_path, run_id="outer").start()
         inner = _tracker(tmp_path, run_id="inner").start()
-        monkeypatch.setattr(hooks, "_ACTIVE", SignallingSet([outer, inner]))
+        registry = hooks._ACTIVE
+        monkeypatch.setattr(hooks, "_ACTIVE", SignallingSet(registry))
         inner.stop()
         assert seen == [signal.SIGTERM]
+        assert list(hooks._ACTIVE) == [] and hooks._stopping == {}
+        assert signal.getsignal(signal.SIGTERM) is not hooks._signal_handler
+        registry.clear()  # the real registry, put back after the test
     assert json.loads((tmp_path / "outer.json").read_text())["status"] == "partial"
     assert (tmp_path / "inner.json").exists()
     assert not outer.running and hooks.active() == []
@@ -137,3 +142,26 @@ def test_run_files_never_write_outside_output_dir(tmp_path):
     assert (out / "r1.json").exists()
     with pytest.raises(ConfigError):
         RunFiles(str(out), "../escape", True)
+
+
+def _kill(signum, frame):
+    raise _Killed(signum)
+
+
+def test_sigterm_inside_stop_after_unregister_still_writes_json_and_csv_row(tmp_path):
+    with _previous_sigterm(_kill):
+        t = _tracker(tmp_path).start()
+        read = t._ledger.read
+
+        def read_then_sigterm(now):
+            read(now)
+            handler = signal.getsignal(signal.SIGTERM)  # the handler in place once stop() unregistered
+            handler(signal.SIGTERM, None)
+
+        t._ledger.read = read_then_sigterm
+        with pytest.raises(_Killed):
+            t.stop()
+        assert signal.getsignal(signal.SIGTERM) is _kill  # chained, then put back
+    assert json.loads((tmp_path / "r1.json").read_text())["run_id"] == "r1"
+    rows = list(csv.DictReader((tmp_path / "runs.csv").open()))
+    assert [r["run_id"] for r in rows] == ["r1"]

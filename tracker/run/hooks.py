@@ -13,6 +13,13 @@ Locking is signal-safe: the registry lock is re-entrant, and a signal that
 lands while this thread is inside :func:`register` / :func:`unregister` is
 deferred (recorded, not handled) until the registry is consistent again, then
 handled as usual; so the handler never waits on a lock its own thread holds.
+A tracker that handles signals stays "stopping" from :func:`unregister` until
+its final files are written (:func:`files_written`, called by
+:meth:`wattprint.run.outputs.RunFiles.write_final`): meanwhile our handler
+stays installed and a signal is deferred, then chained once the JSON file and
+the ``runs.csv`` row are on disk. The same signal a second time while deferred
+goes through at once (a deliberate second Ctrl-C); at interpreter exit any
+deferred signal is handled.
 
 Failure modes: none raise. Signal handlers are installed only from the main
 thread of the main interpreter; elsewhere they are skipped silently. A
@@ -30,7 +37,7 @@ import threading
 import weakref
 from typing import Any, Dict, Iterator, List, Protocol, Tuple
 
-__all__ = ["register", "unregister", "active"]
+__all__ = ["register", "unregister", "files_written", "active"]
 
 logger = logging.getLogger("wattprint")
 
@@ -51,6 +58,7 @@ _prev_handlers: Dict[int, Any] = {}
 _our_handler_installed = False
 _local = threading.local()  # .depth: how deep this thread is inside register/unregister
 _pending: List[Tuple[int, Any]] = []  # deferred signals: (signum, the handler to chain to)
+_stopping: Dict[int, int] = {}  # thread id -> trackers unregistered there whose final files are not written yet
 
 
 def active() -> list:
@@ -71,14 +79,20 @@ def _critical() -> Iterator[None]:
 
 
 def _deferring() -> bool:
-    return getattr(_local, "depth", 0) > 0
+    return getattr(_local, "depth", 0) > 0 or bool(_stopping)
 
 
 def _release() -> None:
-    """Handle the signals deferred meanwhile, once nothing defers them any more."""
+    """Handle the signals deferred meanwhile, once nothing defers them any more.
+
+    Off the main thread a deferred signal is re-sent to the process, so the main
+    thread (where handlers run and can be restored) handles it."""
     while _pending and not _deferring():
         signum, prev = _pending.pop(0)
-        _handle(signum, None, prev)
+        if threading.current_thread() is threading.main_thread():
+            _handle(signum, None, prev)
+        else:
+            os.kill(os.getpid(), signum)
 
 
 def register(t: Hooked) -> None:
@@ -89,10 +103,31 @@ def register(t: Hooked) -> None:
 
 
 def unregister(t: Hooked) -> None:
+    """Forget ``t``; if it handles signals, it is "stopping" until :func:`files_written` on this thread."""
     with _critical():
         _ACTIVE.discard(t)
-        if not any(x.handles_signals for x in _ACTIVE):
-            _restore_signals()
+        if t.handles_signals and _our_handler_installed:
+            ident = threading.get_ident()
+            _stopping[ident] = _stopping.get(ident, 0) + 1
+        _restore_if_unused()
+
+
+def files_written() -> None:
+    """The final files of a tracker unregistered on this thread are written (or skipped):
+    restore the handlers if no one needs them, then handle the signals deferred meanwhile."""
+    with _critical():
+        ident = threading.get_ident()
+        left = _stopping.get(ident, 0) - 1
+        if left > 0:
+            _stopping[ident] = left
+        else:
+            _stopping.pop(ident, None)
+        _restore_if_unused()
+
+
+def _restore_if_unused() -> None:
+    if not _stopping and not any(x.handles_signals for x in _ACTIVE):
+        _restore_signals()
 
 
 def _signal_handler(signum: int, frame: Any) -> None:
@@ -154,6 +189,8 @@ def _at_exit() -> None:
             t._on_exit()
         except Exception:
             logger.exception("wattprint: could not write the footprint at exit")
+    _stopping.clear()
+    _release()
 
 
 def _after_fork_in_child() -> None:
@@ -161,6 +198,7 @@ def _after_fork_in_child() -> None:
     _ACTIVE_LOCK = threading.RLock()  # the parent may have held it at fork time
     _local.depth = 0
     _pending.clear()
+    _stopping.clear()
     for t in list(_ACTIVE):
         try:
             t._after_fork()

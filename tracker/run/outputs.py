@@ -32,6 +32,7 @@ from typing import List, Optional, Sequence
 from wattprint import _io
 from wattprint.settings import check_file_name
 from wattprint.footprint.model import CSV_FIELDS, Footprint
+from wattprint.run import hooks
 
 __all__ = ["RunFiles", "json_path", "csv_path", "write_json", "append_csv", "existing_header", "CSV_NAME"]
 
@@ -121,12 +122,19 @@ class RunFiles:
             return False
 
     def write_final(self, footprint: Footprint) -> None:
-        """The JSON file first, then the ``runs.csv`` row (both logged on failure)."""
-        if not self.save:
-            return
-        self.write_json(footprint)
+        """The JSON file first, then the ``runs.csv`` row (both logged on failure).
+
+        Ends the signal-deferral window :func:`wattprint.run.hooks.unregister` opened: a
+        SIGTERM/SIGINT that landed since is handled (chained) here, once both are written.
+        """
         try:
-            self._check_inside(self.csv_path)
-            append_csv(self.csv_path, footprint)
-        except Exception as err:
-            logger.error("wattprint: could not append to %s (%s)", self.csv_path, err)
+            if not self.save:
+                return
+            self.write_json(footprint)
+            try:
+                self._check_inside(self.csv_path)
+                append_csv(self.csv_path, footprint)
+            except Exception as err:
+                logger.error("wattprint: could not append to %s (%s)", self.csv_path, err)
+        finally:
+            hooks.files_written()
