@@ -1,6 +1,11 @@
 """Atomic file writes and locked CSV appends (shared by the core and the exporters).
 
-Failure modes: both raise ``OSError`` (read-only folder, full disk) and leave
+:func:`csv_cell` is the one CSV cell sanitiser (``runs.csv`` and ``report
+--format csv``): a text cell that a spreadsheet would read as a formula (it
+starts with ``=``, ``+``, ``-``, ``@``, tab or CR) gets a leading ``'``, as
+OWASP recommends for CSV injection; numbers (``-1.5``, ``+3``) are left alone.
+
+Failure modes: both writers raise ``OSError`` (read-only folder, full disk) and leave
 no half-written file behind; callers decide whether to log or raise.
 """
 
@@ -19,7 +24,9 @@ try:  # POSIX advisory locks; on other platforms appends are not cross-process s
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "csv_cell", "csv_line"]
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
@@ -59,19 +66,14 @@ def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any])
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(fieldnames), extrasaction="ignore", lineterminator="\n")
-    writer.writerow({k: _cell(row.get(k)) for k in fieldnames})
-    line = buf.getvalue()
+    line = csv_line([csv_cell(row.get(k)) for k in fieldnames])
     with open(path, "a+", encoding="utf-8", newline="") as fh:
         if fcntl is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             fh.seek(0, os.SEEK_END)
             if fh.tell() == 0:
-                head = io.StringIO()
-                csv.writer(head, lineterminator="\n").writerow(fieldnames)
-                line = head.getvalue() + line
+                line = csv_line(fieldnames) + line
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
@@ -80,11 +82,27 @@ def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any])
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _cell(value: Any) -> Any:
+def csv_line(cells: Sequence[Any]) -> str:
+    """One CSV record ending in ``\\n``; a cell holding a CR or LF is quoted (the csv module
+    quotes only the line terminator's characters, so it is written with ``\\r\\n`` and cut)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(cells)
+    return buf.getvalue()[:-2] + "\n"
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: ``None`` -> ``""``, bools ``true``/``false``, floats in full (``repr``), and
+    text that would start a spreadsheet formula prefixed with ``'`` (numbers left alone)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        try:
+            float(value)
+            return value  # a number such as -1.5 or +3
+        except ValueError:
+            return "'" + value
     return value

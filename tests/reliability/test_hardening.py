@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -165,3 +166,38 @@ def test_sigterm_inside_stop_after_unregister_still_writes_json_and_csv_row(tmp_
     assert json.loads((tmp_path / "r1.json").read_text())["run_id"] == "r1"
     rows = list(csv.DictReader((tmp_path / "runs.csv").open()))
     assert [r["run_id"] for r in rows] == ["r1"]
+
+
+HOSTILE_CELLS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1",
+                 "=cmd|' /C notepad'!'A1'"]
+
+
+def _is_formula(cell):
+    try:
+        float(cell)
+        return False
+    except ValueError:
+        return cell[:1] in ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_CELLS)
+def test_no_csv_cell_starts_a_formula(tmp_path, hostile):
+    from wattprint.report import render
+
+    t = _tracker(tmp_path, run_id="".join("_" if c in "/\t\r" else c for c in hostile), project=hostile, handle_signals=False)
+    t.start()
+    fp = t.stop()
+    rows = list(csv.reader((tmp_path / "runs.csv").open(newline="")))
+    report_rows = list(csv.reader(io.StringIO(render([fp], "csv"), newline="")))
+    for cells in rows[1:] + report_rows[1:]:
+        assert not [c for c in cells if _is_formula(c)], cells
+    project = rows[0].index("project")
+    assert rows[1][project] == "'" + hostile
+
+
+def test_csv_cell_sanitiser_leaves_numbers_alone():
+    from wattprint._io import csv_cell
+
+    assert csv_cell("-1.5") == "-1.5" and csv_cell(-1.5) == "-1.5" and csv_cell("+3") == "+3" and csv_cell(-2) == -2
+    assert csv_cell("-inf") == "-inf" and csv_cell(None) == "" and csv_cell("plain") == "plain"
+    assert csv_cell("-x") == "'-x" and csv_cell("=1") == "'=1" and csv_cell("@a") == "'@a"

@@ -12,6 +12,9 @@ records of :func:`~wattprint.report.summary.summarize` and
 ``null`` in JSON and an empty cell in CSV. HTML lives in
 :mod:`wattprint.report.html` (:func:`html_table` is re-exported here).
 
+CSV cells go through :func:`wattprint._io.csv_cell` (text that would start a
+spreadsheet formula gets a leading ``'``); booleans stay ``True``/``False``.
+
 Failure modes: an unknown format raises ``ValueError``; an unknown what-if
 region raises :class:`~wattprint.errors.ConfigError`. Terminal tables cut
 cells longer than 72 characters with ``…``; the other formats keep them whole.
@@ -19,11 +22,10 @@ cells longer than 72 characters with ``…``; the other formats keep them whole.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from wattprint._io import csv_cell, csv_line
 from wattprint.report.html import html_table
 from wattprint.report.load import document_of
 from wattprint.report.summary import SUMMARY_FIELDS, summarize
@@ -134,10 +136,15 @@ def render(
         if wi:
             doc["what_if"] = [r for rows in wi for r in rows]
         return json.dumps(doc, indent=2, default=str) + "\n"
-    buf = io.StringIO()
     fields = WHAT_IF_FIELDS if wi else SUMMARY_FIELDS
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    lines = [csv_line(fields)]
     for row in ([r for rows in wi for r in rows] if wi else [summarize(fp) for fp in footprints]):
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
-    return buf.getvalue()
+        lines.append(csv_line([_report_cell(row.get(k)) for k in fields]))
+    return "".join(lines)
+
+
+def _report_cell(value: Any) -> Any:
+    """A report CSV cell: empty when unknown, text made formula-safe (:func:`~wattprint._io.csv_cell`)."""
+    if value is None:
+        return ""
+    return csv_cell(value) if isinstance(value, str) else value
