@@ -12,6 +12,7 @@ no half-written file behind; callers decide whether to log or raise.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -61,25 +62,45 @@ def atomic_write_json(path: str, document: Any) -> None:
 def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any]) -> None:
     """Append one row, writing the header first when the file is new or empty.
 
-    The whole row is written with one ``write`` under an exclusive ``flock``, so
-    processes appending to the same file at once neither lose nor tear rows.
+    The whole row is written with one ``os.write`` under an exclusive ``flock``, so
+    processes appending to the same file at once neither lose nor tear rows. A file
+    whose last row was torn (no final newline, e.g. a full disk) gets a newline
+    first, so this row is not glued onto it; a write that fails or falls short
+    (``ENOSPC``) is cut back off the file before ``OSError`` is raised.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     line = csv_line([csv_cell(row.get(k)) for k in fieldnames])
-    with open(path, "a+", encoding="utf-8", newline="") as fh:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
         if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size == 0:
+            line = csv_line(fieldnames) + line
+        elif _last_byte(fd, size) != b"\n":
+            line = "\n" + line
+        data = line.encode("utf-8")
         try:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() == 0:
-                line = csv_line(fieldnames) + line
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"short write to {path}: {written} of {len(data)} bytes")
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, size)  # take the torn row back off
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(fd)  # closing drops the flock
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, 1, size - 1)
+    os.lseek(fd, size - 1, os.SEEK_SET)  # pragma: no cover - no pread (Windows)
+    return os.read(fd, 1)
 
 
 def csv_line(cells: Sequence[Any]) -> str:

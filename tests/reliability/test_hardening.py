@@ -201,3 +201,41 @@ def test_csv_cell_sanitiser_leaves_numbers_alone():
     assert csv_cell("-1.5") == "-1.5" and csv_cell(-1.5) == "-1.5" and csv_cell("+3") == "+3" and csv_cell(-2) == -2
     assert csv_cell("-inf") == "-inf" and csv_cell(None) == "" and csv_cell("plain") == "plain"
     assert csv_cell("-x") == "'-x" and csv_cell("=1") == "'=1" and csv_cell("@a") == "'@a"
+
+
+def _append_run(out, run_id):
+    t = _tracker(out, run_id=run_id, handle_signals=False).start()
+    t.stop()
+
+
+def test_row_after_a_torn_last_row_starts_on_its_own_line(tmp_path):
+    _append_run(tmp_path, "good")
+    path = tmp_path / "runs.csv"
+    text = path.read_text()
+    path.write_text(text[: len(text) - 40])  # the disk filled mid-row: no trailing newline
+    _append_run(tmp_path, "next")
+    lines = path.read_text().split("\n")
+    assert lines[-1] == "" and lines[-2].startswith("wattprint.footprint/1,next,")
+    rows = list(csv.DictReader(path.open(newline="")))
+    assert rows[-1]["run_id"] == "next" and None not in rows[-1]  # whole, and not glued onto the torn row
+
+
+def test_a_failed_row_write_leaves_no_torn_row(tmp_path, monkeypatch):
+    import errno
+
+    from wattprint import _io
+
+    _append_run(tmp_path, "good")
+    path = tmp_path / "runs.csv"
+    before = path.read_bytes()
+    real_write = os.write
+
+    def half_then_enospc(fd, data):
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_io.os, "write", half_then_enospc)
+    with pytest.raises(OSError):
+        _io.append_csv_row(str(path), ["run_id"], {"run_id": "x" * 100})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
