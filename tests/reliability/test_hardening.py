@@ -239,3 +239,22 @@ def test_a_failed_row_write_leaves_no_torn_row(tmp_path, monkeypatch):
         _io.append_csv_row(str(path), ["run_id"], {"run_id": "x" * 100})
     monkeypatch.undo()
     assert path.read_bytes() == before
+
+
+def test_a_signal_deferred_by_a_stop_that_raised_goes_through_at_its_deadline(tmp_path, monkeypatch):
+    seen, armed = [], []
+    monkeypatch.setattr(hooks, "_arm_deadline", armed.append)  # the deadline's timer, fired by hand below
+    with _previous_sigterm(lambda s, f: seen.append(s)):
+        t = _tracker(tmp_path).start()
+
+        def broken_build(*args, **kwargs):
+            raise OverflowError("a stop() that fails before writing")
+
+        t._build = broken_build
+        with pytest.raises(OverflowError):
+            t.stop()
+        signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # deferred: t never wrote its files
+        assert seen == [] and len(armed) == 1
+        hooks._redeliver(armed[0])  # the deadline passed: the signal is sent again and goes through
+        assert seen == [signal.SIGTERM] and hooks._pending == [] and hooks._stopping == {}
+        hooks._restore_signals()  # no tracker left to do it

@@ -18,8 +18,9 @@ its final files are written (:func:`files_written`, called by
 :meth:`wattprint.run.outputs.RunFiles.write_final`): meanwhile our handler
 stays installed and a signal is deferred, then chained once the JSON file and
 the ``runs.csv`` row are on disk. The same signal a second time while deferred
-goes through at once (a deliberate second Ctrl-C); at interpreter exit any
-deferred signal is handled.
+goes through at once (a deliberate second Ctrl-C), and so does a signal still
+deferred after ``DEFER_LIMIT_S`` (10 s: it is sent again, e.g. when ``stop()``
+raised before writing); at interpreter exit any deferred signal is handled.
 
 Failure modes: none raise. Signal handlers are installed only from the main
 thread of the main interpreter; elsewhere they are skipped silently. A
@@ -58,6 +59,7 @@ _prev_handlers: Dict[int, Any] = {}
 _our_handler_installed = False
 _local = threading.local()  # .depth: how deep this thread is inside register/unregister
 _pending: List[Tuple[int, Any]] = []  # deferred signals: (signum, the handler to chain to)
+DEFER_LIMIT_S = 10.0  # the longest a signal waits for a stopping tracker's files, seconds
 _stopping: Dict[int, int] = {}  # thread id -> trackers unregistered there whose final files are not written yet
 
 
@@ -133,10 +135,29 @@ def _restore_if_unused() -> None:
 def _signal_handler(signum: int, frame: Any) -> None:
     prev = _prev_handlers.get(signum, signal.SIG_DFL)  # before stop() restores the handlers
     if _deferring():
-        if all(s != signum for s, _ in _pending):  # the same signal twice goes through
-            _pending.append((signum, prev))
+        if all(e[0] != signum for e in _pending):
+            entry = (signum, prev)
+            _pending.append(entry)
+            _arm_deadline(entry)
             return
+    # not deferring, or the same signal twice (or its deadline passed): it goes through at once
+    _pending[:] = [e for e in _pending if e[0] != signum]
     _handle(signum, frame, prev)
+
+
+def _arm_deadline(entry: Tuple[int, Any]) -> None:
+    """Bound a deferral: if ``entry`` is still pending after :data:`DEFER_LIMIT_S` (say, a
+    ``stop()`` raised before its files were written), the signal is sent again and goes through."""
+    timer = threading.Timer(DEFER_LIMIT_S, _redeliver, args=(entry,))
+    timer.daemon = True
+    timer.start()
+
+
+def _redeliver(entry: Tuple[int, Any]) -> None:
+    if any(e is entry for e in _pending):
+        with _ACTIVE_LOCK:
+            _stopping.clear()  # whoever was stopping is stuck or failed: stop deferring for it
+        os.kill(os.getpid(), entry[0])
 
 
 def _handle(signum: int, frame: Any, prev: Any) -> None:
