@@ -30,7 +30,7 @@ def _finished_run(tmp_path, exporters, **kwargs):
 def test_json_exporter_writes_footprint_and_timeline(tmp_path):
     target = tmp_path / "ckpt" / "{project}-{run_id}.footprint.json"
     exp = JsonExporter(str(target))
-    fp = _finished_run(tmp_path, [exp], run_id="r/1", project="p q")
+    fp = _finished_run(tmp_path, [exp], run_id="r 1", project="p q")
     path = tmp_path / "ckpt" / "p_q-r_1.footprint.json"
     assert exp.last_path == str(path)
     doc = json.loads(path.read_text())
