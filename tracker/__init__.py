@@ -11,8 +11,9 @@ overhead, grid carbon, on-site and off-site water, embodied carbon, per run.
 Importing wattprint imports neither torch nor pynvml; sensors open on ``start()``.
 """
 
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
 
+from wattprint._lazy import lazy_attributes
 from wattprint._version import __version__
 from wattprint.engine.sensors.base import Component, Sensor
 from wattprint.errors import (
@@ -42,20 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wattprint' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = [
     "__version__",

@@ -32,8 +32,8 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from wattprint.cli import estimate as estimate_cmd
-from wattprint.cli._flags import describe, flag_map
 from wattprint.cli import report as report_cmd
+from wattprint.cli._flags import describe, flag_map
 from wattprint.errors import ConfigError
 
 __all__ = ["main", "build_parser"]

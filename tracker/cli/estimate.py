@@ -23,10 +23,10 @@ import json
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+from wattprint import units
 from wattprint.cli._flags import describe
 from wattprint.errors import ConfigError
 from wattprint.footprint.regions import name_source
-from wattprint import units
 
 __all__ = ["register", "format_estimate", "format_regions"]
 

@@ -191,7 +191,13 @@ class Footprint:
         significant figures, ``–`` for an unknown figure), as in the report and the live line.
         """
         from wattprint.units import (
-            format_carbon, format_duration, format_energy, format_factor, format_power, format_water, kwh_to_j,
+            format_carbon,
+            format_duration,
+            format_energy,
+            format_factor,
+            format_power,
+            format_water,
+            kwh_to_j,
         )
 
         d = self._doc

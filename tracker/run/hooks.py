@@ -203,13 +203,18 @@ def _restore_signals() -> None:
     _our_handler_installed = False
 
 
-@atexit.register
-def _at_exit() -> None:
+def _each_active(method: str, failure: str) -> None:
+    """Call ``method`` on every registered tracker; one failing is logged with its traceback, never raised."""
     for t in list(_ACTIVE):
         try:
-            t._on_exit()
+            getattr(t, method)()
         except Exception:
-            logger.exception("wattprint: could not write the footprint at exit")
+            logger.exception("wattprint: %s", failure)
+
+
+@atexit.register
+def _at_exit() -> None:
+    _each_active("_on_exit", "could not write the footprint at exit")
     _stopping.clear()
     _release()
 
@@ -220,11 +225,7 @@ def _after_fork_in_child() -> None:
     _local.depth = 0
     _pending.clear()
     _stopping.clear()
-    for t in list(_ACTIVE):
-        try:
-            t._after_fork()
-        except Exception:
-            logger.exception("wattprint: a tracker could not reset itself after fork")
+    _each_active("_after_fork", "a tracker could not reset itself after fork")
     _ACTIVE.clear()
     _our_handler_installed = False
     _prev_handlers.clear()

@@ -30,9 +30,9 @@ import os
 from typing import List, Optional, Sequence
 
 from wattprint import _io
-from wattprint.settings import check_file_name
 from wattprint.footprint.model import CSV_FIELDS, Footprint
 from wattprint.run import hooks
+from wattprint.settings import check_file_name
 
 __all__ = ["RunFiles", "json_path", "csv_path", "write_json", "append_csv", "existing_header", "CSV_NAME"]
 

@@ -46,9 +46,9 @@ from wattprint.footprint.build import WindowLog, WorkCounts, assemble, component
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import hooks, outputs
+from wattprint.run.decorator import check_settings, track
 from wattprint.run.exporting import ExporterRunner, error_notes, finish_all
 from wattprint.run.grid_live import resolve_run_factors
-from wattprint.run.decorator import check_settings, track
 from wattprint.settings import TrackerSettings, new_run_id
 from wattprint.units import iso_utc
 

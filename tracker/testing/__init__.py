@@ -21,9 +21,7 @@ Failure modes: none at import; each double documents its own.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from wattprint._lazy import lazy_attributes
 from wattprint.testing.clock import ManualClock, StepEvent
 from wattprint.testing.hooks import checking_footprints
 from wattprint.testing.replay import replay_sensor, replay_tracker
@@ -54,12 +52,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wattprint.testing' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"wattprint.testing.{module}"), name)
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, {name: f"wattprint.testing.{module}" for name, module in _LAZY.items()}, globals())
