@@ -62,6 +62,8 @@ __all__ = [
     "pue_table",
     "accounting_option",
     "ACCOUNTING_OPTIONS",
+    "WATER_SOURCES",
+    "TASK_STAGES",
     "DEFAULT_REL_RANGE",
     "LIVE_REL_RANGE",
 ]
@@ -78,7 +80,14 @@ ACCOUNTING_OPTIONS = (
     "lifetime_years",
     "embodied",
     "model_params",
+    "market_intensity_g_per_kwh",
+    "renewable_share",
+    "water_source",
+    "task_stage",
 )
+#: ``water_source`` values (the water's origin, shown next to WUE) and ``task_stage`` values (reporting standards).
+WATER_SOURCES = ("potable", "non-potable", "recycled", "unknown")
+TASK_STAGES = ("training", "fine-tuning", "inference", "development")
 
 Reading = Tuple[_dt.datetime, float]
 
@@ -110,6 +119,10 @@ class Factors:
     lifetime_years: Optional[float] = None
     embodied: bool = True
     model_params: Optional[float] = None
+    market_intensity_g_per_kwh: Optional[float] = None  # supplier factor: market-based scope 2 only
+    renewable_share: Optional[float] = None  # contractual renewable share, 0-1: market-based scope 2 only
+    water_source: str = "unknown"  # one of WATER_SOURCES
+    task_stage: Optional[str] = None  # one of TASK_STAGES, or None when not given
     live: Any = field(default=None, repr=False)  # a wattprint.run.grid_live.LiveGrid, or None
     stop_wait_s: float = 1.0
 
@@ -203,6 +216,10 @@ def resolve_factors(
         lifetime_years: hardware amortisation lifetime overriding the table (years, > 0).
         embodied: include embodied carbon (default ``True``).
         model_params: parameter count N; FLOPs are then ``6 * N * tokens`` when none are counted.
+        market_intensity_g_per_kwh, renewable_share: a supplier factor (gCO2e/kWh, >= 0) and a
+            contractual renewable share (0-1) for the market-based scope 2 figure only.
+        water_source: ``potable``, ``non-potable``, ``recycled`` or ``unknown`` (default).
+        task_stage: ``training``, ``fine-tuning``, ``inference`` or ``development``.
         grid, grid_zone, grid_token, grid_url, grid_timeout_s, grid_refresh_s,
         grid_stop_wait_s, grid_session: the live grid of a tracked run, read by
         :func:`wattprint.run.grid_live.resolve_run_factors`; here only ``grid="ukci"``
@@ -233,5 +250,32 @@ def resolve_factors(
         lifetime_years=setting_float("lifetime_years", opts.get("lifetime_years"), env, None, minimum=0.0, inclusive=False),
         embodied=setting_bool("embodied", opts.get("embodied"), env, True),
         model_params=setting_float("model_params", opts.get("model_params"), env, None, minimum=0.0, inclusive=False),
+        **_reporting_options(opts, env),
     )
+
+
+def _choice(name: str, options: Mapping[str, Any], env: Mapping[str, str], allowed: Tuple[str, ...]) -> Optional[str]:
+    value, setting = accounting_option(name, options, env)
+    if value is None:
+        return None
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text not in allowed:
+        raise ConfigError(setting, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return text
+
+
+def _reporting_options(opts: Mapping[str, Any], env: Mapping[str, str]) -> Dict[str, Any]:
+    """The reporting-standard options: supplier factor and renewable share (market-based scope 2), water source, task stage."""
+    share = setting_float("renewable_share", opts.get("renewable_share"), env, None, minimum=0.0)
+    if share is not None and share > 1.0:
+        setting = "renewable_share" if opts.get("renewable_share") is not None else "WATTPRINT_RENEWABLE_SHARE"
+        raise ConfigError(setting, f"must be a share between 0 and 1, got {share!r}")
+    return {
+        "market_intensity_g_per_kwh": setting_float(
+            "market_intensity_g_per_kwh", opts.get("market_intensity_g_per_kwh"), env, None, minimum=0.0
+        ),
+        "renewable_share": share,
+        "water_source": _choice("water_source", opts, env, WATER_SOURCES) or "unknown",
+        "task_stage": _choice("task_stage", opts, env, TASK_STAGES),
+    }
 
