@@ -1,6 +1,6 @@
 """The main job: a tiny PyTorch model trained on CPU for a few seconds, tracked by wattprint.
 
-    python examples/train_tiny.py [--steps 2000] [--region IE] [--output-dir wattprint-runs]
+    python examples/train_tiny.py [--steps 2000] [--region IE] [--output-dir wattprint-runs] [--threads 1] [--progress-s 2]
 
 Prints the footprint: energy per component (and whether each figure is
 measured or estimated), facility energy, carbon and water. The footprint is
@@ -10,10 +10,16 @@ also written to ``<output-dir>/<run_id>.json`` and a row of ``runs.csv``.
 from __future__ import annotations
 
 import argparse
+import time
+import warnings
 
-import torch
-import wattprint as wp
-from torch import nn
+# torch warns at import when NumPy is absent (the README's first install has none); this job needs no NumPy.
+warnings.filterwarnings("ignore", message=r".*Failed to initialize NumPy.*")
+
+import torch  # noqa: E402
+import wattprint as wp  # noqa: E402
+from torch import nn  # noqa: E402
+
 
 
 def main() -> None:
@@ -22,8 +28,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--region", default=None, help="region code, e.g. IE, US-VA (default: world)")
     parser.add_argument("--output-dir", default=None)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: a model this small is fastest on one core, "
+                             "and more threads fight over a busy machine's cores)")
+    parser.add_argument("--progress-s", type=float, default=2.0,
+                        help="print a progress line at least this often, seconds (default 2), so the job never looks hung")
     args = parser.parse_args()
 
+    torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -31,7 +43,9 @@ def main() -> None:
     y = (x[:, :10].argmax(dim=1)).long()
     params = sum(p.numel() for p in model.parameters())
 
+    print(f"training a {params:,}-parameter model for {args.steps} steps on CPU ({torch.get_num_threads()} thread)", flush=True)
     with wp.Tracker(project="train-tiny", region=args.region, output_dir=args.output_dir, total_steps=args.steps) as t:
+        last_print = time.monotonic()
         for step in range(args.steps):
             idx = torch.randint(0, x.shape[0], (args.batch,))
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
@@ -40,6 +54,9 @@ def main() -> None:
             opt.step()
             # 6·N·D FLOPs per sample-token for training (forward + backward)
             t.step(samples=args.batch, flops=6.0 * params * args.batch)
+            if time.monotonic() - last_print >= args.progress_s:
+                last_print = time.monotonic()
+                print(f"  step {step + 1}/{args.steps}, loss {loss.item():.3f}, {t.energy_j:.1f} J so far", flush=True)
             if step == args.steps // 2:
                 with t.window("eval"):
                     with torch.no_grad():
