@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.util
 import logging
-import math
 import os
 import threading
 import time
@@ -37,6 +36,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from wattprint.errors import ConfigError
 from wattprint.footprint.factors import ACCOUNTING_OPTIONS, Factors, accounting_option, resolve_factors
+from wattprint.run.forecast._http import _WATTTIME_TOKENS as _WATTTIME_TOKENS  # tests clear it here
+from wattprint.run.forecast._http import LB_PER_MWH_TO_G_PER_KWH, GridFetchError, redact, watttime_bearer
+from wattprint.run.forecast._http import get_json as _get_json
+from wattprint.run.forecast._http import number as _number
 from wattprint.settings import setting_float
 from wattprint.units import parse_utc
 
@@ -44,7 +47,6 @@ __all__ = ["LiveGrid", "PROVIDERS", "from_options", "clear_cache", "resolve_run_
 
 logger = logging.getLogger("wattprint")
 
-LB_PER_MWH_TO_G_PER_KWH = 0.45359237
 PROVIDERS = ("electricitymaps", "ukci", "watttime")
 BASE_URLS = {
     "electricitymaps": "https://api.electricitymaps.com/v3",
@@ -68,31 +70,6 @@ def clear_cache() -> None:
     """Forget cached readings (tests)."""
     with _CACHE_LOCK:
         _CACHE.clear()
-
-
-class GridFetchError(Exception):
-    """A live fetch failed; the message is safe to record (no secrets)."""
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise GridFetchError(f"unexpected {what} in the response: {value!r}")
-    return float(value)
-
-
-def _get_json(session: Any, url: str, timeout_s: float, **kw: Any) -> Any:
-    try:
-        resp = session.get(url, timeout=timeout_s, **kw)
-    except Exception as err:  # requests.Timeout, ConnectionError, ...
-        raise GridFetchError(f"{type(err).__name__} on GET {url.split('?')[0]}") from None
-    if resp.status_code in (401, 403):
-        raise GridFetchError(f"HTTP {resp.status_code} from {url.split('?')[0]}: the token was refused")
-    if resp.status_code >= 400:
-        raise GridFetchError(f"HTTP {resp.status_code} from {url.split('?')[0]}")
-    try:
-        return resp.json()
-    except ValueError:
-        raise GridFetchError(f"the response of {url.split('?')[0]} is not JSON") from None
 
 
 def fetch_electricitymaps(session: Any, base: str, zone: str, token: Optional[str], timeout_s: float) -> Reading:
@@ -130,22 +107,8 @@ def fetch_ukci(session: Any, base: str, zone: Optional[str], token: Optional[str
     return (parse_utc(period.get("from")) or _dt.datetime.now(_dt.timezone.utc), _number(value, "intensity"))
 
 
-_WATTTIME_TOKENS: Dict[Tuple[str, str], Tuple[float, str]] = {}
-
-
 def fetch_watttime(session: Any, base: str, zone: str, token: Optional[str], timeout_s: float) -> Reading:
-    user, _, password = (token or "").partition(":")
-    key = (base, user)
-    now = time.monotonic()
-    cached = _WATTTIME_TOKENS.get(key)
-    if cached is None or now - cached[0] > 25 * 60:
-        doc = _get_json(session, f"{base}/login", timeout_s, auth=(user, password))
-        bearer = doc.get("token") if isinstance(doc, dict) else None
-        if not bearer:
-            raise GridFetchError("no token in the WattTime login response")
-        _WATTTIME_TOKENS[key] = (now, bearer)
-    else:
-        bearer = cached[1]
+    bearer = watttime_bearer(session, base, token, timeout_s)
     doc = _get_json(
         session,
         f"{base}/v3/forecast",
@@ -285,12 +248,7 @@ class LiveGrid:
             self._last_ok_utc = _dt.datetime.now(_dt.timezone.utc)
 
     def _fail(self, reason: str) -> None:
-        token = self.__token
-        if token:
-            reason = reason.replace(token, "***")
-            for part in token.split(":"):
-                if len(part) >= 4:
-                    reason = reason.replace(part, "***")
+        reason = redact(reason, self.__token)
         with self._lock:
             self._fetches += 1
             self._failures += 1
