@@ -25,12 +25,14 @@ SUMMARY_TODAY = [
     "measured_share", "measured", "pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh",
     "carbon_operational_kg", "carbon_embodied_kg", "carbon_total_kg", "water_onsite_l", "water_offsite_l", "water_total_l",
     "steps", "samples", "tokens", "j_per_step", "j_per_sample", "j_per_token", "forecast_energy_j", "forecast_progress", "notes",
+    "cue_kg_per_kwh", "carbon_scope2_location_kg", "carbon_scope2_market_kg", "carbon_scope3_embodied_kg", "water_source", "task_stage",
 ]
 MLFLOW_TODAY = {
     "duration_s", "energy.it_j", "energy.it_kwh", "energy.facility_kwh", "carbon.operational_kg", "carbon.embodied_kg",
     "carbon.total_kg", "water.onsite_l", "water.offsite_l", "water.total_l", "work.steps", "work.samples", "work.tokens",
     "work.flops", "work.j_per_step", "work.j_per_sample", "work.j_per_token", "work.mfu", "work.cci_g_per_eflop",
     "factors.pue", "factors.carbon_intensity_g_per_kwh", "factors.wue_l_per_kwh", "factors.ewif_l_per_kwh",
+    "carbon.cue_kg_per_kwh", "carbon.scope2_location_kg", "carbon.scope2_market_kg", "carbon.scope3_embodied_kg",
 }
 PROMETHEUS_TODAY = {
     "wattprint_energy_joules_total", "wattprint_power_watts", "wattprint_facility_energy_joules_total",

@@ -12,6 +12,12 @@ With IT energy ``E_it`` (kWh, the sum of the components):
   (and server CPUs) actually used, matched by name against the bundled tables
 - work: J per step / sample / token; FLOPs from the user or ``6·N·D``;
   ``MFU = FLOP / duration / Σ peak FLOP/s``; ``CCI = (C_op + C_emb) g / (FLOP / 1e18)``.
+- CUE ``= C_op / E_it`` (kgCO2e per kWh of IT energy, The Green Grid; equals ``PUE × CI``).
+- carbon by scope (GHG Protocol): scope 2 location-based ``= C_op``; scope 2 market-based
+  ``= E_fac × (1 − renewable_share) × (supplier factor, else the location CI)``, present only
+  when a supplier factor or a renewable share is given, never netted into ``C_op``;
+  scope 3 embodied ``= C_emb``. The water's ``source`` and the run's ``task_stage`` are
+  carried as given (default ``unknown`` / ``None``).
 
 Bounds: low/high for every figure from the components' uncertainty (``uncertainty_rel``:
 NVML counters about ±5 %, estimates ±50 %), the factors' ranges and the embodied
@@ -42,6 +48,8 @@ from wattprint.footprint.hardware import (
     lookup_cpu,
 )
 from wattprint.footprint.schema import footprint_schema
+from wattprint.footprint.scopes import market_factors, scopes
+from wattprint.footprint.scopes import pair as _pair
 from wattprint.units import J_PER_KWH, SECONDS_PER_YEAR
 
 __all__ = [
@@ -61,10 +69,6 @@ def _div(a: Optional[float], b: Optional[float]) -> Optional[float]:
     if a is None or not b:
         return None
     return a / b
-
-
-def _pair(lo: float, hi: float) -> List[float]:
-    return [min(lo, hi), max(lo, hi)]
 
 
 # -- operational carbon -----------------------------------------------------------
@@ -326,15 +330,17 @@ def account(
     if mfu is not None:
         bounds["work.mfu"] = [mfu, mfu]
 
+    scope_figs = scopes(factors, op_kg, emb_kg, it_kwh, fac_kwh, (fac_lo, fac_hi), (ci_lo, ci_hi), (op_lo, op_hi), bounds)
     factors_doc = factors.to_dict()
     factors_doc["carbon_intensity_g_per_kwh"] = ci.to_dict()
+    factors_doc.update(market_factors(factors))
     out: Dict[str, Any] = {
         "region": factors.region,
         "region_name": factors.region_name,
         "energy": {"it_j": it_j, "it_kwh": it_kwh, "facility_kwh": fac_kwh},
         "factors": factors_doc,
-        "carbon": {"operational_kg": op_kg, "embodied_kg": emb_kg, "total_kg": total_kg},
-        "water": {"onsite_l": onsite_l, "offsite_l": offsite_l, "total_l": onsite_l + offsite_l},
+        "carbon": {"operational_kg": op_kg, "embodied_kg": emb_kg, "total_kg": total_kg, **scope_figs},
+        "water": {"onsite_l": onsite_l, "offsite_l": offsite_l, "total_l": onsite_l + offsite_l, "source": factors.water_source},
         "work": {
             "steps": steps,
             "samples": samples,
@@ -350,6 +356,7 @@ def account(
         },
         "bounds": bounds,
         "embodied": emb.section,
+        "task_stage": factors.task_stage,
     }
     if grid is not None:
         out["grid"] = grid

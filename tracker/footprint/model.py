@@ -259,7 +259,7 @@ class Figure:
     Attributes:
         key: the stable flat name (CSV column, MLflow metric after the prefix), a dotted path.
         unit: ``"J"``, ``"kWh"``, ``"kgCO2e"``, ``"L"``, ``"s"``, ``"ratio"``, ``"count"``,
-            ``"gCO2e/kWh"``, ``"L/kWh"``, ``"FLOP"``, ``"gCO2e/EFLOP"``, ``"text"``, ``"time"``, ``"flag"``.
+            ``"gCO2e/kWh"``, ``"L/kWh"``, ``"FLOP"``, ``"gCO2e/EFLOP"``, ``"kgCO2e/kWh"``, ``"text"``, ``"time"``, ``"flag"``.
         kind: ``"run"``, ``"energy"``, ``"quality"``, ``"factor"``, ``"carbon"``, ``"water"``, ``"work"``, ``"forecast"``.
         csv: a column of ``runs.csv`` (:data:`CSV_FIELDS`).
         metric: an MLflow metric.
@@ -361,6 +361,13 @@ FIGURES: Tuple[Figure, ...] = (
     F("notes", "text", "run", summary="notes", value=lambda fp: "; ".join(str(n) for n in fp.get("notes") or [])),
     F("components", "text", "energy", csv=True, value=_components_cell),
     F("gaps", "count", "quality", csv=True, value=lambda fp: len(fp.get("gaps") or [])),
+    # reporting standards (issue 14): CUE, carbon by scope, the water's source, the task stage
+    F("carbon.cue_kg_per_kwh", "kgCO2e/kWh", "carbon", metric=True, summary="cue_kg_per_kwh"),
+    F("carbon.scope2_location_kg", "kgCO2e", "carbon", metric=True, summary="carbon_scope2_location_kg"),
+    F("carbon.scope2_market_kg", "kgCO2e", "carbon", metric=True, summary="carbon_scope2_market_kg"),
+    F("carbon.scope3_embodied_kg", "kgCO2e", "carbon", metric=True, summary="carbon_scope3_embodied_kg"),
+    F("water.source", "text", "water", summary="water_source"),
+    F("task_stage", "text", "run", summary="task_stage"),
 )
 del F
 
