@@ -39,7 +39,7 @@ def test_precedence_argument_then_env_then_region_then_default():
     assert f.pue.value == 1.3 and f.pue.origin == "env:WATTPRINT_PUE"
     assert f.carbon_intensity.value == 100 and f.carbon_intensity.origin.startswith("env:")
     assert f.ewif.origin == "region:IE"  # region default
-    assert f.wue.origin == "default"  # global default
+    assert f.wue.origin == "region:li2023:ireland"  # Ireland's published on-site WUE (Li et al. 2023), no longer the global default
     f = resolve_factors(region="SG", pue=1.1, intensity_g_per_kwh=50, env=env)
     assert f.region == "SG" and f.pue.value == 1.1 and f.pue.origin == "argument"
     assert f.pue.range == (1.1, 1.1)  # user-given values are exact

@@ -83,6 +83,8 @@ class Factor:
             ``"default"`` or ``"live"``.
         licence: the licence of the bundled row, when bundled.
         note: anything a reader should know (e.g. a fallback).
+        basis: for a grid intensity, ``"lifecycle"``, ``"direct"`` or ``"as published"``
+            (see :func:`grid_basis_of`); ``None`` for other factors.
     """
 
     value: float
@@ -94,6 +96,7 @@ class Factor:
     origin: str = "default"
     licence: Optional[str] = None
     note: Optional[str] = None
+    basis: Optional[str] = None
 
     @property
     def range(self) -> Tuple[float, float]:
@@ -116,6 +119,8 @@ class Factor:
             d["licence"] = self.licence
         if self.note:
             d["note"] = self.note
+        if self.basis:
+            d["basis"] = self.basis
         return d
 
 
@@ -274,7 +279,19 @@ def row_factor(kind: str, row: Dict[str, str], value_key: str, low_key: str, hig
         lo = 1.0 + (value - 1.0) * (1 - rel) if kind == "pue" else value * (1 - rel)
     if hi is None:
         hi = 1.0 + (value - 1.0) * (1 + rel) if kind == "pue" else value * (1 + rel)
-    return Factor(value, UNITS[kind], row["source"], opt_int(row.get("year")), lo, hi, origin, row.get("licence") or None, note)
+    basis = grid_basis_of(row.get("basis")) if kind == "carbon_intensity" else None
+    return Factor(value, UNITS[kind], row["source"], opt_int(row.get("year")), lo, hi, origin, row.get("licence") or None, note, basis)
+
+
+def grid_basis_of(text: Optional[str]) -> str:
+    """A grid row's ``basis`` cell as ``"lifecycle"`` (Ember, OWID), ``"direct"`` (eGRID, Google's operational
+    grid figures) or ``"as published"`` (a figure quoted as printed)."""
+    t = (text or "").strip().lower()
+    if t.startswith("lifecycle"):
+        return "lifecycle"
+    if t.startswith("direct") or t.startswith("grid average"):
+        return "direct"
+    return "as published"
 
 
 @dataclass(frozen=True)
@@ -331,6 +348,12 @@ def region_factor(kind: str, region: Region) -> Factor:
         key = f"provider:{'google' if region.provider == 'gcp' else region.provider}"
         if key in table:
             return row_factor(kind, table[key], spec.value, spec.low, spec.high, f"region:{region.code}", f"provider fleet figure ({key})")
+    if kind == "wue" and region.code != "world":
+        from wattprint.footprint.climate import site_wue  # the climate model imports this module
+
+        site = site_wue(region)
+        if site is not None:
+            return site
     return row_factor(kind, table["default"], spec.value, spec.low, spec.high, "default", spec.note)
 
 
