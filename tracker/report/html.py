@@ -44,10 +44,11 @@ def html_table(t: Table) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+*,*::before,*::after{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em;overflow-wrap:anywhere}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1em;margin:1.2em 0 .4em}
-table{border-collapse:collapse;font-size:.85em;margin-bottom:.5em}th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
-th{background:#f6f6f6}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}ul{font-size:.85em;color:#444}
+table{border-collapse:collapse;font-size:.85em;margin-bottom:.5em;max-width:100%}th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+th{background:#f6f6f6}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;overflow-wrap:normal}ul{font-size:.85em;color:#444}
 img{max-width:100%;height:auto;border:1px solid #eee}.flag{color:#b30000;font-weight:bold}footer{margin-top:3em;font-size:.8em;color:#777}
 """
 
