@@ -14,6 +14,19 @@ component: the first :data:`MAX_GAPS_PER_COMPONENT` are kept as they are, later
 ones extend the last (its ``count`` and ``duration_s`` grow), so a flapping
 sensor cannot grow memory without bound.
 
+Read deadlines: each sensor is read by one thread at a time (a per-sensor
+guard), and the ledger lock is not held during the read itself, only while the
+result is applied. A thread that finds a sensor busy in another thread waits at
+most the sensor's ``read_deadline_s`` (default :data:`DEFAULT_READ_DEADLINE_S`)
+from the start of that read, then records a gap for its components (reason
+``read timed out``) and goes on; once a read has run past its deadline, later
+reads skip the sensor at once until it returns. :meth:`read_bounded` (used by
+``stop()`` and so the SIGTERM path) runs each read in a helper thread, so even a
+read that hangs right there delays the caller by at most the deadline. A
+boundary read on the caller's own thread (window edges) cannot be interrupted:
+a sensor that starts hanging inside that very read holds it (the sampler, which
+does nearly all reads, usually meets the hang first).
+
 Failure modes: none raise; :meth:`reinit_after_fork` gives a forked child a
 fresh lock (the parent's sampler may have held the old one at fork time).
 """
@@ -23,17 +36,29 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.sensors.base import Component, Gap, Sensor
 from wattprint.engine.timeline import Timeline, TimelineView
 
-__all__ = ["Ledger", "MAX_GAPS_PER_COMPONENT"]
+__all__ = ["Ledger", "MAX_GAPS_PER_COMPONENT", "DEFAULT_READ_DEADLINE_S", "read_deadline_s"]
 
 logger = logging.getLogger("wattprint")
 
 _PEAK_MIN_INTERVAL_S = 0.5  # peak power is judged over intervals at least this long
 MAX_GAPS_PER_COMPONENT = 20  # later gaps of a component are merged into its last one
+DEFAULT_READ_DEADLINE_S = 1.0  # a sensor read may hold a boundary this long, seconds
+
+
+def read_deadline_s(sensor: Sensor) -> float:
+    """The sensor's read deadline: its ``read_deadline_s`` attribute when a positive number, else the default."""
+    value = getattr(sensor, "read_deadline_s", None)
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_READ_DEADLINE_S
+    return v if v > 0 and v == v else DEFAULT_READ_DEADLINE_S
 
 
 class Ledger:
@@ -50,6 +75,10 @@ class Ledger:
         self.components: List[Component] = []
         self._owner: Dict[str, Sensor] = {}
         self._ids_of: Dict[int, List[str]] = {}  # id(sensor) -> its component ids, fixed at open
+        self._guard: Dict[int, threading.Lock] = {id(s): threading.Lock() for s in self.sensors}
+        self._busy_since: Dict[int, float] = {}  # id(sensor) -> time.monotonic() when its current read began
+        self._deadline: Dict[int, float] = {id(s): read_deadline_s(s) for s in self.sensors}
+        self.bounded = False  # True: reads of all sensors run in helper threads (stop() and the signal path)
         for sensor in self.sensors:
             comps = sensor.components()
             self._ids_of[id(sensor)] = [c.id for c in comps]
@@ -101,29 +130,93 @@ class Ledger:
             return {cid: self.energy_j[cid] - self.baseline_j.get(cid, 0.0) for cid in self.ids}
 
     def reinit_after_fork(self) -> None:
-        """In a forked child: a fresh lock (the parent's sampler thread may have held this one)."""
+        """In a forked child: fresh locks (the parent's sampler thread may have held these)."""
         self.lock = threading.RLock()
+        self._guard = {k: threading.Lock() for k in self._guard}
+        self._busy_since = {}
 
     def read(self, now_s: float, sensors: Optional[Iterable[Sensor]] = None) -> None:
-        """Read ``sensors`` (all by default) at monotonic ``now_s``. Never raises."""
+        """Read ``sensors`` (all by default) at monotonic ``now_s`` on this thread. Never raises.
+
+        A sensor busy in another thread is waited for at most its deadline, then recorded as a gap.
+        Once :attr:`bounded` is set (the sampler sets it when it stops), a read of all sensors
+        goes through :meth:`read_bounded`."""
+        if sensors is None and self.bounded:
+            self.read_bounded(now_s)
+        else:
+            self._read_direct(now_s, self.sensors if sensors is None else sensors)
+
+    def _read_direct(self, now_s: float, sensors: Iterable[Sensor]) -> None:
+        for sensor in sensors:
+            key = id(sensor)
+            guard = self._guard.get(key)
+            if guard is None:  # a sensor the ledger does not own: ignored
+                continue
+            if not guard.acquire(False) and not self._wait_for(sensor, guard):
+                self._timed_out(sensor, now_s)
+                continue
+            try:
+                self._read_one(sensor, key, now_s)
+            finally:
+                self._busy_since.pop(key, None)
+                guard.release()
+
+    def read_bounded(self, now_s: float) -> None:
+        """Read every sensor, each in a helper thread, waiting at most its deadline. Never raises.
+
+        For ``stop()`` and the signal path: a sensor that hangs, even one that starts
+        hanging in this call, costs at most its deadline and is recorded as a gap."""
+        threads = []
+        for sensor in self.sensors:
+            th = threading.Thread(target=self._read_direct, args=(now_s, [sensor]), name="wattprint-read", daemon=True)
+            th.start()
+            threads.append((sensor, th, time.monotonic() + self._deadline[id(sensor)]))
+        for sensor, th, until in threads:
+            th.join(max(0.0, until - time.monotonic()))
+            if th.is_alive():
+                self._timed_out(sensor, now_s)
+
+    def stuck(self) -> bool:
+        """True when some sensor read has run past its deadline (and is still running)."""
+        now = time.monotonic()
+        return any(now - t0 > self._deadline.get(k, DEFAULT_READ_DEADLINE_S) for k, t0 in list(self._busy_since.items()))
+
+    def _wait_for(self, sensor: Sensor, guard: threading.Lock) -> bool:
+        """Wait for another thread's read of ``sensor`` until its deadline; True once we hold the guard."""
+        key = id(sensor)
+        began = self._busy_since.get(key)
+        left = self._deadline[key] - (time.monotonic() - began) if began is not None else self._deadline[key]
+        return left > 0 and guard.acquire(timeout=left)
+
+    def _timed_out(self, sensor: Sensor, now_s: float) -> None:
+        reason = f"read timed out after {self._deadline[id(sensor)]:g} s (the sensor hung)"
         with self.lock:
-            for sensor in self.sensors if sensors is None else sensors:
-                try:
-                    values: Mapping[str, float] = sensor.read(now_s)
-                    reason = "no reading"
-                except Exception as err:  # a sensor must never break the run
-                    values, reason = {}, f"{type(err).__name__}: {err}"
-                    self._log_once(sensor.name, reason)
-                for cid in self._ids_of[id(sensor)]:
-                    value = values.get(cid)
-                    if value is None:
-                        lost = sensor.last_error(cid)
-                        self._open_gap(cid, now_s, lost or reason)
-                        continue
+            for cid in self._ids_of[id(sensor)]:
+                self._open_gap(cid, now_s, reason)
+
+    def _read_one(self, sensor: Sensor, key: int, now_s: float) -> None:
+        self._busy_since[key] = time.monotonic()
+        try:
+            values: Mapping[str, float] = sensor.read(now_s)
+            reason = "no reading"
+        except Exception as err:  # a sensor must never break the run
+            values, reason = {}, f"{type(err).__name__}: {err}"
+            self._log_once(sensor.name, reason)
+        with self.lock:
+            energy, read_at, open_gaps, peak_ref = self.energy_j, self.read_at_s, self._open_gaps, self._peak_ref
+            for cid in self._ids_of[key]:
+                value = values.get(cid)
+                if value is None:
+                    self._open_gap(cid, now_s, sensor.last_error(cid) or reason)
+                    continue
+                if open_gaps and cid in open_gaps:
                     self._close_gap(cid, now_s)
+                ref = peak_ref.get(cid)
+                if ref is None or now_s - ref[0] >= _PEAK_MIN_INTERVAL_S:
                     self._update_peak(cid, value, now_s)
-                    self.energy_j[cid] = value
-                    self.read_at_s[cid] = now_s
+                energy[cid] = value
+                read_at[cid] = now_s
+            if getattr(sensor, "_gaps", True):
                 for gap in sensor.drain_gaps():
                     self._add_gap(gap)
 

@@ -12,9 +12,16 @@ all, for power sensors too: boundaries and :meth:`Sampler.tick` still read.
 The clock and the stop event are injectable so tests drive ticks without
 sleeping (see :mod:`wattprint.testing`).
 
+Read deadlines live in the :class:`~wattprint.engine.ledger.Ledger`: a sensor
+that hangs in this thread holds only this thread; boundaries wait for it at most
+its deadline. :meth:`Sampler.stop` stops waiting for the thread as soon as it is
+stuck in a read past its deadline, and turns the ledger's later reads of all
+sensors into bounded ones (``stop()`` and the signal path).
+
 Failure modes: :meth:`Sampler.tick` never raises (sensor failures are gaps in
 the ledger; a failing ``on_tick`` is logged); :meth:`Sampler.stop` gives up
-joining after ``timeout_s`` and leaves a hung daemon thread behind.
+joining after ``timeout_s`` (or once the thread is stuck in a sensor read past
+its deadline) and leaves a hung daemon thread behind.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from typing import Callable, Dict, Optional, Protocol
 
 from wattprint.engine.clock import SYSTEM_CLOCK, Clock
@@ -31,6 +39,8 @@ from wattprint.engine.sensors.base import Sensor
 __all__ = ["Sampler", "WaitEvent"]
 
 logger = logging.getLogger("wattprint")
+
+_JOIN_SLICE_S = 0.02  # stop() checks this often whether the thread is stuck in a hung read
 
 
 class WaitEvent(Protocol):
@@ -115,9 +125,17 @@ class Sampler:
             logger.exception("wattprint: sampler tick failed; continuing")
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Wake and join the thread. Safe to call twice, and from the thread itself."""
+        """Wake and join the thread. Safe to call twice, and from the thread itself.
+
+        The join gives up early when the thread is stuck in a sensor read past its deadline."""
         self._event.set()
+        self.ledger.bounded = True
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout_s)
+            until = time.monotonic() + timeout_s
+            while thread.is_alive() and not self.ledger.stuck():
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                thread.join(min(left, _JOIN_SLICE_S))
         self._thread = None

@@ -1,34 +1,48 @@
-"""A bounded timeline of cumulative energy per component.
+"""A bounded timeline of cumulative energy per component, at uniform resolution.
 
 Each point is ``(t_s, steps, energies_j)`` with ``t_s`` seconds since the run
 started and ``energies_j`` the cumulative joules of each component at that
 moment. Because the values are cumulative, dropping points loses only time
-resolution, never energy: when the timeline reaches ``max_points`` every other
-point is dropped (the first and the newest are kept), so memory stays bounded
-however long the run. Power between two points is ``ΔE / Δt``.
+resolution, never energy. Power between two points is ``ΔE / Δt``.
+
+Uniform resolution: point ``n`` (the ``n``-th appended, from 0) is *kept* when
+``n`` is a multiple of the current ``stride``; the newest point is always shown
+(held as a *pending* point until the next kept one replaces it). When the kept
+points reach ``max_points`` every other one is dropped and the stride doubles,
+so the kept points are always the multiples of the stride: any two equal spans
+of a regularly sampled run hold about the same number of points, however long
+the run (at 10^8 points and ``max_points`` 2048 the stride is 2^16). Memory is
+``O(max_points)``; the stride is at most the number of points appended.
+
+For incremental checkpoints the timeline can *journal*: every kept point is
+also queued in an outbox (bounded by ``max_points``) that
+:meth:`Timeline.drain_new` empties.
 
 Failure modes: a :class:`Timeline` is not thread-safe; the
 :class:`~wattprint.engine.ledger.Ledger` that owns it serialises ``append`` and
 ``view`` under its lock (use ``Ledger.append_point`` and ``Ledger.view``). A
-point older than the last one is dropped.
+point older than the last one is dropped. An outbox that overflows (nobody
+drained it) is cleared and :meth:`drain_new` reports the overflow.
 """
 
 from __future__ import annotations
 
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["Timeline", "TimelineView"]
+__all__ = ["Timeline", "TimelineView", "Point", "timeline_columns"]
+
+Point = Tuple[float, int, Tuple[float, ...]]
 
 
 class Timeline:
-    """Bounded, downsampling store of cumulative energy readings.
+    """Bounded, uniformly downsampled store of cumulative energy readings.
 
     Args:
         component_ids: the components, in column order.
         max_points: the most points kept (>= 4).
     """
 
-    __slots__ = ("component_ids", "max_points", "_t", "_steps", "_e", "_stride")
+    __slots__ = ("component_ids", "max_points", "_t", "_steps", "_e", "_stride", "_seen", "_pending", "_outbox", "_overflow")
 
     def __init__(self, component_ids: Sequence[str], max_points: int = 2048) -> None:
         if max_points < 4:
@@ -38,37 +52,96 @@ class Timeline:
         self._t: List[float] = []
         self._steps: List[int] = []
         self._e: List[Tuple[float, ...]] = []
-        self._stride = 1  # points seen per point kept, after downsampling
+        self._stride = 1  # points appended per point kept
+        self._seen = 0  # points appended (not dropped as out of order)
+        self._pending: Optional[Point] = None  # the newest point, when it is not a kept one
+        self._outbox: Optional[List[Point]] = None  # kept points not yet journaled (None: not journaling)
+        self._overflow = False
 
     def __len__(self) -> int:
-        return len(self._t)
+        return len(self._t) + (self._pending is not None)
+
+    @property
+    def stride(self) -> int:
+        return self._stride
+
+    @property
+    def seen(self) -> int:
+        """Points appended so far (kept or not)."""
+        return self._seen
+
+    def journal(self, on: bool = True) -> None:
+        """Start (or stop) queueing kept points for :meth:`drain_new`."""
+        self._outbox = [] if on else None
+        self._overflow = False
 
     def append(self, t_s: float, steps: int, energies_j: Sequence[float]) -> None:
-        if self._t and t_s < self._t[-1]:
+        pending = self._pending
+        last_t = pending[0] if pending is not None else (self._t[-1] if self._t else None)
+        if last_t is not None and t_s < last_t:
             return  # never go back in time (a boundary read raced a sample)
+        n = self._seen
+        self._seen = n + 1
+        if n % self._stride:
+            self._pending = (t_s, steps, tuple(energies_j))
+            return
+        self._pending = None
+        e = tuple(energies_j)
         self._t.append(t_s)
         self._steps.append(steps)
-        self._e.append(tuple(energies_j))
-        if len(self._t) > self.max_points:
+        self._e.append(e)
+        box = self._outbox
+        if box is not None:
+            if len(box) >= self.max_points:
+                box.clear()
+                self._overflow = True
+            box.append((t_s, steps, e))
+        if len(self._t) >= self.max_points:
             self._halve()
 
     def _halve(self) -> None:
-        last = (self._t[-1], self._steps[-1], self._e[-1])
-        self._t = self._t[:-1:2]
-        self._steps = self._steps[:-1:2]
-        self._e = self._e[:-1:2]
-        self._t.append(last[0])
-        self._steps.append(last[1])
-        self._e.append(last[2])
+        """Keep the even-numbered points (multiples of twice the stride); the newest stays shown."""
+        if (len(self._t) - 1) % 2:  # the newest kept point is dropped: it stays as the pending one
+            self._pending = (self._t[-1], self._steps[-1], self._e[-1])
+        self._t = self._t[::2]
+        self._steps = self._steps[::2]
+        self._e = self._e[::2]
         self._stride *= 2
+
+    def drain_new(self) -> Tuple[List[Point], bool]:
+        """``(kept points since the last call, overflowed)``; ``overflowed`` means some were lost
+        from the outbox (rewrite the journal from :meth:`view`)."""
+        box, over = self._outbox or [], self._overflow
+        if self._outbox is not None:
+            self._outbox = []
+        self._overflow = False
+        return box, over
 
     def view(self) -> "TimelineView":
         """A frozen copy of the points (cheap: three list copies); the dict is built on first use."""
-        return TimelineView(self.component_ids, list(self._t), list(self._steps), list(self._e), self._stride)
+        t, steps, e = list(self._t), list(self._steps), list(self._e)
+        if self._pending is not None:
+            t.append(self._pending[0])
+            steps.append(self._pending[1])
+            e.append(self._pending[2])
+        return TimelineView(self.component_ids, t, steps, e, self._stride)
 
     def to_dict(self) -> Dict[str, object]:
         """The documented timeline layout (see :class:`TimelineView`)."""
         return self.view().to_dict()
+
+
+def timeline_columns(ids: Sequence[str], t: Sequence[float], steps: Sequence[int], e: Sequence[Sequence[float]], stride: int) -> Dict[str, object]:
+    """The documented timeline dict from rows of cumulative joules (see :class:`TimelineView`)."""
+    energy = {cid: [row[i] for row in e] for i, cid in enumerate(ids)}
+    power: Dict[str, List[object]] = {}
+    for cid, series in energy.items():
+        p: List[object] = [None]
+        for k in range(1, len(series)):
+            dt = t[k] - t[k - 1]
+            p.append(round((series[k] - series[k - 1]) / dt, 6) if dt > 0 else None)
+        power[cid] = p
+    return {"t_s": list(t), "steps": list(steps), "energy_j": energy, "power_w": power, "downsample_stride": stride}
 
 
 class TimelineView(Mapping):
@@ -92,21 +165,7 @@ class TimelineView(Mapping):
 
     def to_dict(self) -> Dict[str, object]:
         if self._dict is None:
-            energy = {cid: [row[i] for row in self._e] for i, cid in enumerate(self._ids)}
-            power: Dict[str, List[object]] = {}
-            for cid, series in energy.items():
-                p: List[object] = [None]
-                for k in range(1, len(series)):
-                    dt = self._t[k] - self._t[k - 1]
-                    p.append(round((series[k] - series[k - 1]) / dt, 6) if dt > 0 else None)
-                power[cid] = p
-            self._dict = {
-                "t_s": list(self._t),
-                "steps": list(self._steps),
-                "energy_j": energy,
-                "power_w": power,
-                "downsample_stride": self._stride,
-            }
+            self._dict = timeline_columns(self._ids, self._t, self._steps, self._e, self._stride)
         return self._dict
 
     def latest_power_w(self) -> Dict[str, Optional[float]]:
