@@ -226,6 +226,10 @@ class TrackerSettings:
     max_timeline_points: int = 2048
     export_timeout_s: float = 10.0
     total_steps: Optional[int] = None
+    requests_log: Optional[str] = None
+    request_retention_s: float = 600.0
+    prefill_token_weight: float = 0.25
+    decode_token_weight: float = 1.0
     factor_args: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}), compare=False)
 
     @classmethod
@@ -249,6 +253,10 @@ class TrackerSettings:
         max_timeline_points: int = 2048,
         export_timeout_s: float = 10.0,
         total_steps: Optional[int] = None,
+        requests_log: Optional[str] = None,
+        request_retention_s: Optional[float] = None,
+        prefill_token_weight: Optional[float] = None,
+        decode_token_weight: Optional[float] = None,
         exporters: Sequence[Any] = (),
         sensors: Optional[Sequence[Any]] = None,
         clock: Any = None,
@@ -306,6 +314,10 @@ class TrackerSettings:
             max_timeline_points=max_timeline_points,
             export_timeout_s=float(export_timeout_s),
             total_steps=total_steps,
+            requests_log=check_file_name("requests_log", requests_log) if requests_log is not None else None,
+            request_retention_s=setting_float("request_retention_s", request_retention_s, env, 600.0, minimum=1.0),
+            prefill_token_weight=setting_float("prefill_token_weight", prefill_token_weight, env, 0.25, minimum=0.0),
+            decode_token_weight=setting_float("decode_token_weight", decode_token_weight, env, 1.0, minimum=0.0),
             factor_args=types.MappingProxyType(factor_args),
         )
 

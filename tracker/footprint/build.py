@@ -21,6 +21,7 @@ import datetime as _dt
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from wattprint.footprint.accounting import account
+from wattprint.footprint.inference import inference_section
 
 __all__ = ["MAX_RAW_WINDOWS", "WindowLog", "WorkCounts", "assemble", "component_entry", "forecast", "status_notes"]
 
@@ -151,6 +152,7 @@ def assemble(
     with_forecast: bool = False,
     total_steps: Optional[int] = None,
     sections: Optional[Mapping[str, Any]] = None,
+    inference: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
     """A footprint document, in the documented key order.
 
@@ -162,6 +164,7 @@ def assemble(
             (``window_totals`` is left out when empty, too).
         with_forecast: add ``forecast`` (``None`` unless ``total_steps`` and some steps are known).
         sections: extra top-level sections (annotations), added last.
+        inference: a request ledger's raw totals; adds the ``inference`` section (see :mod:`wattprint.footprint.inference`).
     """
     doc: Dict[str, Any] = dict(header)
     doc["components"] = list(components)
@@ -179,5 +182,7 @@ def assemble(
     if sources is not None:
         doc["sources"] = list(sources)
     doc["notes"] = list(notes)
+    if inference is not None:
+        doc["inference"] = inference_section(inference, doc["components"], doc, factors, live)
     doc.update(sections or {})
     return doc

@@ -46,6 +46,7 @@ from wattprint.footprint.build import WindowLog, WorkCounts, assemble, component
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import hooks, outputs
+from wattprint.run import serving
 from wattprint.run.decorator import check_settings, track
 from wattprint.run.exporting import ExporterRunner, error_notes, finish_all
 from wattprint.run.grid_live import resolve_run_factors
@@ -81,6 +82,8 @@ class Tracker:
         export_timeout_s: how long ``stop()`` waits for each exporter, seconds (default 10).
         total_steps: steps the run will take, if known; live footprints then carry a ``forecast``.
         accounting_options: extra keyword arguments for :func:`wattprint.footprint.accounting.resolve_factors`.
+        requests_log: file name in ``output_dir`` for one JSON line per served request (see :meth:`request`).
+        request_retention_s, prefill_token_weight, decode_token_weight: request attribution (:mod:`wattprint.run.requests`).
         clock, event: injected clock and sampler stop event (tests).
         env: environment mapping to read ``WATTPRINT_*`` from (default ``os.environ``).
 
@@ -103,6 +106,10 @@ class Tracker:
         handle_signals: bool = True, max_timeline_points: int = 2048, export_timeout_s: float = 10.0,
         clock: Optional[Clock] = None, event: Optional[WaitEvent] = None, env: Optional[Mapping[str, str]] = None,
         accounting_options: Optional[Mapping[str, Any]] = None, total_steps: Optional[int] = None,
+        requests_log: Optional[str] = None,
+        request_retention_s: Optional[float] = None,
+        prefill_token_weight: Optional[float] = None,
+        decode_token_weight: Optional[float] = None,
     ) -> None:  # fmt: skip
         settings_args = {k: v for k, v in locals().items() if k not in ("self", "sensors", "clock", "event")}
         self.settings = s = TrackerSettings.resolve(**settings_args)  # every setting is checked here, or raises
@@ -133,6 +140,7 @@ class Tracker:
         self._last_checkpoint_s = 0.0
         self._interrupted: Optional[str] = None
         self.footprint: Optional[Footprint] = None
+        self._requests: Optional[serving.RequestLedger] = None
 
     @property
     def running(self) -> bool:
@@ -157,6 +165,7 @@ class Tracker:
             self._started_at = self._clock.utc_now()
             self._last_checkpoint_s = now = self._clock.monotonic()
             self._ledger.start(now)
+            self._requests = serving.open_ledger(s, self._ledger, now, self._clock.monotonic, self.factors, self._exporters)
             self._sampler = Sampler(self._ledger, interval_s=self.interval_s, power_interval_s=self.power_interval_s,
                                     on_tick=self._on_tick, clock=self._clock, event=self._event)  # fmt: skip
             self._runners = [ExporterRunner(e) for e in self._exporters]
@@ -195,6 +204,7 @@ class Tracker:
         self._sampler.stop()
         now = self._clock.monotonic()
         self._ledger.read(now)
+        serving.finish(self._requests, self._ledger, now)
         self._ledger.append_point(now, self._work.steps)
         _guarded(self.factors.stop)
         self.footprint = fp = self._build(now, status or "completed", final=True)
@@ -248,6 +258,16 @@ class Tracker:
                 self._open_windows -= 1
                 self._windows.add(record)
 
+    def request(self, tokens_in: Optional[int] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> Any:
+        """A context manager around one served request, yielding its record: set ``tokens_out`` (and
+        ``tokens_in``), call ``first_token()`` at the first output token. Reads no sensor; thread-safe."""
+        return serving.request(self._requests, self.running, tokens_in, model, endpoint)
+
+    def record_request(self, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float, end_s: float,
+                       first_token_s: Optional[float] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> Any:  # fmt: skip
+        """A request timed elsewhere (seconds on this tracker's clock, ``time.monotonic()`` by default); returns its record."""
+        return serving.record(self._requests, self.running, tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
+
     def set_total_steps(self, total_steps: Any) -> bool:
         """Say how many steps the run will take, enabling the ``forecast`` (e.g. from a trainer's plan).
 
@@ -295,6 +315,7 @@ class Tracker:
 
     def _on_tick(self, now: float) -> None:
         assert self._ledger is not None
+        serving.tick(self._requests, self._ledger, now)
         min_gap_s = (self.interval_s if math.isfinite(self.interval_s) else 1.0) * 0.999
         if not self._ledger.append_point(now, self._work.steps, min_gap_s):
             return
@@ -329,7 +350,8 @@ class Tracker:
         doc = assemble(header, comps, duration_s=duration_s, work=work, factors=self.factors, started_at=self._started_at,
                        timeline=timeline, windows=windows, window_totals=totals, gaps=gaps, live=self.factors.live_readings(),
                        sources=[n.to_dict() for n in self._source_notes], notes=notes, with_forecast=True,
-                       total_steps=None if final else self.total_steps, sections=annotations)  # fmt: skip
+                       total_steps=None if final else self.total_steps, sections=annotations,
+                       inference=self._requests.summary() if self._requests is not None else None)  # fmt: skip
         return Footprint(doc, timeline)
 
     @property

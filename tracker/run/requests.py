@@ -1,0 +1,442 @@
+"""The request ledger: measured energy split among the requests a server handled.
+
+Units: times are seconds on the tracker's monotonic clock (``time.monotonic()``
+by default), energy joules, tokens counts.
+
+How energy is attributed (no sensor is read per request):
+
+- On every sampler tick the ledger sees each component's cumulative joules.
+  Where a component was read since the last tick, the energy in between is one
+  *interval* ``[t0, t1]`` of that component (components read together share an
+  interval). Intervals are kept, bounded, until they *settle*.
+- A request is active in an interval where its ``[start_s, end_s]`` overlaps it.
+  The share of the interval covered by at least one request is busy, the rest
+  idle: ``idle = E × idle_time / interval`` (so idle energy is power × idle time).
+- The busy energy is split among the active requests by the tokens each
+  processed in the interval: ``w = prefill_token_weight × tokens_in`` spread
+  evenly over ``[start_s, first_token_s]`` plus ``decode_token_weight ×
+  tokens_out`` spread over ``[first_token_s, end_s]`` (over the whole request
+  when the first-token time is unknown). A request with no token counts weighs
+  one decode token. Defaults: prefill 0.25, decode 1.0 per token: a prefill
+  token is processed in parallel with the prompt's others and costs a fraction
+  of a memory-bound decode step; set the weights from your own profile.
+  Σ requests + idle = measured, per component, within rounding.
+- An interval settles when no request still open (``Tracker.request``) started
+  before its end; once ``record_request`` has been used (requests timed
+  elsewhere, told after they end), intervals wait ``retention_s`` (default
+  600 s) for the requests that overlap them. Intervals older than
+  ``retention_s`` settle anyway; ``stop()`` settles all.
+- A request told after some of its intervals settled is still counted: that part
+  of its energy is estimated at the run's mean joules per weighted token so far
+  (per component) and the record is marked ``estimated``; estimated joules are
+  outside the measured sum and reported on their own.
+
+Settled requests go to subscribers (:meth:`RequestLedger.subscribe`: the JSON
+Lines log, Prometheus) and to :class:`~wattprint.run.requests_stats.RequestStats`.
+
+Failure modes: a subscriber that raises is logged once and skipped, never
+raised into the server; bad arguments to :meth:`RequestLedger.record` raise
+``ValueError``. Nothing here reads a sensor or blocks on I/O under its lock
+except the subscribers' calls, made after the lock is released.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from wattprint.run.requests_stats import RequestStats
+
+__all__ = [
+    "RequestLedger", "RequestRecord", "DEFAULT_RETENTION_S", "DEFAULT_PREFILL_TOKEN_WEIGHT",
+    "DEFAULT_DECODE_TOKEN_WEIGHT", "MAX_INTERVALS",
+]  # fmt: skip
+
+logger = logging.getLogger("wattprint")
+
+DEFAULT_RETENTION_S = 600.0
+DEFAULT_PREFILL_TOKEN_WEIGHT = 0.25
+DEFAULT_DECODE_TOKEN_WEIGHT = 1.0
+MAX_INTERVALS = 200_000  # hard bound on retained intervals; the oldest settle first
+_EPS_S = 1e-6  # a request of zero duration lasts this long
+
+
+class RequestRecord:
+    """One request. ``Tracker.request()`` yields it; set ``tokens_out`` (and call :meth:`first_token`).
+
+    After it settles, ``energy_j`` (joules, all components), ``components`` (joules per
+    component id), ``prefill_energy_j``/``decode_energy_j`` (when the first-token time is
+    known) and ``estimated`` are filled in.
+    """
+
+    __slots__ = (
+        "tokens_in", "tokens_out", "model", "endpoint", "start_s", "end_s", "first_token_s", "_clock",
+        "energy", "estimated_j", "prefill_j", "seq", "done",
+    )  # fmt: skip
+
+    def __init__(self, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float, end_s: Optional[float] = None,
+                 first_token_s: Optional[float] = None, model: Optional[str] = None, endpoint: Optional[str] = None,
+                 clock: Optional[Callable[[], float]] = None) -> None:  # fmt: skip
+        self.tokens_in, self.tokens_out = tokens_in, tokens_out
+        self.model, self.endpoint = model, endpoint
+        self.start_s, self.end_s, self.first_token_s = start_s, end_s, first_token_s
+        self._clock = clock
+        self.energy: List[float] = []
+        self.estimated_j = 0.0
+        self.prefill_j = 0.0
+        self.seq = 0
+        self.done = False
+
+    def first_token(self) -> None:
+        """Mark the first output token now (the first call counts)."""
+        if self.first_token_s is None and self._clock is not None:
+            self.first_token_s = self._clock()
+
+    @property
+    def energy_j(self) -> float:
+        return sum(self.energy) + self.estimated_j
+
+    @property
+    def estimated(self) -> bool:
+        return self.estimated_j > 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, (self.end_s if self.end_s is not None else self.start_s) - self.start_s)
+
+    # -- weights -------------------------------------------------------------
+
+    def weight(self, a: float, b: float, wp: float, wd: float) -> Tuple[float, float]:
+        """(prefill, decode) weighted tokens processed in ``[a, b]``."""
+        s = self.start_s
+        e = max(self.end_s if self.end_s is not None else s, s + _EPS_S)
+        tin = self.tokens_in or 0
+        tout = self.tokens_out or 0
+        if tin <= 0 and tout <= 0:
+            tout = 1
+        ft = self.first_token_s
+        if ft is not None and s < ft < e:
+            pre = wp * tin * _overlap(s, ft, a, b) / (ft - s)
+            dec = wd * tout * _overlap(ft, e, a, b) / (e - ft)
+            return pre, dec
+        share = _overlap(s, e, a, b) / (e - s)
+        return wp * tin * share, wd * tout * share
+
+    def span(self) -> Tuple[float, float]:
+        s = self.start_s
+        return s, max(self.end_s if self.end_s is not None else s, s + _EPS_S)
+
+
+def _overlap(s: float, e: float, a: float, b: float) -> float:
+    return max(0.0, min(e, b) - max(s, a))
+
+
+class _Interval:
+    __slots__ = ("t0", "t1", "idx", "energy")
+
+    def __init__(self, t0: float, t1: float, idx: List[int], energy: List[float]) -> None:
+        self.t0, self.t1, self.idx, self.energy = t0, t1, idx, energy
+
+
+class RequestLedger:
+    """Attributes each interval's measured energy to the requests active in it (see the module docstring).
+
+    Args:
+        component_ids: the tracker's component ids, in order.
+        clock: the tracker's monotonic clock (a callable returning seconds).
+        retention_s: how long intervals wait for late ``record`` calls, seconds (>= 600 is the default).
+        prefill_token_weight, decode_token_weight: per-token weights, >= 0.
+    """
+
+    def __init__(self, component_ids: Sequence[str], clock: Callable[[], float], retention_s: float = DEFAULT_RETENTION_S,
+                 prefill_token_weight: float = DEFAULT_PREFILL_TOKEN_WEIGHT,
+                 decode_token_weight: float = DEFAULT_DECODE_TOKEN_WEIGHT) -> None:  # fmt: skip
+        self.ids = list(component_ids)
+        self._n = len(self.ids)
+        self.clock = clock
+        self.retention_s = float(retention_s)
+        self.wp, self.wd = float(prefill_token_weight), float(decode_token_weight)
+        self._lock = threading.Lock()
+        self._last_e: List[Optional[float]] = [None] * self._n
+        self._last_t: List[Optional[float]] = [None] * self._n
+        self._intervals: List[_Interval] = []  # ordered by t1
+        self._open: Dict[int, RequestRecord] = {}
+        self._pending: List[RequestRecord] = []  # ended, not yet settled; ordered by start_s
+        self._pending_starts: List[float] = []
+        self._settled_t: List[float] = [-math.inf] * self._n  # energy given out up to here, per component
+        self._external = False
+        self._seq = 0
+        self.measured = [0.0] * self._n
+        self.idle = [0.0] * self._n
+        self.given = [0.0] * self._n  # joules given to requests (measured part)
+        self.weight_given = [0.0] * self._n  # weighted tokens that received them
+        self.stats = RequestStats(self.ids)
+        self._subscribers: List[Callable[[RequestRecord], None]] = []
+        self._failed_subscribers: set = set()
+        self.t0_s: Optional[float] = None
+        self.log: Any = None  # the RequestLog, when requests_log is set
+
+    # -- inputs --------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[RequestRecord], None]) -> None:
+        """Call ``callback(record)`` for every settled request (from the sampler's thread, or ``stop()``'s)."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def begin(self, tokens_in: Optional[int] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> RequestRecord:
+        """Open a request now; finish it with :meth:`end`."""
+        n_in = _count("tokens_in", tokens_in)
+        with self._lock:  # the start is read under the lock: no interval settles past it unseen
+            rec = RequestRecord(n_in, None, self.clock(), model=_label(model), endpoint=_label(endpoint), clock=self.clock)
+            self._seq += 1
+            rec.seq = self._seq
+            self._open[rec.seq] = rec
+        return rec
+
+    def end(self, rec: RequestRecord) -> None:
+        """Close a request opened by :meth:`begin` (now; twice is a no-op)."""
+        end_s = self.clock()
+        with self._lock:
+            if self._open.pop(rec.seq, None) is None:
+                return
+            rec.end_s = end_s
+            rec.tokens_out = _safe_count(rec.tokens_out)
+            self._add(rec)
+
+    def record(self, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float, end_s: float,
+               first_token_s: Optional[float] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> RequestRecord:  # fmt: skip
+        """A request timed elsewhere (seconds on the tracker's clock).
+
+        Raises:
+            ValueError: a negative token count, a non-finite time, ``end_s < start_s`` or a
+                first-token time outside ``[start_s, end_s]``.
+        """
+        start_s, end_s = _time("start_s", start_s), _time("end_s", end_s)
+        if end_s < start_s:
+            raise ValueError(f"end_s ({end_s}) is before start_s ({start_s})")
+        if first_token_s is not None:
+            first_token_s = _time("first_token_s", first_token_s)
+            if not start_s <= first_token_s <= end_s:
+                raise ValueError("first_token_s must lie within [start_s, end_s]")
+        rec = RequestRecord(_count("tokens_in", tokens_in), _count("tokens_out", tokens_out), start_s, end_s,
+                            first_token_s, _label(model), _label(endpoint))  # fmt: skip
+        with self._lock:
+            self._external = True
+            self._seq += 1
+            rec.seq = self._seq
+            self._add(rec)
+        return rec
+
+    def _add(self, rec: RequestRecord) -> None:
+        """Queue an ended request (lock held); the part already settled is estimated now."""
+        rec.energy = [0.0] * self._n
+        s, e = rec.span()
+        for c in range(self._n):
+            settled = self._settled_t[c]
+            if s < settled:
+                pre, dec = rec.weight(s, min(e, settled), self.wp, self.wd)
+                w = pre + dec
+                rate = self.given[c] / self.weight_given[c] if self.weight_given[c] > 0 else 0.0
+                rec.estimated_j += w * rate
+        i = bisect.bisect_right(self._pending_starts, rec.start_s)
+        self._pending_starts.insert(i, rec.start_s)
+        self._pending.insert(i, rec)
+
+    # -- sampler side ----------------------------------------------------------
+
+    def start(self, now_s: float, energy_j: Mapping[str, float], read_at_s: Mapping[str, Optional[float]]) -> None:
+        """The baseline: cumulative joules at the tracker's start."""
+        with self._lock:
+            self.t0_s = now_s
+            for c, cid in enumerate(self.ids):
+                self._last_e[c] = energy_j.get(cid)
+                self._last_t[c] = read_at_s.get(cid) if read_at_s.get(cid) is not None else now_s
+                self._settled_t[c] = now_s
+
+    def on_tick(self, now_s: float, energy_j: Mapping[str, float], read_at_s: Mapping[str, Optional[float]], final: bool = False) -> None:
+        """Take the intervals read since the last tick, settle what can settle, notify subscribers."""
+        with self._lock:
+            spans: Dict[Tuple[float, float], _Interval] = {}
+            for c, cid in enumerate(self.ids):
+                t, e = read_at_s.get(cid), energy_j.get(cid)
+                t_prev, e_prev = self._last_t[c], self._last_e[c]
+                if t is None or e is None or (t_prev is not None and t <= t_prev):
+                    continue
+                self._last_t[c], self._last_e[c] = t, e
+                if t_prev is None or e_prev is None:
+                    continue
+                delta = max(0.0, e - e_prev)
+                self.measured[c] += delta
+                iv = spans.get((t_prev, t))
+                if iv is None:
+                    iv = spans[(t_prev, t)] = _Interval(t_prev, t, [], [])
+                iv.idx.append(c)
+                iv.energy.append(delta)
+            for iv in sorted(spans.values(), key=lambda x: x.t1):
+                self._intervals.append(iv)
+            done = self._settle(now_s, final)
+            subscribers = list(self._subscribers)
+        for rec in done:
+            for fn in subscribers:
+                self._call(fn, rec)
+
+    def finish(self, now_s: float, energy_j: Mapping[str, float], read_at_s: Mapping[str, Optional[float]]) -> None:
+        """At ``stop()``: close still-open requests at ``now_s``, take the last interval, settle everything."""
+        with self._lock:
+            for rec in list(self._open.values()):
+                rec.end_s = now_s
+                rec.tokens_out = _safe_count(rec.tokens_out)
+                self._add(rec)
+            if self._open:
+                self.stats.unfinished += len(self._open)
+            self._open.clear()
+        self.on_tick(now_s, energy_j, read_at_s, final=True)
+
+    def _settle(self, now_s: float, final: bool) -> List[RequestRecord]:
+        """Settle intervals ending before the cutoff (lock held); returns the requests now complete."""
+        if final:
+            cutoff = math.inf
+        else:
+            oldest_open = min((r.start_s for r in self._open.values()), default=math.inf)
+            cutoff = now_s - self.retention_s if self._external else oldest_open
+            cutoff = max(cutoff, now_s - self.retention_s)
+        k = 0
+        ivs = self._intervals
+        overflow = len(ivs) - MAX_INTERVALS
+        while k < len(ivs) and (ivs[k].t1 <= cutoff or k < overflow):
+            k += 1
+        if k == 0:
+            return []
+        batch, self._intervals = ivs[:k], ivs[k:]
+        t_max = max(iv.t1 for iv in batch)
+        n_scan = bisect.bisect_left(self._pending_starts, t_max)
+        scan = self._pending[:n_scan]
+        for iv in batch:
+            self._split(iv, scan)
+        for iv in batch:
+            for c in iv.idx:
+                if iv.t1 > self._settled_t[c]:
+                    self._settled_t[c] = iv.t1
+        # a request is complete when every component has settled past its end
+        done_until = min(self._settled_t) if self._n else math.inf
+        if final:
+            done_until = math.inf
+        done: List[RequestRecord] = []
+        keep: List[RequestRecord] = []
+        for rec in scan:
+            (done if rec.span()[1] <= done_until or rec.span()[1] < now_s - self.retention_s else keep).append(rec)
+        rest = self._pending[n_scan:]
+        if final:
+            done.extend(rest)
+            rest = []
+        self._pending = keep + rest
+        self._pending_starts = [r.start_s for r in self._pending]
+        for rec in done:
+            rec.done = True
+            self.stats.add(rec)
+        return done
+
+    def _split(self, iv: _Interval, scan: Sequence[RequestRecord]) -> None:
+        a, b = iv.t0, iv.t1
+        length = b - a
+        active: List[Tuple[RequestRecord, float, float]] = []
+        spans: List[Tuple[float, float]] = []
+        for rec in scan:
+            s, e = rec.span()
+            if e <= a or s >= b:
+                continue
+            pre, dec = rec.weight(a, b, self.wp, self.wd)
+            active.append((rec, pre, dec))
+            spans.append((max(s, a), min(e, b)))
+        if not active or length <= 0:
+            for c, e in zip(iv.idx, iv.energy, strict=True):
+                self.idle[c] += e
+            return
+        busy_s = _union_s(spans)
+        busy_frac = min(1.0, busy_s / length)
+        total_w = sum(p + d for _, p, d in active)
+        if total_w <= 0:  # every active request weighs nothing: share by time
+            active = [(r, 0.0, min(e, b) - max(s, a)) for (r, _, _), (s, e) in zip(active, spans, strict=True)]
+            total_w = sum(d for _, _, d in active)
+        for c, e in zip(iv.idx, iv.energy, strict=True):
+            busy_j = e * busy_frac
+            self.idle[c] += e - busy_j
+            self.given[c] += busy_j
+            self.weight_given[c] += total_w
+            per_w = busy_j / total_w
+            for rec, pre, dec in active:
+                rec.energy[c] += (pre + dec) * per_w
+                if rec.first_token_s is not None:
+                    rec.prefill_j += pre * per_w
+
+    def _call(self, fn: Callable[[RequestRecord], None], rec: RequestRecord) -> None:
+        try:
+            fn(rec)
+        except Exception:
+            key = id(fn)
+            if key not in self._failed_subscribers:
+                self._failed_subscribers.add(key)
+                logger.exception("wattprint: request subscriber %r failed; it is skipped from now on", fn)
+            return
+
+    # -- outputs ---------------------------------------------------------------
+
+    def summary(self) -> Optional[Dict[str, Any]]:
+        """The raw figures for the footprint's ``inference`` section (``None`` before any request)."""
+        with self._lock:
+            if not self.stats.requests and not self._open and not self._pending:
+                return None
+            raw = self.stats.to_dict()
+            raw.update(
+                measured_j=dict(zip(self.ids, self.measured, strict=True)),
+                idle_j=dict(zip(self.ids, self.idle, strict=True)),
+                pending_requests=len(self._pending), open_requests=len(self._open),
+                retained_intervals=len(self._intervals), retention_s=self.retention_s,
+                prefill_token_weight=self.wp, decode_token_weight=self.wd,
+            )  # fmt: skip
+            return raw
+
+
+def _union_s(spans: List[Tuple[float, float]]) -> float:
+    total = 0.0
+    cur_s = cur_e = None
+    for s, e in sorted(spans):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None and cur_s is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        elif e > cur_e:
+            cur_e = e
+    if cur_e is not None and cur_s is not None:
+        total += cur_e - cur_s
+    return total
+
+
+def _count(name: str, value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a count >= 0, got {value!r}")
+    return int(value)
+
+
+def _safe_count(value: Any) -> Optional[int]:
+    """A count set by the caller on a record; a bad one is dropped (logged), never raised at the request's end."""
+    try:
+        return _count("tokens_out", value)
+    except ValueError:
+        logger.warning("wattprint: tokens_out=%r is not a count >= 0; the request is counted without it", value)
+        return None
+
+
+def _time(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite time in seconds, got {value!r}")
+    return float(value)
+
+
+def _label(value: Any) -> Optional[str]:
+    return None if value is None else str(value)[:200]

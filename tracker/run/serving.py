@@ -1,0 +1,169 @@
+"""The Tracker's side of serving: its request ledger, the per-request log, ``request()``.
+
+:class:`~wattprint.Tracker` delegates here: :func:`open_ledger` at ``start()``,
+:func:`tick` on each sampler tick, :func:`finish` at ``stop()``, :func:`request`
+for ``Tracker.request``. The optional JSON Lines log (``requests_log``, a file
+name inside ``output_dir``) gets one object per settled request: times in
+seconds since the run started, ``energy_j`` and ``components`` in joules,
+``carbon_g`` in gCO2e and ``water_ml`` in millilitres (on-site + off-site),
+through :func:`wattprint.footprint.inference.per_joule` (the run's accounting).
+
+Failure modes: a log that cannot be written is logged once and dropped; the
+run and the server go on. ``request()`` on a tracker that is not running raises
+:class:`~wattprint.errors.WattprintError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from typing import IO, Any, Callable, Dict, Iterator, Optional, Sequence
+
+from wattprint.engine.ledger import Ledger
+from wattprint.errors import WattprintError
+from wattprint.footprint.build import component_entry
+from wattprint.footprint.inference import per_joule
+from wattprint.run.requests import RequestLedger, RequestRecord
+
+__all__ = ["open_ledger", "tick", "finish", "request", "record", "RequestLog", "RequestLedger", "RequestRecord"]
+
+logger = logging.getLogger("wattprint")
+
+
+def _readings(ledger: Ledger) -> tuple:
+    with ledger.lock:
+        return dict(ledger.energy_j), dict(ledger.read_at_s)
+
+
+def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[], float], factors: Any,
+                exporters: Sequence[Any] = ()) -> RequestLedger:  # fmt: skip
+    """A request ledger over ``ledger``'s components, with its baseline at ``now_s``; exporters with
+    ``on_request(record_dict)`` and the ``requests_log`` file subscribe to it."""
+    req = RequestLedger([c.id for c in ledger.components], clock, retention_s=settings.request_retention_s,
+                        prefill_token_weight=settings.prefill_token_weight,
+                        decode_token_weight=settings.decode_token_weight)  # fmt: skip
+    energy, read_at = _readings(ledger)
+    req.start(now_s, energy, read_at)
+    comps = [component_entry(c, 0.0, 0.0, 0.0) for c in ledger.components]
+    row = _RowMaker(req, comps, factors)
+    if settings.requests_log:
+        req.log = RequestLog(os.path.join(settings.output_dir, settings.requests_log), row)
+        req.subscribe(req.log.write)
+    for exp in exporters:
+        fn = getattr(exp, "on_request", None)
+        if callable(fn):
+            req.subscribe(lambda rec, fn=fn: fn(row(rec)))
+    return req
+
+
+def tick(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
+    if req is not None:
+        energy, read_at = _readings(ledger)
+        req.on_tick(now_s, energy, read_at)
+
+
+def finish(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
+    if req is not None:
+        energy, read_at = _readings(ledger)
+        req.finish(now_s, energy, read_at)
+        log = getattr(req, "log", None)
+        if log is not None:
+            log.close()
+
+
+@contextlib.contextmanager
+def request(req: Optional[RequestLedger], running: bool, tokens_in: Optional[int], model: Optional[str],
+            endpoint: Optional[str]) -> Iterator[RequestRecord]:  # fmt: skip
+    """``Tracker.request``: open a record, yield it, close it (also when the body raises)."""
+    if req is None or not running:
+        raise WattprintError("request() needs a started tracker: call start() or use `with Tracker():` first")
+    rec = req.begin(tokens_in, model, endpoint)
+    try:
+        yield rec
+    finally:
+        req.end(rec)
+
+
+def record(req: Optional[RequestLedger], running: bool, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float,
+           end_s: float, first_token_s: Optional[float], model: Optional[str], endpoint: Optional[str]) -> RequestRecord:  # fmt: skip
+    """``Tracker.record_request``."""
+    if req is None or not running:
+        raise WattprintError("record_request() needs a started tracker: call start() or use `with Tracker():` first")
+    return req.record(tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
+
+
+class _RowMaker:
+    """A settled record as a JSON-ready dict (the log's line, the exporters' argument)."""
+
+    def __init__(self, req: RequestLedger, comps: Sequence[Dict[str, Any]], factors: Any) -> None:
+        self.req, self.ids = req, req.ids
+        self._coef: Optional[Dict[str, Any]] = None
+        self._comps, self._factors = comps, factors
+
+    def coefficients(self) -> Dict[str, Any]:
+        if self._coef is None:  # once: the factors of a run do not change (a live grid uses its latest value)
+            self._coef = per_joule(self._comps, self._factors)
+        return self._coef
+
+    def __call__(self, rec: RequestRecord) -> Dict[str, Any]:
+        coef = self.coefficients()
+        t0 = self.req.t0_s or 0.0
+        comps = {cid: e for cid, e in zip(self.ids, rec.energy, strict=True)}
+        carbon_g = sum(coef["carbon_g_per_j"].get(cid, 0.0) * e for cid, e in comps.items())
+        water_ml = sum(coef["water_ml_per_j"].get(cid, 0.0) * e for cid, e in comps.items())
+        if rec.estimated_j:
+            carbon_g += rec.estimated_j * coef["mean_carbon_g_per_j"]
+            water_ml += rec.estimated_j * coef["mean_water_ml_per_j"]
+        row: Dict[str, Any] = {
+            "id": rec.seq, "model": rec.model, "endpoint": rec.endpoint,
+            "start_s": rec.start_s - t0, "end_s": (rec.end_s if rec.end_s is not None else rec.start_s) - t0,
+            "duration_s": rec.duration_s,
+            "ttft_s": rec.first_token_s - rec.start_s if rec.first_token_s is not None else None,
+            "tokens_in": rec.tokens_in, "tokens_out": rec.tokens_out,
+            "energy_j": rec.energy_j, "components": comps,
+            "prefill_energy_j": rec.prefill_j if rec.first_token_s is not None else None,
+            "decode_energy_j": sum(rec.energy) - rec.prefill_j if rec.first_token_s is not None else None,
+            "carbon_g": carbon_g, "water_ml": water_ml,
+            "estimated": rec.estimated, "estimated_energy_j": rec.estimated_j,
+        }  # fmt: skip
+        return row
+
+
+class RequestLog:
+    """The JSON Lines file of settled requests (appended; flushed at each settle batch's end and at close)."""
+
+    def __init__(self, path: str, row: Callable[[RequestRecord], Dict[str, Any]]) -> None:
+        self.path, self._row = path, row
+        self._fh: Optional[IO[str]] = None
+        self._failed = False
+        self._lock = threading.Lock()
+        self.lines = 0
+
+    def write(self, rec: RequestRecord) -> None:
+        if self._failed:
+            return
+        line = json.dumps(self._row(rec), separators=(",", ":"), allow_nan=False) + "\n"
+        with self._lock:
+            try:
+                if self._fh is None:
+                    os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+                    self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+                self._fh.write(line)
+                self.lines += 1
+                if self.lines % 256 == 0:
+                    self._fh.flush()
+            except OSError as err:
+                self._failed = True
+                logger.warning("wattprint: the request log %s cannot be written (%s); requests are still counted", self.path, err)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                try:
+                    self._fh.close()
+                except OSError:
+                    pass
+                self._fh = None
