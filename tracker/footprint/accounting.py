@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.footprint.factors import LIVE_REL_RANGE, Factor, Factors, LiveReadings, resolve_factors
+from wattprint.footprint.factor_options import withdrawal_figures
 from wattprint.footprint.hardware import (
     DEFAULT_LIFETIME_YEARS,
     CpuSpec,
@@ -288,9 +289,10 @@ def account(
 
     wue_lo, wue_hi = factors.wue.range
     ewif_lo, ewif_hi = factors.ewif.range
-    onsite_l = it_kwh * factors.wue.value
+    on_pue, on_pue_lo, on_pue_hi = (pue, pue_lo, pue_hi) if factors.pue_on_wue else (1.0, 1.0, 1.0)  # pue_on_wue (issue 15)
+    onsite_l = it_kwh * factors.wue.value * on_pue
     offsite_l = fac_kwh * factors.ewif.value
-    on_lo, on_hi = it_lo / J_PER_KWH * wue_lo, it_hi / J_PER_KWH * wue_hi
+    on_lo, on_hi = it_lo / J_PER_KWH * wue_lo * on_pue_lo, it_hi / J_PER_KWH * wue_hi * on_pue_hi
     off_lo, off_hi = fac_lo * ewif_lo, fac_hi * ewif_hi
 
     steps = int(work.get("steps") or 0)
@@ -358,6 +360,9 @@ def account(
         "embodied": emb.section,
         "task_stage": factors.task_stage,
     }
+    if factors.withdrawal_onsite is not None:  # water withdrawal beside consumption (issue 15)
+        on_kwh = (it_kwh * on_pue, it_lo / J_PER_KWH * on_pue_lo, it_hi / J_PER_KWH * on_pue_hi)
+        out["water"].update(withdrawal_figures(factors, on_kwh, (fac_kwh, fac_lo, fac_hi), bounds))
     if grid is not None:
         out["grid"] = grid
     return out

@@ -48,6 +48,7 @@ from wattprint.footprint.regions import (
     resolve_region,
     row_factor,
 )
+from wattprint.footprint.factor_options import planner_options
 from wattprint.settings import setting_bool, setting_float
 
 __all__ = [
@@ -84,6 +85,9 @@ ACCOUNTING_OPTIONS = (
     "renewable_share",
     "water_source",
     "task_stage",
+    "grid_basis",
+    "pue_on_wue",
+    "withdrawal",
 )
 #: ``water_source`` values (the water's origin, shown next to WUE) and ``task_stage`` values (reporting standards).
 WATER_SOURCES = ("potable", "non-potable", "recycled", "unknown")
@@ -123,6 +127,10 @@ class Factors:
     renewable_share: Optional[float] = None  # contractual renewable share, 0-1: market-based scope 2 only
     water_source: str = "unknown"  # one of WATER_SOURCES
     task_stage: Optional[str] = None  # one of TASK_STAGES, or None when not given
+    grid_basis: str = "as published"  # "lifecycle", "direct" or "as published" (see factor_options)
+    pue_on_wue: bool = False  # multiply on-site WUE by PUE (off: The Green Grid's definition)
+    withdrawal_onsite: Optional[Factor] = None  # L/kWh of IT energy; None: withdrawal not reported
+    withdrawal_offsite: Optional[Factor] = None  # L/kWh of facility energy
     live: Any = field(default=None, repr=False)  # a wattprint.run.grid_live.LiveGrid, or None
     stop_wait_s: float = 1.0
 
@@ -132,7 +140,18 @@ class Factors:
             "carbon_intensity_g_per_kwh": self.carbon_intensity.to_dict(),
             "wue_l_per_kwh": self.wue.to_dict(),
             "ewif_l_per_kwh": self.ewif.to_dict(),
+            **self._planner_dict(),
         }
+
+    def _planner_dict(self) -> Dict[str, Any]:
+        """Grid basis, PUE-on-WUE convention and withdrawal factors (issue 15), only where they say something."""
+        out: Dict[str, Any] = {"grid_basis": self.grid_basis}
+        if self.pue_on_wue:
+            out["pue_on_wue"] = True
+        if self.withdrawal_onsite is not None and self.withdrawal_offsite is not None:
+            out["withdrawal_onsite_l_per_kwh"] = self.withdrawal_onsite.to_dict()
+            out["withdrawal_offsite_l_per_kwh"] = self.withdrawal_offsite.to_dict()
+        return out
 
     # -- live grid hooks (called by the Tracker) ---------------------------
     def start(self) -> None:
@@ -220,6 +239,9 @@ def resolve_factors(
             contractual renewable share (0-1) for the market-based scope 2 figure only.
         water_source: ``potable``, ``non-potable``, ``recycled`` or ``unknown`` (default).
         task_stage: ``training``, ``fine-tuning``, ``inference`` or ``development``.
+        grid_basis: ``lifecycle`` or ``direct`` grid intensity (default: each row as published; recorded).
+        pue_on_wue: multiply on-site WUE by PUE (default ``False``, The Green Grid's definition).
+        withdrawal: ``True`` (bundled factors) or ``(onsite, offsite)`` L/kWh: report water withdrawal too.
         grid, grid_zone, grid_token, grid_url, grid_timeout_s, grid_refresh_s,
         grid_stop_wait_s, grid_session: the live grid of a tracked run, read by
         :func:`wattprint.run.grid_live.resolve_run_factors`; here only ``grid="ukci"``
@@ -240,12 +262,15 @@ def resolve_factors(
         region = "GB"  # the UK API covers Great Britain; its bundled fallback is the UK figure
     reg = resolve_region(region, setting)
     opts = accounting_options
+    wue = _factor("wue", "wue_l_per_kwh", wue_l_per_kwh, env, 0.0, reg)
+    ewif = _factor("ewif", "ewif_l_per_kwh", ewif_l_per_kwh, env, 0.0, reg)
+    ci = _factor("carbon_intensity", "intensity_g_per_kwh", intensity_g_per_kwh, env, 0.0, reg)
     return Factors(
         region=reg.code,
         pue=_factor("pue", "pue", pue, env, 1.0, reg),
-        carbon_intensity=_factor("carbon_intensity", "intensity_g_per_kwh", intensity_g_per_kwh, env, 0.0, reg),
-        wue=_factor("wue", "wue_l_per_kwh", wue_l_per_kwh, env, 0.0, reg),
-        ewif=_factor("ewif", "ewif_l_per_kwh", ewif_l_per_kwh, env, 0.0, reg),
+        wue=wue,
+        ewif=ewif,
+        **planner_options(opts, env, reg, ci, wue, ewif),
         region_name=reg.name,
         lifetime_years=setting_float("lifetime_years", opts.get("lifetime_years"), env, None, minimum=0.0, inclusive=False),
         embodied=setting_bool("embodied", opts.get("embodied"), env, True),
