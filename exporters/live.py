@@ -152,6 +152,8 @@ class LiveStatus:
         self._clock = clock
         self._last_s = -math.inf
         self._shown = False
+        self._last_line: Optional[str] = None
+        self._child_at_line_start = True
         self._lock = threading.Lock()
         self.lines_written = 0
 
@@ -170,11 +172,36 @@ class LiveStatus:
             self._last_s = now
             line = format_status(footprint, water=self.water)
             if self.tty:
-                self._write("\r" + line + _CLEAR_EOL)
-                self._shown = True
+                self._last_line = line
+                if self._child_at_line_start:  # never draw over a line the child has not finished
+                    self._write("\r" + line + _CLEAR_EOL)
+                    self._shown = True
             else:
                 self._write(line + "\n")
             self.lines_written += 1
+
+    def write_through(self, stream: Any, data: bytes) -> None:
+        """Write a chunk of a child process's output to ``stream`` (a binary stream) around the status line.
+
+        On a terminal the status line is cleared first, the chunk written, and the line
+        drawn again below it once the child's output ends a line, so the two never share
+        a line and no stale status stays behind. Off a terminal the chunk is written as is.
+        A broken stream loses the chunk, never the run.
+        """
+        with self._lock:
+            if self.tty and self._shown:
+                self._write("\r" + _CLEAR_EOL)
+                self._shown = False
+            try:
+                stream.write(data)
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+            if data:
+                self._child_at_line_start = data.endswith((b"\n", b"\r"))
+            if self.tty and self.enabled and self._child_at_line_start and self._last_line is not None:
+                self._write("\r" + self._last_line + _CLEAR_EOL)
+                self._shown = True
 
     def export(self, footprint: Footprint) -> None:
         """End of the run: clear the terminal line (the final summary is someone else's job)."""
