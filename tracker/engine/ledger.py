@@ -40,7 +40,7 @@ import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.sensors.base import Component, Gap, Sensor
-from wattprint.engine.timeline import Timeline, TimelineView
+from wattprint.engine.timeline import Point, Timeline, TimelineView
 
 __all__ = ["Ledger", "MAX_GAPS_PER_COMPONENT", "DEFAULT_READ_DEADLINE_S", "read_deadline_s"]
 
@@ -118,6 +118,21 @@ class Ledger:
             self._last_point_s = now_s
             self.timeline.append(now_s - self.t0_s, steps, [self.energy_j[c] - self.baseline_j.get(c, 0.0) for c in self.ids])
             return True
+
+    def drain_journal(self) -> Tuple[List[Point], bool]:
+        """``(points, rewrite)`` for an incremental timeline journal, under the lock.
+
+        The first call turns journaling on and returns every kept point with ``rewrite``
+        true (start the journal afresh); later calls return the points kept since, and
+        ``rewrite`` true only when the outbox overflowed (then ``points`` is everything)."""
+        with self.lock:
+            tl = self.timeline
+            if tl._outbox is not None:
+                new, overflowed = tl.drain_new()
+                if not overflowed:
+                    return new, False
+            tl.journal()
+            return list(zip(tl._t, tl._steps, tl._e, strict=True)), True
 
     def view(self) -> TimelineView:
         """A frozen copy of the timeline, taken under the lock."""

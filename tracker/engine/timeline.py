@@ -15,7 +15,7 @@ the run (at 10^8 points and ``max_points`` 2048 the stride is 2^16). Memory is
 ``O(max_points)``; the stride is at most the number of points appended.
 
 For incremental checkpoints the timeline can *journal*: every kept point is
-also queued in an outbox (bounded by ``max_points``) that
+also queued in an outbox (bounded by ``outbox_limit``) that
 :meth:`Timeline.drain_new` empties.
 
 Failure modes: a :class:`Timeline` is not thread-safe; the
@@ -42,7 +42,7 @@ class Timeline:
         max_points: the most points kept (>= 4).
     """
 
-    __slots__ = ("component_ids", "max_points", "_t", "_steps", "_e", "_stride", "_seen", "_pending", "_outbox", "_overflow")
+    __slots__ = ("component_ids", "max_points", "_t", "_steps", "_e", "_stride", "_seen", "_pending", "_outbox", "_overflow", "outbox_limit")
 
     def __init__(self, component_ids: Sequence[str], max_points: int = 2048) -> None:
         if max_points < 4:
@@ -57,6 +57,7 @@ class Timeline:
         self._pending: Optional[Point] = None  # the newest point, when it is not a kept one
         self._outbox: Optional[List[Point]] = None  # kept points not yet journaled (None: not journaling)
         self._overflow = False
+        self.outbox_limit = max(4 * max_points, 1024)  # kept points queued at most, between two drains
 
     def __len__(self) -> int:
         return len(self._t) + (self._pending is not None)
@@ -92,7 +93,7 @@ class Timeline:
         self._e.append(e)
         box = self._outbox
         if box is not None:
-            if len(box) >= self.max_points:
+            if len(box) >= self.outbox_limit:
                 box.clear()
                 self._overflow = True
             box.append((t_s, steps, e))

@@ -12,6 +12,19 @@ The JSON file is the footprint document plus its ``timeline`` key, written to a
 temp file in the same folder, fsynced and renamed over the target (a reader
 never sees half a file).
 
+Checkpoints cost what changed, not the run's length: a checkpoint writes the
+footprint document *without* its timeline (a few kB whatever the run's length)
+and appends the timeline points kept since the last checkpoint to the journal
+``<run_id>.timeline.jsonl`` beside it (:data:`JOURNAL_SUFFIX`; one ``write`` per
+checkpoint). Its first line is a header
+``{"journal": "wattprint.timeline/1", "run_id": ..., "components": [...]}``,
+every other line one point ``[t_s, steps, [joules per component]]`` (cumulative,
+so a torn last line or a dropped point loses only resolution). ``stop()``
+compacts: the final JSON carries the whole timeline and the journal is removed.
+A killed run leaves a valid ``partial`` footprint plus its journal;
+:func:`wattprint.report.load_footprint` reads the timeline back from it. A run
+id too long for the journal's name checkpoints the whole timeline as before.
+
 :class:`RunFiles` never writes outside its ``output_dir``: the run id must pass
 :func:`wattprint.settings.check_file_name` (``ConfigError`` at construction),
 and before each write the target is resolved (links followed) and refused when
@@ -25,20 +38,25 @@ line is not a CSV header). The Tracker logs them; the exporter runner records th
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from wattprint import _io
 from wattprint.footprint.model import CSV_FIELDS, Footprint
 from wattprint.run import hooks
 from wattprint.settings import check_file_name
 
-__all__ = ["RunFiles", "json_path", "csv_path", "write_json", "append_csv", "existing_header", "CSV_NAME"]
+__all__ = ["RunFiles", "json_path", "csv_path", "journal_path", "write_json", "append_csv", "existing_header", "CSV_NAME",
+           "JOURNAL_SUFFIX", "JOURNAL_ID"]
 
 logger = logging.getLogger("wattprint")
 
 CSV_NAME = "runs.csv"
+JOURNAL_SUFFIX = ".timeline.jsonl"
+JOURNAL_ID = "wattprint.timeline/1"
+_NAME_MAX_BYTES = 255
 
 
 def json_path(output_dir: str, run_id: str) -> str:
@@ -49,6 +67,16 @@ def json_path(output_dir: str, run_id: str) -> str:
 def csv_path(output_dir: str) -> str:
     """``<output_dir>/runs.csv``."""
     return os.path.join(output_dir, CSV_NAME)
+
+
+def journal_path(output_dir: str, run_id: str) -> str:
+    """``<output_dir>/<run_id>.timeline.jsonl``, the checkpoints' timeline journal."""
+    return os.path.join(output_dir, f"{run_id}{JOURNAL_SUFFIX}")
+
+
+def _journal_lines(points: Sequence[Tuple[float, int, Sequence[float]]]) -> str:
+    dumps = json.dumps
+    return "".join(dumps([t, steps, list(e)], allow_nan=False, separators=(",", ":")) + "\n" for t, steps, e in points)
 
 
 def write_json(path: str, footprint: Footprint, *, timeline: bool = True) -> None:
@@ -101,6 +129,9 @@ class RunFiles:
         self.output_dir, self.run_id, self.save = output_dir, run_id, save
         self.json_path = json_path(output_dir, run_id)
         self.csv_path = csv_path(output_dir)
+        fits = len(f"{run_id}{JOURNAL_SUFFIX}".encode("utf-8")) <= _NAME_MAX_BYTES
+        self.journal_path: Optional[str] = journal_path(output_dir, run_id) if fits else None
+        self._journal_started = False
 
     def _check_inside(self, path: str) -> None:
         """Raise ``OSError`` when ``path``, resolved, is not a file directly in the resolved ``output_dir``."""
@@ -121,8 +152,52 @@ class RunFiles:
             logger.error("wattprint: could not write %s (%s); the footprint is still returned by stop()", self.json_path, err)
             return False
 
+    def write_checkpoint(self, footprint: Footprint, ledger: Any) -> bool:
+        """A checkpoint: the new timeline points onto the journal, then the document without
+        its timeline (``ledger``: the run's :class:`~wattprint.engine.ledger.Ledger`).
+        False (logged) on failure or when not saving; never raises."""
+        if not self.save:
+            return False
+        if self.journal_path is None:
+            return self.write_json(footprint)
+        try:
+            points, rewrite = ledger.drain_journal()
+            self._check_inside(self.journal_path)
+            if rewrite or not self._journal_started:
+                header = json.dumps({"journal": JOURNAL_ID, "run_id": self.run_id, "components": list(ledger.ids)})
+                _io.atomic_write_text(self.journal_path, header + "\n" + _journal_lines(points))
+                self._journal_started = True
+            elif points:
+                fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+                try:
+                    os.write(fd, _journal_lines(points).encode("utf-8"))
+                finally:
+                    os.close(fd)
+            self._check_inside(self.json_path)
+            write_json(self.json_path, footprint, timeline=False)
+            return True
+        except Exception as err:
+            self._journal_started = False  # start the journal afresh next time
+            logger.error("wattprint: could not write the checkpoint %s (%s); the footprint is still returned by stop()",
+                         self.json_path, err)
+            return False
+
+    def remove_journal(self) -> None:
+        """Compaction: the final JSON holds the whole timeline, so the journal goes. Never raises."""
+        if self.journal_path is None or not self._journal_started:
+            return
+        try:
+            self._check_inside(self.journal_path)
+            os.unlink(self.journal_path)
+        except FileNotFoundError:
+            pass
+        except Exception as err:
+            logger.warning("wattprint: could not remove %s (%s)", self.journal_path, err)
+        self._journal_started = False
+
     def write_final(self, footprint: Footprint) -> None:
-        """The JSON file first, then the ``runs.csv`` row (both logged on failure).
+        """The JSON file first (with the whole timeline; the journal is then removed),
+        then the ``runs.csv`` row (both logged on failure).
 
         Ends the signal-deferral window :func:`wattprint.run.hooks.unregister` opened: a
         SIGTERM/SIGINT that landed since is handled (chained) here, once both are written.
@@ -130,7 +205,8 @@ class RunFiles:
         try:
             if not self.save:
                 return
-            self.write_json(footprint)
+            if self.write_json(footprint):
+                self.remove_journal()
             try:
                 self._check_inside(self.csv_path)
                 append_csv(self.csv_path, footprint)

@@ -328,7 +328,7 @@ class Tracker:
             runner.submit_sample(fp)
         if checkpoint_due and self._state == "running":  # never overwrite the final footprint
             self._last_checkpoint_s = now
-            self._files.write_json(fp)
+            self._files.write_checkpoint(fp, self._ledger)  # the document, plus new points onto the timeline journal
 
     def _build(self, now: float, status: str, final: bool) -> Footprint:
         ledger = self._ledger
