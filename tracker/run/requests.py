@@ -12,8 +12,9 @@ How energy is attributed (no sensor is read per request):
 - A request is active in an interval where its ``[start_s, end_s]`` overlaps it.
   The share of the interval covered by at least one request is busy, the rest
   idle: ``idle = E × idle_time / interval`` (so idle energy is power × idle time).
-- The busy energy is split among the active requests by the tokens each
-  processed in the interval: ``w = prefill_token_weight × tokens_in`` spread
+- Within an interval, energy is spread evenly over time and cut into segments
+  at requests' start, first-token and end times; a segment's energy goes to the
+  requests active in it, split by the tokens each processed in it: ``w = prefill_token_weight × tokens_in`` spread
   evenly over ``[start_s, first_token_s]`` plus ``decode_token_weight ×
   tokens_out`` spread over ``[first_token_s, end_s]`` (over the whole request
   when the first-token time is unknown). A request with no token counts weighs
@@ -135,10 +136,11 @@ def _overlap(s: float, e: float, a: float, b: float) -> float:
 
 
 class _Interval:
-    __slots__ = ("t0", "t1", "idx", "energy")
+    __slots__ = ("t0", "t1", "idx", "energy", "idle_only")
 
     def __init__(self, t0: float, t1: float, idx: List[int], energy: List[float]) -> None:
         self.t0, self.t1, self.idx, self.energy = t0, t1, idx, energy
+        self.idle_only = False
 
 
 class RequestLedger:
@@ -162,7 +164,8 @@ class RequestLedger:
         self._lock = threading.Lock()
         self._last_e: List[Optional[float]] = [None] * self._n
         self._last_t: List[Optional[float]] = [None] * self._n
-        self._intervals: List[_Interval] = []  # ordered by t1
+        self._intervals: List[_Interval] = []  # not settled yet, ordered by t1
+        self._settled: List[_Interval] = []  # settled within retention_s, ordered by t1 (idle ones may reopen)
         self._open: Dict[int, RequestRecord] = {}
         self._pending: List[RequestRecord] = []  # ended, not yet settled; ordered by start_s
         self._pending_starts: List[float] = []
@@ -231,16 +234,32 @@ class RequestLedger:
         return rec
 
     def _add(self, rec: RequestRecord) -> None:
-        """Queue an ended request (lock held); the part already settled is estimated now."""
+        """Queue an ended request (lock held). Settled intervals it overlaps that went wholly to idle
+        are reopened (exact); the rest of its already-settled part is estimated now."""
         rec.energy = [0.0] * self._n
         s, e = rec.span()
-        for c in range(self._n):
-            settled = self._settled_t[c]
-            if s < settled:
+        if s < max(self._settled_t, default=-math.inf):
+            reopened = [iv for iv in self._settled if iv.t1 > s and iv.t0 < e and iv.idle_only]
+            if reopened:
+                ids = {id(iv) for iv in reopened}
+                self._settled = [iv for iv in self._settled if id(iv) not in ids]
+                for iv in reopened:
+                    for c, ej in zip(iv.idx, iv.energy, strict=True):
+                        self.idle[c] -= ej
+                    bisect.insort(self._intervals, iv, key=lambda x: x.t1)
+            for c in range(self._n):
+                settled = self._settled_t[c]
+                if s >= settled:
+                    continue
                 pre, dec = rec.weight(s, min(e, settled), self.wp, self.wd)
                 w = pre + dec
+                for iv in reopened:  # those parts are exact again
+                    if c in iv.idx:
+                        p2, d2 = rec.weight(max(iv.t0, s), min(iv.t1, e, settled), self.wp, self.wd)
+                        w -= p2 + d2
                 rate = self.given[c] / self.weight_given[c] if self.weight_given[c] > 0 else 0.0
-                rec.estimated_j += w * rate
+                if w > 1e-12:
+                    rec.estimated_j += w * rate
         i = bisect.bisect_right(self._pending_starts, rec.start_s)
         self._pending_starts.insert(i, rec.start_s)
         self._pending.insert(i, rec)
@@ -320,8 +339,17 @@ class RequestLedger:
             for c in iv.idx:
                 if iv.t1 > self._settled_t[c]:
                     self._settled_t[c] = iv.t1
-        # a request is complete when every component has settled past its end
+        self._settled.extend(batch)
+        self._settled.sort(key=lambda x: x.t1)
+        horizon = now_s - self.retention_s
+        drop = 0
+        while drop < len(self._settled) and (self._settled[drop].t1 < horizon or len(self._settled) - drop > MAX_INTERVALS):
+            drop += 1
+        if drop:
+            del self._settled[:drop]
+        # a request is complete when every component has settled past its end and no reopened interval overlaps it
         done_until = min(self._settled_t) if self._n else math.inf
+        done_until = min(done_until, min((iv.t0 for iv in self._intervals), default=math.inf))
         if final:
             done_until = math.inf
         done: List[RequestRecord] = []
@@ -340,37 +368,57 @@ class RequestLedger:
         return done
 
     def _split(self, iv: _Interval, scan: Sequence[RequestRecord]) -> None:
+        """Give out one interval: its energy is spread evenly over time, cut into segments at the
+        requests' start, first-token and end times; each segment goes to the requests active in it
+        by weighted tokens, or to idle when none is. So no request gets energy from a moment it was
+        not in flight, and a request alone in a moment gets all of that moment's energy."""
         a, b = iv.t0, iv.t1
         length = b - a
-        active: List[Tuple[RequestRecord, float, float]] = []
-        spans: List[Tuple[float, float]] = []
-        for rec in scan:
-            s, e = rec.span()
-            if e <= a or s >= b:
-                continue
-            pre, dec = rec.weight(a, b, self.wp, self.wd)
-            active.append((rec, pre, dec))
-            spans.append((max(s, a), min(e, b)))
-        if not active or length <= 0:
+        cands = [r for r in scan if r.span()[1] > a and r.span()[0] < b] if length > 0 else []
+        iv.idle_only = not cands
+        if not cands:
             for c, e in zip(iv.idx, iv.energy, strict=True):
                 self.idle[c] += e
             return
-        busy_s = _union_s(spans)
-        busy_frac = min(1.0, busy_s / length)
-        total_w = sum(p + d for _, p, d in active)
-        if total_w <= 0:  # every active request weighs nothing: share by time
-            active = [(r, 0.0, min(e, b) - max(s, a)) for (r, _, _), (s, e) in zip(active, spans, strict=True)]
-            total_w = sum(d for _, _, d in active)
+        cuts = {a, b}
+        for r in cands:
+            s, e = r.span()
+            for x in (s, e, r.first_token_s):
+                if x is not None and a < x < b:
+                    cuts.add(x)
+        points = sorted(cuts)
+        idle_s = 0.0
+        shares: Dict[int, List[float]] = {}  # seq -> [share of the interval's energy, prefill part]
+        weight_s = 0.0
+        for x, y in zip(points, points[1:], strict=False):
+            mid = (x + y) / 2.0
+            active = [(r, *r.weight(x, y, self.wp, self.wd)) for r in cands if r.span()[0] <= mid < r.span()[1]]
+            if not active:
+                idle_s += y - x
+                continue
+            total_w = sum(p + d for _, p, d in active)
+            if total_w <= 0:  # every active request weighs nothing here: share by time
+                active = [(r, 0.0, 1.0) for r, _, _ in active]
+                total_w = float(len(active))
+            frac = (y - x) / length / total_w
+            weight_s += total_w
+            for r, p, d in active:
+                sh = shares.get(r.seq)
+                if sh is None:
+                    sh = shares[r.seq] = [0.0, 0.0]
+                sh[0] += (p + d) * frac
+                sh[1] += p * frac
+        by_seq = {r.seq: r for r in cands}
+        idle_frac = idle_s / length
         for c, e in zip(iv.idx, iv.energy, strict=True):
-            busy_j = e * busy_frac
-            self.idle[c] += e - busy_j
-            self.given[c] += busy_j
-            self.weight_given[c] += total_w
-            per_w = busy_j / total_w
-            for rec, pre, dec in active:
-                rec.energy[c] += (pre + dec) * per_w
-                if rec.first_token_s is not None:
-                    rec.prefill_j += pre * per_w
+            self.idle[c] += e * idle_frac
+            self.given[c] += e * (1.0 - idle_frac)
+            self.weight_given[c] += weight_s
+            for seq, (share, pre) in shares.items():
+                r = by_seq[seq]
+                r.energy[c] += e * share
+                if r.first_token_s is not None:
+                    r.prefill_j += e * pre
 
     def _call(self, fn: Callable[[RequestRecord], None], rec: RequestRecord) -> None:
         try:
@@ -398,21 +446,6 @@ class RequestLedger:
                 prefill_token_weight=self.wp, decode_token_weight=self.wd,
             )  # fmt: skip
             return raw
-
-
-def _union_s(spans: List[Tuple[float, float]]) -> float:
-    total = 0.0
-    cur_s = cur_e = None
-    for s, e in sorted(spans):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None and cur_s is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        elif e > cur_e:
-            cur_e = e
-    if cur_e is not None and cur_s is not None:
-        total += cur_e - cur_s
-    return total
 
 
 def _count(name: str, value: Any) -> Optional[int]:
