@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # the names below load on first use (PEP 562), so `import wat
     from wattprint.engine.sensors.replay import ReplaySensor
     from wattprint.footprint.planning import estimate
     from wattprint.footprint.schema import footprint_schema
+    from wattprint.run.carbon_aware import wait_for_greener
+    from wattprint.run.forecast.registry import forecast_provider
+    from wattprint.run.job.context import JobContext, job_context
     from wattprint.run.tracker import Tracker, track
 
 _LAZY = {
@@ -40,6 +43,10 @@ _LAZY = {
     "estimate": "wattprint.footprint.planning",
     "footprint_schema": "wattprint.footprint.schema",
     "ReplaySensor": "wattprint.engine.sensors.replay",
+    "JobContext": "wattprint.run.job.context",
+    "job_context": "wattprint.run.job.context",
+    "wait_for_greener": "wattprint.run.carbon_aware",
+    "forecast_provider": "wattprint.run.forecast.registry",
 }
 
 
@@ -58,6 +65,10 @@ __all__ = [
     "Sensor",
     "Component",
     "ReplaySensor",
+    "JobContext",
+    "job_context",
+    "wait_for_greener",
+    "forecast_provider",
     "WattprintError",
     "ConfigError",
     "SensorError",

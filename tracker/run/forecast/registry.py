@@ -26,7 +26,7 @@ from wattprint.run.forecast.providers import ElectricityMapsProvider, EnerginetP
 from wattprint.run.forecast.user_file import FileProvider
 from wattprint.settings import setting_float, setting_str
 
-__all__ = ["PROVIDERS", "make_provider"]
+__all__ = ["PROVIDERS", "make_provider", "forecast_provider"]
 
 _HTTP: Dict[str, Type[ForecastProvider]] = {
     "ukci": UkciProvider,
@@ -95,3 +95,6 @@ def make_provider(
         if zone not in ("DK1", "DK2"):
             raise ConfigError("forecast_zone", f"Energinet covers DK1 (west) and DK2 (east), got {zone or None!r}")
     return _HTTP[key](zone, token, base_url=url, timeout_s=t, cache_s=cache_s, session=session)
+
+
+forecast_provider = make_provider  # the public name: wattprint.forecast_provider(...)
