@@ -24,7 +24,7 @@ SUMMARY_TODAY = [
     "energy_facility_kwh", "energy_gpu_j", "energy_cpu_j", "energy_dram_j", "energy_ram_j", "energy_other_j",
     "measured_share", "measured", "pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh",
     "carbon_operational_kg", "carbon_embodied_kg", "carbon_total_kg", "water_onsite_l", "water_offsite_l", "water_total_l",
-    "steps", "samples", "tokens", "j_per_step", "j_per_sample", "j_per_token", "forecast_energy_j", "forecast_progress", "notes",
+    "steps", "samples", "tokens", "flops", "j_per_step", "j_per_sample", "j_per_token", "mfu", "cci_g_per_eflop", "forecast_energy_j", "forecast_progress", "notes",
     "cue_kg_per_kwh", "carbon_scope2_location_kg", "carbon_scope2_market_kg", "carbon_scope3_embodied_kg", "water_source", "task_stage",
 ]
 MLFLOW_TODAY = {
@@ -124,6 +124,6 @@ def test_derived_figures_are_computed_once_and_agree():
     row, s = fp.csv_row(), summarize(fp)
     assert row["measured_share"] == s["measured_share"] == fp.measured_share()
     assert row["energy.gpu_j"] == s["energy_gpu_j"] == 75.0 and s["energy_other_j"] == 5.0
-    assert row["energy.dram_j"] == 0.0 and s["energy_dram_j"] is None  # CSV cells stay numeric; the summary says unknown
+    assert row["energy.dram_j"] is None and s["energy_dram_j"] is None  # no DRAM component: unknown (empty), in runs.csv as in the report
     assert s["measured"] == "mixed" and s["pue"] == 1.2 and s["wue_l_per_kwh"] is None
     assert summarize(fp.to_dict()) == s  # a document or a Footprint: the same record

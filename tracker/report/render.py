@@ -13,7 +13,8 @@ records of :func:`~wattprint.report.summary.summarize` and
 :mod:`wattprint.report.html` (:func:`html_table` is re-exported here).
 
 CSV cells go through :func:`wattprint._io.csv_cell` (text that would start a
-spreadsheet formula gets a leading ``'``); booleans stay ``True``/``False``.
+spreadsheet formula gets a leading ``'``); booleans are ``true``/``false`` and unknown
+figures empty, as in ``runs.csv``.
 
 Failure modes: an unknown format raises ``ValueError``; an unknown what-if
 region raises :class:`~wattprint.errors.ConfigError`. Terminal tables cut
@@ -145,6 +146,4 @@ def render(
 
 def _report_cell(value: Any) -> Any:
     """A report CSV cell: empty when unknown, text made formula-safe (:func:`~wattprint._io.csv_cell`)."""
-    if value is None:
-        return ""
-    return csv_cell(value) if isinstance(value, str) else value
+    return csv_cell(value)  # the one cell writer runs.csv uses: true/false, floats in full

@@ -16,6 +16,7 @@ figure shows as ``–`` or an empty basis. Input that is not a footprint documen
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -142,6 +143,7 @@ def run_tables(fp: Any) -> List[Table]:
     for key, label in (("j_per_step", "energy per step"), ("j_per_sample", "energy per sample"), ("j_per_token", "energy per token")):
         if s[key] is not None:
             fig_rows.append([label, f"{sig_digits(s[key])} J", ""])
+    fig_rows += _compute_rows(d, s)
     if s["forecast_energy_j"] is not None:
         fig_rows.append(
             ["forecast (final)", format_energy(s["forecast_energy_j"]), f"at {format_percent(s['forecast_progress'])} of the steps, linear"]
@@ -158,6 +160,46 @@ def run_tables(fp: Any) -> List[Table]:
     if s["measured"] in ("estimated", "mixed"):
         figures.notes.append("estimated components are modelled, not measured: read them as ±50%.")
     return [comps, figures]
+
+
+def _compute_rows(d: Mapping[str, Any], s: Mapping[str, Any]) -> List[List[str]]:
+    """FLOPs, MFU and carbon per exaFLOP (CCI), when the run has them."""
+    work = _section(d, "work")
+    rows = []
+    flops = as_float(s.get("flops"))
+    if flops:
+        rows.append(["FLOPs", f"{flops:.3g}".replace("e+", "e"), str(work.get("flops_source") or "counted with Tracker.step(flops=)")])
+    if as_float(s.get("mfu")) is not None:
+        rows.append(["MFU", format_percent(as_float(s.get("mfu"))), "FLOPs / duration / peak FLOP/s of the GPUs"])
+    cci = as_float(s.get("cci_g_per_eflop"))
+    if cci is not None:
+        rows.append(["carbon per exaFLOP (CCI)", f"{sig_digits(cci)} gCO2e/EFLOP", "(operational + embodied) / (FLOPs / 1e18)"])
+    return rows
+
+
+def _column(values: Sequence[Optional[float]], scale: float = 1.0) -> List[str]:
+    """A numeric column's cells with one number of decimals (three significant figures of its
+    largest value), so that ``0.0100`` stands beside ``0.0080``; unknown is ``–``. A value too small
+    to show at those decimals keeps its own three significant figures instead of reading ``0``."""
+    xs = [None if v is None else v / scale for v in values]
+    top = max((abs(x) for x in xs if x is not None and math.isfinite(x) and x != 0), default=None)
+    if top is None:
+        return ["–" if x is None else sig_digits(x) for x in xs]
+    decimals = max(0, 2 - math.floor(math.log10(top)))
+    out = []
+    for x in xs:
+        if x is None:
+            out.append("–")
+        elif x == 0 or abs(x) >= 10.0**-decimals or not math.isfinite(x):
+            out.append(f"{x:,.{decimals}f}")
+        else:
+            out.append(sig_digits(x))
+    return out
+
+
+def _unit(quantity: str, sums: Sequence[Mapping[str, Any]], cols: Sequence[str]) -> Tuple[str, float]:
+    """One unit for a group of columns (all energy columns in J or all in Wh, never mixed)."""
+    return column_unit(quantity, (s[c] for s in sums for c in cols))
 
 
 def _window_rows(d: Mapping[str, Any]) -> List[List[str]]:
@@ -196,26 +238,23 @@ def comparison_table(footprints: Sequence[Any]) -> Table:
     sums = [summarize(fp) for fp in footprints]
     kinds = [k for k in _KINDS if any(s[f"energy_{k}_j"] is not None for s in sums)]
     e_cols = ["energy_it_j"] + [f"energy_{k}_j" for k in kinds]
-    e_units = {c: column_unit("energy_j", (s[c] for s in sums)) for c in e_cols}
     c_cols = ["carbon_operational_kg", "carbon_embodied_kg", "carbon_total_kg"]
-    c_units = {c: column_unit("carbon_kg", (s[c] for s in sums)) for c in c_cols}
     w_cols = ["water_onsite_l", "water_offsite_l", "water_total_l"]
-    w_units = {c: column_unit("water_l", (s[c] for s in sums)) for c in w_cols}
+    e_unit, c_unit, w_unit = _unit("energy_j", sums, e_cols), _unit("carbon_kg", sums, c_cols), _unit("water_l", sums, w_cols)
     headers = ["run", "status", "duration", "region"]
-    headers += [f"IT energy [{e_units['energy_it_j'][0]}]"] + [f"{k.upper()} [{e_units[f'energy_{k}_j'][0]}]" for k in kinds]
+    headers += [f"IT energy [{e_unit[0]}]"] + [f"{k.upper()} [{e_unit[0]}]" for k in kinds]
     headers += ["measured"]
-    headers += [f"CO2e op [{c_units[c_cols[0]][0]}]", f"CO2e emb [{c_units[c_cols[1]][0]}]", f"CO2e total [{c_units[c_cols[2]][0]}]"]
-    headers += [f"water on-site [{w_units[w_cols[0]][0]}]", f"water off-site [{w_units[w_cols[1]][0]}]", f"water total [{w_units[w_cols[2]][0]}]"]
+    headers += [f"CO2e op [{c_unit[0]}]", f"CO2e emb [{c_unit[0]}]", f"CO2e total [{c_unit[0]}]"]
+    headers += [f"water on-site [{w_unit[0]}]", f"water off-site [{w_unit[0]}]", f"water total [{w_unit[0]}]"]
     headers += ["J/token"]
+    columns: List[List[str]] = [_column([s[c] for s in sums], e_unit[1]) for c in e_cols]
+    columns.append([format_percent(s["measured_share"]) for s in sums])
+    columns += [_column([s[c] for s in sums], c_unit[1]) for c in c_cols]
+    columns += [_column([s[c] for s in sums], w_unit[1]) for c in w_cols]
+    columns.append(_column([s["j_per_token"] for s in sums]))
     rows = []
-    for s in sums:
-        row = [str(s["run_id"]), _status_label(s), format_duration(s["duration_s"]), str(s["region"])]
-        row += [sig_digits(s[c] / e_units[c][1]) if s[c] is not None else "–" for c in e_cols]
-        row += [format_percent(s["measured_share"])]
-        row += [sig_digits(s[c] / c_units[c][1]) if s[c] is not None else "–" for c in c_cols]
-        row += [sig_digits(s[c] / w_units[c][1]) if s[c] is not None else "–" for c in w_cols]
-        row += [sig_digits(s["j_per_token"]) if s["j_per_token"] is not None else "–"]
-        rows.append(row)
+    for i, s in enumerate(sums):
+        rows.append([str(s["run_id"]), _status_label(s), format_duration(s["duration_s"]), str(s["region"])] + [col[i] for col in columns])
     table = Table(f"Comparison of {len(sums)} runs", headers, rows, ["l", "l", "r", "l"] + ["r"] * (len(headers) - 4))
     flagged = [s["run_id"] for s in sums if s["flagged"]]
     if flagged:
@@ -251,34 +290,28 @@ def what_if_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         "Δ water",
     ]
 
-    def n(value: Any, unit: Optional[Tuple[str, float]] = None) -> str:
-        v = as_float(value)
-        if v is None:
-            return "–"
-        return sig_digits(v / unit[1]) if unit else format_factor(v)
+    def col(key: str, unit: Optional[Tuple[str, float]] = None) -> List[str]:
+        vals = [as_float(r.get(key)) for r in rows]
+        return _column(vals, unit[1]) if unit else ["–" if v is None else format_factor(v) for v in vals]
 
-    def intensity(value: Any) -> str:
-        v = as_float(value)
-        return "–" if v is None else sig_digits(v)
+    def delta(key: str) -> List[str]:
+        return ["" if r.get("recorded") else format_percent(r.get(key), signed=True) for r in rows]
 
-    out = []
-    for r in rows:
-        out.append(
-            [
-                str(r.get("scenario")),
-                n(r.get("pue")),
-                intensity(r.get("carbon_intensity_g_per_kwh")),
-                n(r.get("carbon_operational_kg"), c_unit),
-                n(r.get("carbon_total_kg"), c_unit),
-                "" if r.get("recorded") else format_percent(r.get("carbon_vs_recorded_rel"), signed=True),
-                n(r.get("wue_l_per_kwh")),
-                n(r.get("ewif_l_per_kwh")),
-                n(r.get("water_onsite_l"), w_unit),
-                n(r.get("water_offsite_l"), w_unit),
-                n(r.get("water_total_l"), w_unit),
-                "" if r.get("recorded") else format_percent(r.get("water_vs_recorded_rel"), signed=True),
-            ]
-        )
+    columns = [
+        [str(r.get("scenario")) for r in rows],
+        col("pue"),
+        _column([as_float(r.get("carbon_intensity_g_per_kwh")) for r in rows]),
+        col("carbon_operational_kg", c_unit),
+        col("carbon_total_kg", c_unit),
+        delta("carbon_vs_recorded_rel"),
+        col("wue_l_per_kwh"),
+        col("ewif_l_per_kwh"),
+        col("water_onsite_l", w_unit),
+        col("water_offsite_l", w_unit),
+        col("water_total_l", w_unit),
+        delta("water_vs_recorded_rel"),
+    ]
+    out = [[c[i] for c in columns] for i in range(len(rows))]
     run_id = rows[0].get("run_id") if rows else ""
     it = rows[0].get("energy_it_kwh") if rows else None
     table = Table(
