@@ -230,6 +230,7 @@ class TrackerSettings:
     request_retention_s: float = 600.0
     prefill_token_weight: float = 0.25
     decode_token_weight: float = 1.0
+    job: bool = True
     factor_args: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}), compare=False)
 
     @classmethod
@@ -262,6 +263,7 @@ class TrackerSettings:
         clock: Any = None,
         event: Any = None,
         accounting_options: Optional[Mapping[str, Any]] = None,
+        job: Any = None,
         **factor_kwargs: Any,
     ) -> "TrackerSettings":
         """Resolve and check every setting a :class:`~wattprint.Tracker` takes, with its keyword names.
@@ -318,8 +320,18 @@ class TrackerSettings:
             request_retention_s=setting_float("request_retention_s", request_retention_s, env, 600.0, minimum=1.0),
             prefill_token_weight=setting_float("prefill_token_weight", prefill_token_weight, env, 0.25, minimum=0.0),
             decode_token_weight=setting_float("decode_token_weight", decode_token_weight, env, 1.0, minimum=0.0),
+            job=_job_flag(job, env),
             factor_args=types.MappingProxyType(factor_args),
         )
+
+
+def _job_flag(value: Any, env: Mapping[str, str]) -> bool:
+    """``job``: ``True``/``False``, ``WATTPRINT_JOB``, or a job context object (the run layer's ``JobContext``): on."""
+    if value is None or isinstance(value, bool):
+        return setting_bool("job", value, env, True)
+    if all(hasattr(value, a) for a in ("job_id", "rank", "world_size")):
+        return True
+    raise ConfigError("job", f"must be True, False or a wattprint JobContext, got {value!r}")
 
 
 def _powercap_root(value: Optional[str], env: Mapping[str, str]) -> Optional[str]:

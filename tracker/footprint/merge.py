@@ -4,8 +4,12 @@
 (CPU, DRAM, RAM) once per node, devices once per UUID, anything else once per rank, then
 re-prices the merged energy with the job's factors, through the one builder
 (:func:`wattprint.footprint.build.assemble`). Raw windows are matched across ranks by
-name and occurrence; ``window_totals`` are merged by name. ``wattprint report`` and the distributed
-integration both use it; it imports no framework.
+name and occurrence; ``window_totals`` are merged by name. A component attributed to one
+process's share of its device (``attribution`` in :data:`SHARE_METHODS`) is never a duplicate: the
+ranks' shares add up. The job footprint gets a ``job`` section (job id, world size, nodes, the
+missing ranks, the scheduler context) next to ``distributed`` (per rank). The job footprint, the
+``wattprint report`` fold and the distributed integration all use it; it imports no framework.
+Time and memory are linear in ranks (one pass over each rank's components and windows).
 
 Failure modes: an empty list raises ``ValueError``; rank documents without timestamps
 give a job without ``started_at``/``ended_at`` bounds from them; ``write_job_footprint``
@@ -24,15 +28,21 @@ from wattprint.footprint.build import assemble
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.units import iso_utc, parse_utc
 
-__all__ = ["NODE_KINDS", "merge_footprints", "write_job_footprint"]
+__all__ = ["NODE_KINDS", "SHARE_METHODS", "merge_footprints", "write_job_footprint"]
 
 logger = logging.getLogger("wattprint")
 
 NODE_KINDS = ("cpu", "dram", "ram")  # component kinds shared by every process on a node
+# a component attributed to one process's share (not the whole device): the ranks' shares add up, never dedup
+SHARE_METHODS = ("process-share", "sm-share", "mig-slice", "cgroup")
+# the job section's scheduler context, taken from the first rank that has it
+_CONTEXT_KEYS = ("scheduler", "slurm_job_id", "slurm_step_id", "k8s_pod", "k8s_container")
 
 def _component_key(comp: Mapping[str, Any], node: str, rank: int) -> Tuple[Any, ...]:
     """Two components with the same key are the same hardware, to be counted once."""
     info = comp.get("info") or {}
+    if comp.get("attribution") in SHARE_METHODS:
+        return ("rank", node, rank, comp["id"])
     if comp.get("scope") == "node" or comp.get("kind") in NODE_KINDS:
         return ("node", node, comp["id"])
     uuid = info.get("uuid")
@@ -66,6 +76,8 @@ def merge_footprints(
     factors: Any = None,
     run_id: Optional[str] = None,
     project: Optional[str] = None,
+    world_size: Optional[int] = None,
+    received_bytes: Optional[int] = None,
 ) -> Footprint:
     """One job footprint from the footprints of its ranks.
 
@@ -77,11 +89,16 @@ def merge_footprints(
         factors: the accounting factors (``tracker.factors``); default:
             rebuilt from the first document's factor values.
         run_id, project: of the job (default: the first rank's job id / project).
+        world_size: ranks the job has (default: the largest the ranks say);
+            ranks below it that sent no document are listed as missing
+            (``job.missing_ranks``) and make the status ``partial``.
+        received_bytes: what the assembler read (recorded as ``job.received_bytes``).
 
     Returns:
         A footprint whose components are every rank's components with ids
         ``<node>/<id>`` (node-level) or ``<node>/rank<k>/<id>`` (per device),
-        each hardware component counted once; energy summed; ``steps`` the
+        each hardware component counted once (a component attributed to its
+        process's share, :data:`SHARE_METHODS`, is each rank's own: shares add up); energy summed; ``steps`` the
         largest rank's (data-parallel ranks take the same optimizer steps),
         ``samples``, ``tokens`` and ``flops`` summed; accounting recomputed
         with the core's :func:`wattprint.footprint.accounting.account`.
@@ -94,7 +111,7 @@ def merge_footprints(
     docs = [dict(d) for d in documents]
     ranks: List[Dict[str, Any]] = []
     for pos, d in enumerate(docs):
-        sec = d.get("distributed") or {}
+        sec = _section(d)
         ranks.append(
             {
                 "rank": int(sec.get("rank", pos)),
@@ -106,8 +123,8 @@ def merge_footprints(
         )
     ranks.sort(key=lambda r: (r["rank"], r["local_rank"]))
     first = ranks[0]["doc"]
-    first_sec = first.get("distributed") or {}
-    run_id = run_id or first_sec.get("job_run_id") or str(first.get("run_id", "job")).split("-rank")[0]
+    first_sec = _section(first)
+    run_id = run_id or first_sec.get("job_id") or first_sec.get("job_run_id") or str(first.get("run_id", "job")).split("-rank")[0]
     project = project or first.get("project")
     if factors is None:
         factors = _factors_from_doc(first)
@@ -171,7 +188,9 @@ def merge_footprints(
         "tokens": sum(int(w.get("tokens") or 0) for w in works),
         "flops": float(sum(flops_list)) if flops_list else None,
     }
-    statuses = [r["doc"].get("status") for r in ranks]
+    world = max([int(world_size or 0)] + [int(_section(r["doc"]).get("world_size") or 0) for r in ranks] + [len(ranks)])
+    missing = sorted(set(range(world)) - {r["rank"] for r in ranks})
+    statuses = [r["doc"].get("status") for r in ranks] + (["partial"] if missing else [])
     status = "failed" if "failed" in statuses else "partial" if "partial" in statuses else "completed"
     gaps: List[Dict[str, Any]] = []
     notes: List[str] = []
@@ -189,6 +208,8 @@ def merge_footprints(
             s = dict(s) if isinstance(s, Mapping) else {"detail": s}
             s["rank"] = rank
             sources.append(s)
+    if missing:
+        notes.append(f"{len(missing)} of {world} ranks sent no footprint (job.missing_ranks); their energy is not counted")
     if duplicates:
         notes.append(f"{len(duplicates)} component reading(s) reported by more than one rank were counted once (see distributed.duplicates)")
 
@@ -206,11 +227,12 @@ def merge_footprints(
                    windows=_merge_windows(ranks, kept_ids), window_totals=_merge_window_totals(ranks, kept_ids),
                    gaps=gaps, sources=sources, notes=notes)  # fmt: skip
     for key, value in first.items():  # rank 0's own sections (annotations such as "lightning", "resume")
-        if key not in doc and key not in ("timeline", "forecast", "distributed"):
+        if key not in doc and key not in ("timeline", "forecast", "distributed", "job"):
             doc[key] = value
     nodes = sorted({r["node"] for r in ranks})
+    doc["job"] = _job_section(run_id, ranks, nodes, world, missing, received_bytes)
     doc["distributed"] = {
-        "world_size": max([int((r["doc"].get("distributed") or {}).get("world_size", 0)) for r in ranks] + [len(ranks)]),
+        "world_size": world,
         "ranks_reported": len(ranks),
         "nodes": len(nodes),
         "node_names": nodes,
@@ -219,6 +241,26 @@ def merge_footprints(
         "steps_rule": "max over ranks (data-parallel ranks take the same optimizer steps); samples, tokens and flops are summed",
     }
     return Footprint(doc, {})
+
+
+def _section(doc: Mapping[str, Any]) -> Dict[str, Any]:
+    """A rank's own account of its place: ``job`` (the core's) over ``distributed`` (older files, DistributedTracker)."""
+    return {**(doc.get("distributed") or {}), **{k: v for k, v in (doc.get("job") or {}).items() if v is not None}}
+
+
+def _job_section(job_id: str, ranks: List[Dict[str, Any]], nodes: List[str], world: int, missing: List[int],
+                 received_bytes: Optional[int]) -> Dict[str, Any]:  # fmt: skip
+    """The job footprint's ``job`` section: the job's id and size, no rank of its own, the ranks' scheduler context."""
+    sec: Dict[str, Any] = {"job_id": job_id, "rank": None, "local_rank": None, "world_size": world,
+                           "local_world_size": max(int(_section(r["doc"]).get("local_world_size") or 1) for r in ranks),
+                           "node": nodes[0] if len(nodes) == 1 else None, "node_rank": None}  # fmt: skip
+    for key in _CONTEXT_KEYS:
+        values = [_section(r["doc"]).get(key) for r in ranks]
+        sec[key] = next((v for v in values if v is not None), "none" if key == "scheduler" else None)
+    if len({_section(r["doc"]).get("k8s_container") for r in ranks}) > 1:
+        sec["k8s_container"] = None  # one job, several containers: no single one
+    sec.update(nodes=len(nodes), ranks_reported=len(ranks), missing_ranks=missing, received_bytes=received_bytes)
+    return sec
 
 
 def _merge_windows(ranks: List[Dict[str, Any]], kept_ids: Dict[int, set]) -> List[Dict[str, Any]]:

@@ -47,6 +47,7 @@ from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import hooks, outputs
 from wattprint.run import serving
+from wattprint.run import job as job_run
 from wattprint.run.decorator import check_settings, track
 from wattprint.run.exporting import ExporterRunner, error_notes, finish_all
 from wattprint.run.grid_live import resolve_run_factors
@@ -84,6 +85,7 @@ class Tracker:
         accounting_options: extra keyword arguments for :func:`wattprint.footprint.accounting.resolve_factors`.
         requests_log: file name in ``output_dir`` for one JSON line per served request (see :meth:`request`).
         request_retention_s, prefill_token_weight, decode_token_weight: request attribution (:mod:`wattprint.run.requests`).
+        job: the job this run is a rank of: ``None`` reads it from the environment (``WATTPRINT_JOB``; :mod:`wattprint.run.job`), ``False`` none, or a :class:`~wattprint.JobContext`.
         clock, event: injected clock and sampler stop event (tests).
         env: environment mapping to read ``WATTPRINT_*`` from (default ``os.environ``).
 
@@ -110,10 +112,13 @@ class Tracker:
         request_retention_s: Optional[float] = None,
         prefill_token_weight: Optional[float] = None,
         decode_token_weight: Optional[float] = None,
+        job: Any = None,
     ) -> None:  # fmt: skip
         settings_args = {k: v for k, v in locals().items() if k not in ("self", "sensors", "clock", "event")}
         self.settings = s = TrackerSettings.resolve(**settings_args)  # every setting is checked here, or raises
         env = os.environ if env is None else env
+        self.job = job_run.attach(s, env, job)  # outside a job a no-op; in one: <job>-rank<k>, node parts on local rank 0
+        self.settings = s = self.job.settings
         self.project, self.run_id, self.save, self.output_dir = s.project, s.run_id or new_run_id(), s.save, s.output_dir
         self.interval_s, self.power_interval_s, self.checkpoint_interval_s = s.interval_s, s.power_interval_s, s.checkpoint_interval_s
         self.cpu_tdp_w, self.powercap_root, self.handles_signals = s.cpu_tdp_w, s.powercap_root, s.handle_signals
@@ -135,7 +140,7 @@ class Tracker:
         self._windows = WindowLog()
         self._open_windows = 0
         self._work = WorkCounts()
-        self._annotations: Dict[str, Any] = {}
+        self._annotations: Dict[str, Any] = self.job.sections()  # job, distributed (empty outside a job)
         self._notes: List[str] = []
         self._last_checkpoint_s = 0.0
         self._interrupted: Optional[str] = None
@@ -215,6 +220,7 @@ class Tracker:
             if self.save:
                 self._files.write_json(fp)
         self._ledger.close()
+        self.job.finish(fp, self.factors, self._interrupted)  # the job footprint (self.job.footprint), on the last rank
         return fp
 
     def __enter__(self) -> "Tracker":
