@@ -1,18 +1,26 @@
 """Prometheus: live metrics on a pull endpoint, and pushes to a Pushgateway.
 
-``PrometheusExporter`` keeps the latest footprint it was handed (through
-``on_sample`` during the run, ``export`` at the end) and builds the metric
-families from it at scrape time (the ``prometheus_client`` custom-collector
-style), in its own ``CollectorRegistry``. Names are in base units: energy in
+``PrometheusExporter`` exposes the latest footprint it was handed (through
+``on_sample`` during the run, ``export`` at the end) in its own
+``CollectorRegistry``: the families and their snapshot are in
+:mod:`wattprint.exporters._prom_collector` (names in base units: energy in
 ``..._joules_total`` counters, power in ``..._watts`` gauges, carbon in
-``..._grams_total`` and water in ``..._cubic_meters_total`` counters (see
-``docs/exporters.md`` for the full table). The run-level families are derived
-from the ``prometheus`` rows of :data:`wattprint.footprint.model.FIGURES`
-(name, type, help, scale to base units, scope label); :data:`METRICS` lists
-every family exposed.
+``..._grams_total``, water in ``..._cubic_meters_total``; the full table in
+``docs/exporters.md``), the endpoint and its linger in
+:mod:`wattprint.exporters._prom_serve`, the pushes and group retention in
+:mod:`wattprint.exporters._prom_push`.
+
+Final figures always reach Prometheus: on the pull endpoint the final values
+(``wattprint_run_info{status="completed"}``, no live gauges) are served for a
+bounded linger after the run (until one scrape saw them, at most ``linger_s``,
+default two ``scrape_interval_s``); on the Pushgateway the final push replaces
+the live group with the counters and the final status. A run scraped and pushed
+at once has one series identity (``run_id``, ``rank``): only the transport
+labels ``job``/``instance`` differ, which the dashboard reduces away.
 
 Failure modes: a port that cannot be bound raises
-:class:`~wattprint.errors.ConfigError` at construction (the user asked for it);
+:class:`~wattprint.errors.ConfigError` at construction (the user asked for it),
+as does a bad setting (naming it, ``WATTPRINT_PROMETHEUS_LINGER_S`` included);
 after that nothing raises into the run. A Pushgateway that is down or slow is
 logged once, retried with exponential backoff, and never delays a scrape or
 another exporter; the final push is retried a few times and then reported
@@ -23,137 +31,19 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional
 
+from wattprint import settings as config
 from wattprint.errors import ConfigError
-from wattprint.footprint.model import FIGURES, Figure, Footprint
-from wattprint.units import as_float
+from wattprint.exporters._prom_collector import METRICS, FootprintCollector, figure_families, metric_table
+from wattprint.exporters._prom_push import Pusher
+from wattprint.exporters._prom_serve import MetricsServer, wait_lingering
+from wattprint.footprint.model import Footprint
 
-__all__ = ["PrometheusExporter", "FootprintCollector", "METRICS", "figure_families", "metric_table"]
+__all__ = ["PrometheusExporter", "FootprintCollector", "METRICS", "figure_families", "metric_table", "wait_lingering"]
 
 logger = logging.getLogger("wattprint")
-
-_RUN_LABELS = ("run_id", "project", "host", "rank")
-_COMPONENT_LABELS = ("run_id", "project", "component", "kind", "source", "measured", "host", "rank")
-
-_COMPONENT_METRICS: List[Dict[str, str]] = [
-    {"name": "wattprint_energy_joules_total", "type": "counter", "labels": "component kind source measured",
-     "help": "IT energy used by each component since the run started, joules."},
-    {"name": "wattprint_power_watts", "type": "gauge", "labels": "component kind source measured",
-     "help": "Mean power of each component over the last sampling interval, watts."},
-]
-_EXPORTER_METRICS: List[Dict[str, str]] = [
-    {"name": "wattprint_last_update_timestamp_seconds", "type": "gauge", "labels": "",
-     "help": "Unix time at which the exporter last received a footprint."},
-    {"name": "wattprint_run_info", "type": "gauge", "labels": "status region schema version",
-     "help": "Always 1; labels describe the run."},
-]
-
-
-def figure_families(figures: Sequence[Figure] = FIGURES) -> Dict[str, List[Figure]]:
-    """The Prometheus families of the footprint's figures, derived from the figure table
-    (rows with ``prometheus``), by exposed name, in table order."""
-    families: Dict[str, List[Figure]] = {}
-    for fig in figures:
-        if fig.prometheus is not None:
-            families.setdefault(fig.prometheus.name, []).append(fig)
-    return families
-
-
-def metric_table(figures: Sequence[Figure] = FIGURES) -> List[Dict[str, str]]:
-    """Every exposed family: name, type, labels beyond the run's, help (the docs and tests check them)."""
-    rows = list(_COMPONENT_METRICS)
-    for name, figs in figure_families(figures).items():
-        prom = figs[0].prometheus
-        assert prom is not None
-        rows.append({"name": name, "type": prom.type, "labels": " ".join(k for k, _ in prom.labels), "help": prom.help})
-    return rows + list(_EXPORTER_METRICS)
-
-
-METRICS: List[Dict[str, str]] = metric_table()
-
-
-class FootprintCollector:
-    """A ``prometheus_client`` collector that exposes the latest footprint.
-
-    Thread-safe: :meth:`update` swaps one reference under a lock; :meth:`collect`
-    copies it and builds fresh metric families, so a scrape never sees half an update.
-    """
-
-    def __init__(self, rank: str = "0", figures: Sequence[Figure] = FIGURES) -> None:
-        self.rank = rank
-        self._families = figure_families(figures)
-        self._helps = {m["name"]: m["help"] for m in metric_table(figures)}
-        self._lock = threading.Lock()
-        self._fp: Optional[Footprint] = None  # read-only: its accessors hand out copies
-        self._power_w: Dict[str, Optional[float]] = {}
-        self._updated_unix_s = 0.0
-
-    def update(self, footprint: Footprint) -> None:
-        power = {cid: as_float(w) for cid, w in footprint.latest_power_w().items()}
-        with self._lock:
-            self._fp, self._power_w, self._updated_unix_s = footprint, power, time.time()
-
-    @property
-    def has_data(self) -> bool:
-        with self._lock:
-            return self._fp is not None
-
-    def collect(self) -> Iterator[Any]:
-        with self._lock:
-            fp, power, updated = self._fp, dict(self._power_w), self._updated_unix_s
-        if fp is None:
-            return
-        run = [str(fp.get(key, "")) for key in ("run_id", "project", "host.hostname")] + [self.rank]
-        yield from self._component_families(fp.get("components") or [], power, run)
-        for name, figs in self._families.items():
-            prom = figs[0].prometheus
-            assert prom is not None
-            extra = [k for k, _ in prom.labels]
-            family = self._family(name, prom.type, extra)
-            for fig in figs:
-                assert fig.prometheus is not None
-                value = as_float(fp.figure(fig))
-                if value is not None:
-                    family.add_metric(run + [v for _, v in fig.prometheus.labels], value * fig.prometheus.scale)
-            if family.samples:
-                yield family
-        updated_family = self._family("wattprint_last_update_timestamp_seconds", "gauge")
-        updated_family.add_metric(run, updated)
-        yield updated_family
-        from wattprint._version import __version__
-
-        info = self._family("wattprint_run_info", "gauge", ["status", "region", "schema", "version"])
-        info.add_metric(run + [str(fp.get(key, "")) for key in ("status", "region", "schema")] + [__version__], 1.0)
-        yield info
-
-    def _family(self, name: str, kind: str, extra: Sequence[str] = (), labels: Sequence[str] = _RUN_LABELS) -> Any:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        if kind == "counter":  # the client appends _total itself
-            return CounterMetricFamily(name[: -len("_total")], self._helps[name], labels=list(labels) + list(extra))
-        return GaugeMetricFamily(name, self._helps[name], labels=list(labels) + list(extra))
-
-    def _component_families(self, components: List[Any], power: Mapping[str, Optional[float]], run: List[str]) -> Iterator[Any]:
-        energy = self._family("wattprint_energy_joules_total", "counter", labels=_COMPONENT_LABELS)
-        watts = self._family("wattprint_power_watts", "gauge", labels=_COMPONENT_LABELS)
-        for comp in components:
-            what = [str(comp.get(k, "")) for k in ("id", "kind", "source")] + ["true" if comp.get("measured") else "false"]
-            labels = run[:2] + what + run[2:]
-            e = as_float(comp.get("energy_j"))
-            if e is not None:
-                energy.add_metric(labels, max(0.0, e))
-            p = power.get(str(comp.get("id")))
-            if p is None:
-                p = as_float(comp.get("mean_power_w"))
-            if p is not None:
-                watts.add_metric(labels, p)
-        for family in (energy, watts):
-            if family.samples:
-                yield family
-
 
 class PrometheusExporter:
     """Live metrics for Prometheus: a pull endpoint and/or Pushgateway pushes.
@@ -178,8 +68,21 @@ class PrometheusExporter:
             0.5); doubles up to ``max_backoff_s``.
         max_backoff_s: the longest backoff, seconds.
         rank: the ``rank`` label; default ``$RANK`` or ``"0"``.
-        delete_on_close: delete the run's group from the Pushgateway at close
-            (default ``False``: a batch job's final figures stay there).
+        scrape_interval_s: the scrape interval of the Prometheus that scrapes
+            the endpoint, seconds (default 15, Prometheus's own default); sets
+            the default linger and retention.
+        linger_s: after the run, keep the endpoint up serving the final values
+            until a scrape saw them, at most this long, seconds; default
+            ``WATTPRINT_PROMETHEUS_LINGER_S``, else two ``scrape_interval_s``;
+            ``0``: shut down at once. No linger when the endpoint was never
+            scraped in a run longer than the linger (nobody is scraping it).
+        retention_s: delete the run's Pushgateway group this long after the
+            final push, seconds (by this process if alive, else by the next run
+            pushing to the gateway; see :mod:`wattprint.exporters._prom_push`);
+            default ``None``: keep it (a batch job's final figures stay there).
+        delete_on_close: delete the run's group after the final push once it
+            has had time to be scraped (``retention_s``, default two
+            ``scrape_interval_s``).
         push_handler: ``prometheus_client`` push handler (authentication, TLS).
 
     Raises:
@@ -213,9 +116,14 @@ class PrometheusExporter:
         retry_backoff_s: float = 0.5,
         max_backoff_s: float = 300.0,
         rank: Optional[Any] = None,
+        scrape_interval_s: float = 15.0,
+        linger_s: Optional[float] = None,
+        retention_s: Optional[float] = None,
         delete_on_close: bool = False,
         push_handler: Optional[Callable[..., Any]] = None,
+        env: Optional[Mapping[str, str]] = None,
     ) -> None:
+        env = os.environ if env is None else env
         if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535):
             raise ConfigError("port", f"must be an integer 0-65535 (0: any free port), got {port!r}")
         if port is None and pushgateway is None:
@@ -225,11 +133,18 @@ class PrometheusExporter:
             ("push_timeout_s", push_timeout_s, 1e-3),
             ("retry_backoff_s", retry_backoff_s, 0.0),
             ("max_backoff_s", max_backoff_s, 0.0),
+            ("scrape_interval_s", scrape_interval_s, 1e-3),
         ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= minimum:
                 raise ConfigError(name, f"must be a number >= {minimum}, got {value!r}")
         if not isinstance(final_push_attempts, int) or final_push_attempts < 1:
             raise ConfigError("final_push_attempts", f"must be an integer >= 1, got {final_push_attempts!r}")
+        self.scrape_interval_s = float(scrape_interval_s)
+        self.linger_s: float = config.setting_float("prometheus_linger_s", linger_s, env, 2.0 * self.scrape_interval_s, minimum=0.0)
+        if retention_s is not None:
+            retention_s = config.setting_float("retention_s", retention_s, {}, None, minimum=0.0)
+        if delete_on_close and retention_s is None:
+            retention_s = 2.0 * self.scrape_interval_s
         from prometheus_client import CollectorRegistry
 
         self.addr = addr
@@ -242,55 +157,25 @@ class PrometheusExporter:
         self.retry_backoff_s = float(retry_backoff_s)
         self.max_backoff_s = float(max_backoff_s)
         self.rank = str(rank) if rank is not None else (os.environ.get("RANK") or "0")
+        self.retention_s = retention_s
         self.delete_on_close = delete_on_close
         self.push_handler = push_handler
         self.registry = CollectorRegistry()
         self.collector = FootprintCollector(rank=self.rank)
         self.registry.register(self.collector)
-        self.pushes = 0
-        self.push_errors = 0
-        self.last_push_error: Optional[str] = None
-        self._group: Optional[Dict[str, str]] = None
+        self._pusher: Optional[Pusher] = None
+        if pushgateway is not None:
+            self._pusher = Pusher(pushgateway, job, timeout_s=self.push_timeout_s, handler=push_handler, retention_s=retention_s)
         self._next_push_s = 0.0
         self._backoff_s = self.retry_backoff_s
-        self._push_lock = threading.Lock()
-        self._server: Any = None
-        self._server_thread: Optional[threading.Thread] = None
+        self._exported = False
+        self._closed = False
+        self._server: Optional[MetricsServer] = None
+        self._started_s = time.monotonic()
         self.port: Optional[int] = None
         if port is not None:
-            self._serve(port)
-
-    # -- pull endpoint -------------------------------------------------------
-    def _serve(self, port: int) -> None:
-        """Serve the registry on ``addr:port`` from a daemon thread.
-
-        Like ``prometheus_client.start_http_server``, but the serving loop polls
-        for shutdown every 50 ms instead of 500 ms, so ``close()`` (and so the
-        tracker's ``stop()``) does not wait half a second.
-        """
-        import socket
-        from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-        from prometheus_client import make_wsgi_app
-        from prometheus_client.exposition import ThreadingWSGIServer
-
-        class _Server(ThreadingWSGIServer):
-            address_family = socket.AF_INET6 if ":" in self.addr else socket.AF_INET
-
-        class _QuietHandler(WSGIRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-                pass
-
-        try:
-            server = make_server(self.addr, port, make_wsgi_app(self.registry), _Server, handler_class=_QuietHandler)
-        except OSError as err:
-            raise ConfigError("port", f"cannot serve metrics on {self.addr}:{port} ({err}); choose another port, or 0 for any") from err
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wattprint-metrics-{server.server_address[1]}", daemon=True
-        )
-        thread.start()
-        self._server, self._server_thread = server, thread
-        self.port = int(server.server_address[1])
+            self._server = MetricsServer(self.registry, addr, port, is_final=lambda: self.collector.is_final)
+            self.port = self._server.port
 
     @property
     def url(self) -> Optional[str]:
@@ -299,11 +184,30 @@ class PrometheusExporter:
         host = f"[{self.addr}]" if ":" in self.addr else self.addr
         return f"http://{host}:{self.port}/metrics"
 
+    @property
+    def scrapes(self) -> int:
+        """Scrapes served by the pull endpoint so far (0 without one)."""
+        return self._server.scrapes if self._server is not None else 0
+
+    @property
+    def pushes(self) -> int:
+        return self._pusher.pushes if self._pusher is not None else 0
+
+    @property
+    def push_errors(self) -> int:
+        return self._pusher.errors if self._pusher is not None else 0
+
+    @property
+    def last_push_error(self) -> Optional[str]:
+        return self._pusher.last_error if self._pusher is not None else None
+
     # -- exporter protocol ------------------------------------------------------
     def on_sample(self, footprint: Footprint) -> None:
         """Expose the live footprint; push it when a periodic push is due. Never raises."""
+        if self._exported:  # a late sample never replaces the final values
+            return
         self.collector.update(footprint)
-        if self.pushgateway is None:
+        if self._pusher is None:
             return
         now = time.monotonic()
         if now < self._next_push_s:
@@ -315,13 +219,14 @@ class PrometheusExporter:
             self._backoff_s = min(self.max_backoff_s, max(self._backoff_s * 2, 1e-3))
 
     def export(self, footprint: Footprint) -> None:
-        """Expose the final footprint and push it (with retries).
+        """Expose the final footprint (final status, no live gauges) and push it (with retries).
 
         Raises:
             RuntimeError: every final push failed (the runner logs it; nothing else is affected).
         """
-        self.collector.update(footprint)
-        if self.pushgateway is None:
+        self.collector.update(footprint, final=True)
+        self._exported = True
+        if self._pusher is None:
             return
         delay = self.retry_backoff_s
         for attempt in range(self.final_push_attempts):
@@ -335,64 +240,48 @@ class PrometheusExporter:
         )
 
     def close(self) -> None:
-        """Shut the pull endpoint down (and delete the pushed group if asked). Safe to call twice."""
-        server, self._server = self._server, None
-        if server is not None:
-            try:
-                server.shutdown()
-                server.server_close()
-            except Exception:  # pragma: no cover - best effort
-                logger.debug("wattprint: error closing the metrics endpoint", exc_info=True)
-        if self._server_thread is not None:
-            self._server_thread.join(5.0)
-            self._server_thread = None
-        if self.delete_on_close and self.pushgateway is not None and self._group is not None:
-            try:
-                from prometheus_client import delete_from_gateway
+        """End the pull endpoint (after its linger when the final values were exposed) and
+        schedule the group's deletion when a retention is set. Returns at once; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server is not None:
+            self._server.linger_then_shutdown(self._linger_now())
+        if self._pusher is not None and self.retention_s is not None and self._exported and self._pusher.pushes:
+            self._pusher.delete_later(self.retention_s)
 
-                kwargs: Dict[str, Any] = {"handler": self.push_handler} if self.push_handler is not None else {}
-                delete_from_gateway(self.pushgateway, job=self.job, grouping_key=self._group, timeout=self.push_timeout_s, **kwargs)
-            except Exception as err:
-                logger.warning("wattprint: could not delete the run from the Pushgateway at %s (%s)", self.pushgateway, err)
+    def _linger_now(self) -> float:
+        """The linger that applies at close: none without final values, or when the endpoint has run
+        longer than the linger and was never scraped (no Prometheus is watching it)."""
+        assert self._server is not None
+        if not self._exported:
+            return 0.0
+        if self._server.scrapes == 0 and time.monotonic() - self._started_s > self.linger_s:
+            return 0.0
+        return self.linger_s
+
+    def wait_closed(self, timeout_s: Optional[float] = None) -> bool:
+        """Wait for the endpoint's linger to end (True when it is down, or there is none)."""
+        return True if self._server is None else self._server.closed.wait(timeout_s)
 
     # -- push ----------------------------------------------------------------------
     def _group_for(self, footprint: Footprint) -> Dict[str, str]:
-        if self._group is None:
+        assert self._pusher is not None
+        if self._pusher.group is None:
             group = {"run_id": str(footprint.run_id), "rank": self.rank}
             if self.grouping_key is not None:
                 group = {str(k): str(v) for k, v in self.grouping_key.items()}
-            self._group = group
-        return self._group
+            self._pusher.group = group
+        return self._pusher.group
 
     def _push(self, footprint: Footprint) -> bool:
-        """One push; True when it went through. Logs the first failure, counts the rest."""
-        from prometheus_client import push_to_gateway
-
-        assert self.pushgateway is not None
-        with self._push_lock:
-            try:
-                kwargs: Dict[str, Any] = {"handler": self.push_handler} if self.push_handler is not None else {}
-                push_to_gateway(
-                    self.pushgateway,
-                    job=self.job,
-                    registry=self.registry,
-                    grouping_key=self._group_for(footprint),
-                    timeout=self.push_timeout_s,
-                    **kwargs,
-                )
-            except Exception as err:
-                self.push_errors += 1
-                self.last_push_error = f"{type(err).__name__}: {err}"
-                if self.push_errors == 1:
-                    logger.warning(
-                        "wattprint: push to the Pushgateway at %s failed (%s); retrying with backoff, the run goes on",
-                        self.pushgateway,
-                        self.last_push_error,
-                    )
-                return False
-            self.pushes += 1
+        """One push of the exposition; True when it went through."""
+        assert self._pusher is not None
+        self._group_for(footprint)
+        ok = self._pusher.push(self.registry)
+        if ok:
             self._backoff_s = self.retry_backoff_s
-            return True
+        return ok
 
     def __repr__(self) -> str:
         return f"PrometheusExporter(url={self.url!r}, pushgateway={self.pushgateway!r})"

@@ -13,6 +13,7 @@ def _isolated_wattprint_env(monkeypatch, tmp_path):
         if key.startswith("WATTPRINT_"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "wattprint-runs"))
+    monkeypatch.setenv("WATTPRINT_PROMETHEUS_LINGER_S", "0")  # tests that need the linger pass linger_s
     yield
 
 

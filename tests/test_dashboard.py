@@ -40,7 +40,7 @@ def scraped():
         wp.ReplaySensor([(0, 300.0), (5, 600.0)], component_id="gpu:0", kind="gpu", name="NVIDIA H100 80GB HBM3"),
         wp.ReplaySensor([(0, 80.0)], component_id="cpu:package-0", kind="cpu", measured=False, name="Replay CPU"),
     ]
-    exporter = PrometheusExporter(port=0)
+    exporter = PrometheusExporter(port=0, linger_s=0)
     t = wp.Tracker(
         "dash", run_id="dash-run", save=False, interval_s=math.inf, clock=clock, handle_signals=False,
         sensors=sensors, exporters=[exporter], total_steps=100, region="IE",

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -55,7 +56,7 @@ def _energy_by_component(text: str) -> dict:
 
 
 def test_live_endpoint_is_scraped_and_energy_rises():
-    exp = ObservedExporter(port=0, rank=3)
+    exp = ObservedExporter(port=0, rank=3, linger_s=30.0)
     t, clock = replay_tracker([exp], project="scrape-me", run_id="live-1", save=False, total_steps=10)
     t.start()
     try:
@@ -91,7 +92,7 @@ def test_live_endpoint_is_scraped_and_energy_rises():
     assert samples_of(second, "wattprint_progress_ratio")[0].value == pytest.approx(0.5)
     assert samples_of(second, "wattprint_forecast_energy_joules")[0].value == pytest.approx(1250.0)
     (info,) = samples_of(second, "wattprint_run_info")
-    assert info.labels["status"] == "partial" and info.value == 1
+    assert info.labels["status"] == "running" and info.value == 1
 
     # carbon and water in base units, and consistent with the footprint's own figures
     fp = t.footprint
@@ -102,7 +103,16 @@ def test_live_endpoint_is_scraped_and_energy_rises():
     fac = samples_of(second, "wattprint_facility_energy_joules_total")[0].value
     assert fac == pytest.approx(625.0 * fp.get("factors.pue.value"))
 
-    # the endpoint is shut down with the run
+    # after the run the endpoint lingers with the final values (status completed, no live power),
+    # and goes down once a scrape has seen them
+    final = scrape(exp.url)
+    (info,) = samples_of(final, "wattprint_run_info")
+    assert info.labels["status"] == "completed"
+    assert samples_of(final, "wattprint_power_watts") == [] and samples_of(final, "wattprint_forecast_energy_joules") == []
+    assert {s.labels["component"]: s.value for s in samples_of(final, "wattprint_energy_joules_total")} == pytest.approx(
+        {c["id"]: c["energy_j"] for c in fp.get("components")}
+    )
+    assert exp.wait_closed(10.0)
     with pytest.raises(OSError):
         scrape(exp.url)
 
@@ -149,7 +159,7 @@ def test_binds_loopback_by_default():
     exp = PrometheusExporter(port=0)
     try:
         assert exp.addr == "127.0.0.1"
-        assert exp._server.server_address[0] == "127.0.0.1"
+        assert exp._server._server.server_address[0] == "127.0.0.1"
         assert exp.url == f"http://127.0.0.1:{exp.port}/metrics"
     finally:
         exp.close()
@@ -201,22 +211,49 @@ def test_periodic_push_during_the_run(pushgateway):  # noqa: F811
         live = {s.labels["component"]: s.value for s in _gateway_samples(pushgateway, "wattprint_energy_joules_total", "periodic-1")}
         assert live["gpu:0"] == pytest.approx(200.0)
         (info,) = _gateway_samples(pushgateway, "wattprint_run_info", "periodic-1")
-        assert info.labels["status"] == "partial"
+        assert info.labels["status"] == "running"
+        assert _gateway_samples(pushgateway, "wattprint_power_watts", "periodic-1")
     finally:
         t.stop()
     final = {s.labels["component"]: s.value for s in _gateway_samples(pushgateway, "wattprint_energy_joules_total", "periodic-1")}
     assert final["gpu:0"] == pytest.approx(200.0)
     assert exp.pushes == 2
+    # the final push replaced the group: counters and the final status stay, the live gauges are gone
+    (info,) = _gateway_samples(pushgateway, "wattprint_run_info", "periodic-1")
+    assert info.labels["status"] == "completed"
+    assert _gateway_samples(pushgateway, "wattprint_power_watts", "periodic-1") == []
 
 
-def test_delete_on_close_removes_the_group(pushgateway):  # noqa: F811
-    exp = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"), delete_on_close=True)
+def test_delete_on_close_waits_for_a_scrape_then_removes_the_group(pushgateway):  # noqa: F811
+    exp = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"), delete_on_close=True, scrape_interval_s=0.25)
     t, clock = replay_tracker([exp], run_id="gone-1", save=False)
     t.start()
     clock.advance(1.0)
     t.stop()
     assert exp.pushes == 1
+    # kept for two scrape intervals, so a scrape sees the final push first
+    assert _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1")
+    deadline = time.monotonic() + 10.0
+    while _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1") == []
+
+
+def test_retention_sweep_deletes_old_groups_of_ended_runs(pushgateway):  # noqa: F811
+    old = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"))
+    t, clock = replay_tracker([old], run_id="old-1", save=False)
+    t.start()
+    clock.advance(1.0)
+    t.stop()
+    assert _gateway_samples(pushgateway, "wattprint_run_info", "old-1")
+    time.sleep(0.3)
+    new = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"), retention_s=0.2)
+    t, clock = replay_tracker([new], run_id="new-1", save=False)
+    t.start()
+    clock.advance(1.0)
+    t.stop()
+    assert {"run_id": "old-1", "rank": "0"} in new._pusher.swept
+    assert _gateway_samples(pushgateway, "wattprint_run_info", "old-1") == []
 
 
 def test_dead_pushgateway_never_breaks_the_run_or_the_pull_endpoint(tmp_path, caplog):
