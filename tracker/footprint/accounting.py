@@ -160,6 +160,10 @@ def peak_flops(components: Sequence[Mapping[str, Any]]) -> Optional[float]:
     total = 0.0
     gpus = [c for c in components if c.get("kind") == "gpu"]
     for c in gpus:
+        given = (c.get("info") or {}).get("peak_flops_per_s")  # an accelerator the table lacks (planner, issue 15)
+        if isinstance(given, (int, float)) and given > 0:
+            total += given * _count(c)
+            continue
         spec = lookup_accelerator(str(c.get("name") or ""))
         if spec is None or not spec.peak_bf16_flops:
             return None
@@ -170,6 +174,10 @@ def peak_flops(components: Sequence[Mapping[str, Any]]) -> Optional[float]:
 def _device_embodied(c: Mapping[str, Any]) -> Optional[Tuple[str, float, Optional[float], Optional[float], float, str]]:
     """(model, kgCO2e, low, high, lifetime years, source) of a GPU or CPU component, or ``None`` when unknown."""
     name = str(c.get("name") or "")
+    info = c.get("info") or {}
+    if isinstance(info.get("embodied_kgco2e"), (int, float)):  # given per device (planner, issue 15)
+        life_given = info.get("lifetime_years") or DEFAULT_LIFETIME_YEARS
+        return name, float(info["embodied_kgco2e"]), info.get("embodied_low_kgco2e"), info.get("embodied_high_kgco2e"), life_given, str(info.get("embodied_source") or "given")
     if c.get("kind") == "gpu":
         spec = lookup_accelerator(name)
         if spec is None or spec.embodied_kgco2e is None:
@@ -196,7 +204,7 @@ def embodied(components: Sequence[Mapping[str, Any]], duration_s: float, factors
     kg = lo = hi = 0.0
     override = factors.lifetime_years
     for c in components:
-        if c.get("kind") not in ("gpu", "cpu"):
+        if c.get("kind") not in ("gpu", "cpu") and "embodied_kgco2e" not in (c.get("info") or {}):
             continue
         spec = _device_embodied(c)
         if spec is None:
@@ -206,11 +214,12 @@ def embodied(components: Sequence[Mapping[str, Any]], duration_s: float, factors
         count = _count(c)
         life_v = override or life
         life_lo, life_hi = (override, override) if override else LIFETIME_RANGE_YEARS
-        share = duration_s / (life_v * SECONDS_PER_YEAR)
+        use = float((c.get("info") or {}).get("usage_share") or 1.0)  # share of the lifetime in use (BLOOM: 0.85; issue 15)
+        share = duration_s / (life_v * SECONDS_PER_YEAR * use)
         d_kg = emb * count * share
         kg += d_kg
-        lo += (emb_lo if emb_lo is not None else emb) * count * duration_s / (max(life_hi, life_v) * SECONDS_PER_YEAR)
-        hi += (emb_hi if emb_hi is not None else emb) * count * duration_s / (min(life_lo, life_v) * SECONDS_PER_YEAR)
+        lo += (emb_lo if emb_lo is not None else emb) * count * duration_s / (max(life_hi, life_v) * SECONDS_PER_YEAR * use)
+        hi += (emb_hi if emb_hi is not None else emb) * count * duration_s / (min(life_lo, life_v) * SECONDS_PER_YEAR * use)
         devices.append(
             {
                 "component": c.get("id"),
@@ -219,6 +228,7 @@ def embodied(components: Sequence[Mapping[str, Any]], duration_s: float, factors
                 "embodied_kgco2e": emb,
                 "lifetime_years": life_v,
                 "share": share,
+                **({"usage_share": use} if use != 1.0 else {}),
                 "kg": d_kg,
                 "source": source,
             }
@@ -266,9 +276,10 @@ def account(
         e = float(c.get("energy_j") or 0.0)
         u = c.get("uncertainty_rel")
         u = float(u) if isinstance(u, (int, float)) and u >= 0 else 0.5
+        u_lo, u_hi = c.get("uncertainty_low_rel"), c.get("uncertainty_high_rel")  # an asymmetric band (planner, issue 15)
         it_j += e
-        it_lo += e * max(0.0, 1.0 - u)
-        it_hi += e * (1.0 + u)
+        it_lo += e * max(0.0, 1.0 - (float(u_lo) if isinstance(u_lo, (int, float)) else u))
+        it_hi += e * (1.0 + (float(u_hi) if isinstance(u_hi, (int, float)) else u))
     it_kwh = it_j / J_PER_KWH
     pue_lo, pue_hi = factors.pue.range
     pue = factors.pue.value

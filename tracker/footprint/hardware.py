@@ -51,13 +51,14 @@ class CpuSpec:
 
 @dataclass(frozen=True)
 class AcceleratorSpec:
-    """One accelerator model. Units: ``tdp_w`` W, ``peak_bf16_flops`` FLOP/s (dense),
+    """One accelerator model. Units: ``tdp_w`` W (``None`` where no figure is published, e.g. TPU v5e+),
+    ``peak_bf16_flops`` FLOP/s (dense),
     ``embodied_kgco2e`` kgCO2e per device (cradle-to-gate), ``lifetime_years`` years."""
 
     model: str
     match: str
     vendor: str
-    tdp_w: float
+    tdp_w: Optional[float]
     peak_bf16_flops: Optional[float]
     embodied_kgco2e: Optional[float]
     embodied_low_kgco2e: Optional[float]
@@ -96,7 +97,7 @@ def accelerator_table() -> List[AcceleratorSpec]:
             model=r["model"],
             match=r["match"].lower(),
             vendor=r["vendor"],
-            tdp_w=float(r["tdp_w"]),
+            tdp_w=opt_float(r["tdp_w"]),
             peak_bf16_flops=opt_float(r["peak_bf16_flops"]),
             embodied_kgco2e=opt_float(r["embodied_kgco2e"]),
             embodied_low_kgco2e=opt_float(r["embodied_low_kgco2e"]),
