@@ -19,7 +19,9 @@ The package, one job per module: ``load`` (find and read footprints, fold or
 merge the per-rank files of distributed jobs), ``summary`` (one flat record
 per run), ``what_if`` (re-price for other regions), ``tables`` (display
 tables), ``render`` (text, Markdown, JSON, CSV), ``html`` (a self-contained
-page) and ``plot`` (PNG figures, needs matplotlib). It imports only the base
+page), ``plot`` (PNG figures, needs matplotlib) and ``standards`` (SCI, EU AI Act fields,
+SPDX 3.0.1, CycloneDX 1.6 and BoAmps 1.1 documents: ``to_sci``, ``to_ai_act``,
+``to_spdx``, ``to_cyclonedx``, ``to_boamps``). It imports only the base
 modules and the footprint layer.
 
 Failure modes: a path that does not exist, or a file named explicitly that is
@@ -46,6 +48,8 @@ from wattprint.report.render import (
     render_tables,
     report_tables,
 )
+from wattprint.report.standards import FORMATS as STANDARD_FORMATS
+from wattprint.report.standards import to_ai_act, to_boamps, to_cyclonedx, to_sci, to_spdx
 from wattprint.report.summary import SUMMARY_FIELDS, summarize
 from wattprint.report.tables import Table, comparison_table, run_tables, what_if_table
 from wattprint.report.what_if import WHAT_IF_FIELDS, what_if
@@ -63,4 +67,5 @@ __all__ = [
     "run_tables", "comparison_table", "what_if_table", "render", "render_tables",
     "format_energy", "format_carbon", "format_water", "format_duration", "format_power",
     "report_tables", "html_table",
+    "STANDARD_FORMATS", "to_ai_act", "to_sci", "to_spdx", "to_cyclonedx", "to_boamps",
 ]
