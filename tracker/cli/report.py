@@ -5,6 +5,8 @@
     wattprint report run1.json run2.json --format md
     wattprint report wattprint-runs --what-if IE,SG,US-VA --pue 1.2
     wattprint report wattprint-runs --html report.html
+    wattprint report runs/r1.json --format sci --functional-unit token
+    wattprint report runs/r1.json --format spdx -o r1.spdx.json   # also ai-act, cyclonedx, boamps
 
 Exit codes: 0 done; 1 a file could not be written or matplotlib is missing;
 2 bad input (no such path, not a footprint, no footprint found, unknown region).
@@ -25,6 +27,7 @@ from typing import Any, Callable, List
 from wattprint.cli._flags import describe
 from wattprint.errors import ConfigError, PlotUnavailable, ReportError
 from wattprint.report.render import FORMATS
+from wattprint.report.standards import FORMATS as STANDARD_FORMATS
 
 __all__ = ["register"]
 
@@ -44,7 +47,11 @@ def register(subparsers: Any) -> None:
         description="Report on footprints: <run_id>.json files or output folders holding them.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="footprint files or folders (default: ./wattprint-runs or WATTPRINT_OUTPUT_DIR)")
-    p.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default table)")
+    p.add_argument("--format", "-f", choices=FORMATS + STANDARD_FORMATS, default="table",
+                   help="output format (default table); ai-act, sci, spdx, cyclonedx, boamps: a reporting standard's document of one run")
+    p.add_argument("--functional-unit", metavar="UNIT", help="with --format sci: run, token, sample, step, request, or name:count (default run)")
+    p.add_argument("--parameters", type=float, metavar="N", help="with --format sci or boamps: the model's parameter count")
+    p.add_argument("--output", "-o", metavar="FILE", help="with a standard's --format: write the document to FILE instead of stdout")
     p.add_argument("--plot", metavar="FILE.png", help="write the power timeline and breakdown to this PNG (needs matplotlib)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the plots and the tables")
     p.add_argument("--what-if", type=_regions, default=[], metavar="R1,R2", help="re-price the measured energy for these regions, e.g. IE,SG,US-VA")
@@ -88,6 +95,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.format in STANDARD_FORMATS or args.functional_unit or args.output:
+        from wattprint.cli.standards import cmd_standard
+
+        return cmd_standard(args, fps)
     try:
         text = report.render(fps, args.format, regions=args.what_if, pue=args.pue, details=not args.summary)
     except ConfigError as err:

@@ -1,0 +1,76 @@
+"""``wattprint report RUN --format ai-act|sci|spdx|cyclonedx|boamps``: one run's standard document.
+
+The document is printed as JSON (or written to ``--output`` atomically). Options:
+``--functional-unit`` (SCI only: ``run``, ``token``, ``sample``, ``step``, ``request`` or
+``name:count``) and ``--parameters`` (SCI and BoAmps: the model's parameter count).
+
+Exit codes: 0 done; 1 the output file could not be written; 2 bad input (several runs
+where one is needed, an option the format does not take, a functional unit the run did
+not count), the message naming the flag.
+
+Failure modes: as above; nothing is written on a bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, Sequence
+
+from wattprint.cli._flags import describe
+from wattprint.errors import ConfigError
+
+__all__ = ["cmd_standard"]
+
+_OPTIONS = {"functional_unit": ("sci",), "parameters": ("sci", "boamps")}
+
+
+def _fail(message: str) -> int:
+    print(f"wattprint report: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_standard(args: argparse.Namespace, footprints: Sequence[Any]) -> int:
+    """Build, print or write the document of the one footprint in ``footprints``."""
+    from wattprint._io import atomic_write_text
+    from wattprint.report import standards
+
+    fmt = args.format
+    if fmt not in standards.FORMATS:
+        flag = "--functional-unit" if args.functional_unit else "--output"
+        return _fail(f"{flag} goes with a standard's --format ({', '.join(standards.FORMATS)}), not --format {fmt}")
+    options: Dict[str, Any] = {}
+    for dest, formats in _OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if fmt not in formats:
+            return _fail(f"--{dest.replace('_', '-')} goes with --format {' or '.join(formats)}, not --format {fmt}")
+        options[dest] = value
+    if len(footprints) != 1:
+        ids = ", ".join(fp.run_id for fp in footprints[:5])
+        return _fail(f"--format {fmt} documents one run; got {len(footprints)} ({ids}{', ...' if len(footprints) > 5 else ''}): give one RUN.json")
+    try:
+        document = standards.build(fmt, footprints[0], **options)
+    except ConfigError as err:
+        return _fail(describe(err, {"format": "--format", **flag_map_of(args)}))
+    text = standards.dumps(document)
+    if not args.output:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    try:
+        atomic_write_text(args.output, text)
+    except OSError as err:
+        print(f"wattprint report: cannot write {args.output}: {err}", file=sys.stderr)
+        return 1
+    print(f"wattprint report: wrote {args.output} ({fmt})", file=sys.stderr)
+    return 0
+
+
+def flag_map_of(args: argparse.Namespace) -> Dict[str, str]:
+    """The flags of the report subcommand (``functional_unit`` -> ``--functional-unit``...)."""
+    flags = dict(getattr(args, "flag_names", {}) or {})
+    flags.setdefault("functional_unit", "--functional-unit")
+    flags.setdefault("parameters", "--parameters")
+    return flags
