@@ -50,10 +50,14 @@ def main() -> None:
 
     fp = cb.footprint
     if fp is not None and trainer.state.is_world_process_zero:
+        j_per_token = fp.get("work.j_per_token")
         print(
             f"{fp.get('work.steps')} steps (trainer: {trainer.state.global_step}), {fp.get('work.tokens')} tokens, "
-            f"{fp.energy_j:.1f} J, {fp.get('work.j_per_token')} J/token, {fp.get('carbon.total_kg') * 1000:.4f} g CO2e"
+            f"{fp.energy_j:.1f} J, {'–' if j_per_token is None else f'{j_per_token:.3g}'} J/token, "
+            f"{fp.get('carbon.total_kg') * 1000:.4f} g CO2e"
         )
+        if cb.dt is not None and cb.dt.json_path:
+            print(f"  footprint written to {cb.dt.json_path}")
 
 
 if __name__ == "__main__":

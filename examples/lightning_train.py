@@ -61,6 +61,8 @@ def main() -> None:
         print(f"{fp.get('work.steps')} steps (trainer: {trainer.global_step}), {fp.energy_j:.1f} J, {fp.get('carbon.total_kg') * 1000:.4f} g CO2e")
         for w in fp["windows"]:
             print(f"  {w['name']}: {w['energy_j']:.2f} J in {w['duration_s']:.2f} s")
+        if wattprint_cb.dt is not None and wattprint_cb.dt.json_path:
+            print(f"  footprint written to {wattprint_cb.dt.json_path}")
 
 
 if __name__ == "__main__":

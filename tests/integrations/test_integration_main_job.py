@@ -31,3 +31,15 @@ def test_main_job_prints_progress_then_its_footprint(tmp_path):
     assert os.path.dirname(os.path.abspath(path)) == str(tmp_path)
     doc = json.load(open(path))
     assert doc["status"] == "completed" and doc["work"]["steps"] == 40
+
+
+@pytest.mark.slow
+def test_lightning_example_says_where_the_footprint_went(tmp_path):
+    example = os.path.join(os.path.dirname(EXAMPLE), "lightning_train.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATTPRINT_")}
+    env["OMP_NUM_THREADS"] = "1"
+    proc = subprocess.run([sys.executable, example, "--epochs", "1", "--output-dir", str(tmp_path)], cwd=str(tmp_path),
+                          env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    path = proc.stdout.rsplit("footprint written to ", 1)[1].strip()
+    assert os.path.dirname(path) == str(tmp_path) and json.load(open(path))["status"] == "completed"
