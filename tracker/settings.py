@@ -231,6 +231,10 @@ class TrackerSettings:
     prefill_token_weight: float = 0.25
     decode_token_weight: float = 1.0
     job: bool = True
+    attribution: str = "job"
+    idle_power_w: Mapping[str, float] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    proc_root: Optional[str] = None
+    cgroup_root: Optional[str] = None
     factor_args: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}), compare=False)
 
     @classmethod
@@ -264,6 +268,8 @@ class TrackerSettings:
         event: Any = None,
         accounting_options: Optional[Mapping[str, Any]] = None,
         job: Any = None,
+        attribution: Optional[str] = None,
+        idle_power_w: Optional[Mapping[str, float]] = None,
         **factor_kwargs: Any,
     ) -> "TrackerSettings":
         """Resolve and check every setting a :class:`~wattprint.Tracker` takes, with its keyword names.
@@ -321,6 +327,10 @@ class TrackerSettings:
             prefill_token_weight=setting_float("prefill_token_weight", prefill_token_weight, env, 0.25, minimum=0.0),
             decode_token_weight=setting_float("decode_token_weight", decode_token_weight, env, 1.0, minimum=0.0),
             job=_job_flag(job, env),
+            attribution=_attribution(attribution, env),
+            idle_power_w=_idle_power_w(idle_power_w, env),
+            proc_root=_env_folder("WATTPRINT_PROC_ROOT", env, "the proc file system (e.g. /proc)"),
+            cgroup_root=_env_folder("WATTPRINT_CGROUP_ROOT", env, "the cgroup hierarchy (e.g. /sys/fs/cgroup)"),
             factor_args=types.MappingProxyType(factor_args),
         )
 
@@ -332,6 +342,45 @@ def _job_flag(value: Any, env: Mapping[str, str]) -> bool:
     if all(hasattr(value, a) for a in ("job_id", "rank", "world_size")):
         return True
     raise ConfigError("job", f"must be True, False or a wattprint JobContext, got {value!r}")
+
+
+def _attribution(value: Optional[str], env: Mapping[str, str]) -> str:
+    """``attribution``: ``"job"`` (the job's share of shared components, the default) or ``"node"`` (the whole node's)."""
+    raw = setting_str("attribution", value, env, "job")
+    mode = raw.strip().lower()
+    if mode not in ("job", "node"):
+        raise ConfigError("attribution" if value is not None else "WATTPRINT_ATTRIBUTION", f"must be 'job' or 'node', got {raw!r}")
+    return mode
+
+
+def _idle_power_w(value: Optional[Mapping[str, float]], env: Mapping[str, str]) -> Mapping[str, float]:
+    """``idle_power_w``: idle watts by component id or kind (``{"cpu": 20, "gpu:0": 60}``), or
+    ``WATTPRINT_IDLE_POWER_W`` as ``cpu=20,gpu:0=60``; each >= 0."""
+    setting = "idle_power_w"
+    if value is None:
+        raw = env.get("WATTPRINT_IDLE_POWER_W", "").strip()
+        if not raw:
+            return types.MappingProxyType({})
+        setting, value = "WATTPRINT_IDLE_POWER_W", {}
+        for part in raw.split(","):
+            key, sep, num = part.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(setting, f"must be id=watts pairs separated by commas (cpu=20,gpu:0=60), got {raw!r}")
+            value[key.strip()] = num.strip()  # type: ignore[index]
+    if not isinstance(value, Mapping):
+        raise ConfigError(setting, f"must be a mapping of component id or kind to watts, got {value!r}")
+    out = {str(k): setting_float(setting, v, {}, None, minimum=0.0) for k, v in value.items()}
+    return types.MappingProxyType({k: v for k, v in out.items() if v is not None})
+
+
+def _env_folder(var: str, env: Mapping[str, str], what: str) -> Optional[str]:
+    """A root named by ``var`` must be a folder (a test seam; unset means the real one)."""
+    raw = env.get(var)
+    if not raw:
+        return None
+    if not os.path.isdir(raw):
+        raise ConfigError(var, f"{raw} is not a folder; give {what} or leave it unset")
+    return raw
 
 
 def _powercap_root(value: Optional[str], env: Mapping[str, str]) -> Optional[str]:

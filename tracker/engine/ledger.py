@@ -37,7 +37,7 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.sensors.base import Component, Gap, Sensor
 from wattprint.engine.timeline import Point, Timeline, TimelineView
@@ -96,6 +96,7 @@ class Ledger:
         self.peak_power_w: Dict[str, float] = {cid: 0.0 for cid in self.ids}
         self._peak_ref: Dict[str, Tuple[float, float]] = {}
         self.timeline = Timeline(self.ids, max_timeline_points)
+        self.observer: Optional[Callable[[float, Mapping[str, float]], None]] = None  # attribution's hook; never raises
         self.errors_logged: set = set()
         self.baseline_j: Dict[str, float] = {cid: 0.0 for cid in self.ids}
         self.t0_s = 0.0
@@ -160,6 +161,10 @@ class Ledger:
             self.read_bounded(now_s)
         else:
             self._read_direct(now_s, self.sensors if sensors is None else sensors)
+        if self.observer is not None:  # attribution sees each interval's readings
+            with self.lock:
+                done = {cid: self.energy_j[cid] for cid in self.ids if self.read_at_s.get(cid) == now_s}
+            self.observer(now_s, done)
 
     def _read_direct(self, now_s: float, sensors: Iterable[Sensor]) -> None:
         for sensor in sensors:

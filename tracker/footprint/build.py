@@ -86,9 +86,33 @@ class WorkCounts:
         return {"steps": self.steps, "samples": self.samples, "tokens": self.tokens, "flops": self.flops if self.flops_given else None}
 
 
-def component_entry(comp: Any, energy_j: float, duration_s: float, peak_power_w: float) -> Dict[str, Any]:
-    """The footprint entry of a measured component (an object with the sensor ``Component`` fields)."""
+def component_entry(comp: Any, energy_j: float, duration_s: float, peak_power_w: float,
+                    attribution: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:  # fmt: skip
+    """The footprint entry of a measured component (an object with the sensor ``Component`` fields).
+
+    ``energy_j`` is what the device or socket drew. With ``attribution`` (an attributor's figures:
+    ``energy_j`` the job's share, ``idle_energy_j``, ``method``, ``uncertainty_rel``, ``bounds_j``...)
+    the entry's ``energy_j`` is the job's (unless ``method`` is ``node``), ``node_energy_j`` the drawn
+    figure, and the uncertainty is widened by the attribution's (docs/attribution.md).
+    """
     energy_j = max(0.0, energy_j)
+    node_j, u_rel = energy_j, comp.uncertainty_rel
+    extra: Dict[str, Any] = {}
+    info = dict(comp.info)
+    if attribution is not None:
+        method = str(attribution.get("method") or "node")
+        if method != "node":
+            energy_j = max(0.0, min(node_j, float(attribution.get("energy_j") or 0.0)))
+            u_rel = max(u_rel, float(attribution.get("uncertainty_rel") or 0.0))
+            lo, hi = attribution.get("bounds_j") or (energy_j * (1 - u_rel), energy_j * (1 + u_rel))
+        else:
+            lo, hi = node_j * max(0.0, 1 - u_rel), node_j * (1 + u_rel)
+        extra = {"node_energy_j": node_j, "idle_energy_j": max(0.0, min(energy_j, float(attribution.get("idle_energy_j") or 0.0))),
+                 "attribution": method, "bounds_j": [max(0.0, float(lo)), max(float(lo), float(hi))]}  # fmt: skip
+        info["attribution"] = {k: v for k, v in attribution.items() if k not in ("energy_j", "node_energy_j", "idle_energy_j",
+                                                                                  "method", "bounds_j", "uncertainty_rel")}  # fmt: skip
+        if method != "node":
+            info["attribution"]["unattributed_j"] = max(0.0, node_j - energy_j)
     return {
         "id": comp.id,
         "kind": comp.kind,
@@ -98,9 +122,10 @@ def component_entry(comp: Any, energy_j: float, duration_s: float, peak_power_w:
         "energy_j": energy_j,
         "mean_power_w": energy_j / duration_s if duration_s > 0 else 0.0,
         "peak_power_w": peak_power_w,
-        "uncertainty_rel": comp.uncertainty_rel,
+        "uncertainty_rel": u_rel,
         "scope": comp.scope,
-        "info": dict(comp.info),
+        **extra,
+        "info": info,
     }
 
 

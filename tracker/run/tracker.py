@@ -42,10 +42,10 @@ from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
 from wattprint.engine.sensors.discovery import SourceNote, discover
 from wattprint.errors import WattprintError
-from wattprint.footprint.build import WindowLog, WorkCounts, assemble, component_entry, status_notes
+from wattprint.footprint.build import WindowLog, WorkCounts, assemble, status_notes
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
-from wattprint.run import hooks, outputs
+from wattprint.run import attribution as run_attribution, hooks, outputs
 from wattprint.run import serving
 from wattprint.run import job as job_run
 from wattprint.run.decorator import check_settings, track
@@ -86,6 +86,7 @@ class Tracker:
         requests_log: file name in ``output_dir`` for one JSON line per served request (see :meth:`request`).
         request_retention_s, prefill_token_weight, decode_token_weight: request attribution (:mod:`wattprint.run.requests`).
         job: the job this run is a rank of: ``None`` reads it from the environment (``WATTPRINT_JOB``; :mod:`wattprint.run.job`), ``False`` none, or a :class:`~wattprint.JobContext`.
+        attribution, idle_power_w: ``"job"`` (default; ``WATTPRINT_ATTRIBUTION``) puts the job's share of shared GPUs/CPU/RAM in ``energy_j``, ``"node"`` the whole node's; idle watts by id or kind (``WATTPRINT_IDLE_POWER_W``; docs/attribution.md).
         clock, event: injected clock and sampler stop event (tests).
         env: environment mapping to read ``WATTPRINT_*`` from (default ``os.environ``).
 
@@ -113,6 +114,8 @@ class Tracker:
         prefill_token_weight: Optional[float] = None,
         decode_token_weight: Optional[float] = None,
         job: Any = None,
+        attribution: Optional[str] = None,
+        idle_power_w: Optional[Mapping[str, float]] = None,
     ) -> None:  # fmt: skip
         settings_args = {k: v for k, v in locals().items() if k not in ("self", "sensors", "clock", "event")}
         self.settings = s = TrackerSettings.resolve(**settings_args)  # every setting is checked here, or raises
@@ -166,7 +169,7 @@ class Tracker:
                     gpu=s.gpu, cpu=s.cpu, ram=s.ram, powercap_root=s.powercap_root, cpu_tdp_w=s.cpu_tdp_w,
                     power_interval_s=s.power_interval_s, env=self._env, cpu_lookup=lookup_cpu,
                 )  # fmt: skip
-            self._ledger = Ledger(sensors, s.max_timeline_points)
+            self._ledger, self._attributor = run_attribution.open_ledger(sensors, s, self._env, self._clock is not SYSTEM_CLOCK)
             self._started_at = self._clock.utc_now()
             self._last_checkpoint_s = now = self._clock.monotonic()
             self._ledger.start(now)
@@ -340,13 +343,12 @@ class Tracker:
         ledger = self._ledger
         assert ledger is not None and self._started_at is not None
         duration_s = max(0.0, now - ledger.t0_s)
-        energy = ledger.energy_since_start_j()
-        comps = [component_entry(c, energy[c.id], duration_s, ledger.peak_power_w.get(c.id, 0.0)) for c in ledger.components]
         gaps = ledger.gap_records(now)
         with self._lock:
             work = self._work.to_dict()
             windows, totals = self._windows.raw(), self._windows.totals()
             annotations, notes = dict(self._annotations), list(self._notes)
+        comps = run_attribution.attributed_components(ledger, self._attributor, duration_s, annotations)  # job's shares
         status = status_notes(status, final, gaps, self._interrupted, notes)
         notes += error_notes(self._runners)
         header = {"schema": SCHEMA_ID, "run_id": self.run_id, "project": self.project, "status": status,

@@ -13,18 +13,44 @@ that GPU from this reading (the ledger opens a gap, :meth:`ChannelSensor.last_er
 says why) and breaks the power integration, so the hole is never bridged; a
 counter reset or impossible jump is recorded with :meth:`Sensor.record_gap`.
 Any other exception escapes ``read`` (the ledger counts the whole sensor as failed).
+
+:class:`GpuUsage` is what a vendor can say about who uses one GPU (its process list,
+per-process SM utilisation, a MIG slice's share of its parent); :meth:`ChannelSensor.gpu_usage`
+returns ``None`` where the vendor says nothing (the attributor then treats the GPU as the job's).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor, SensorMode
 from wattprint.errors import SensorError
 
-__all__ = ["GpuChannel", "ChannelSensor"]
+__all__ = ["GpuChannel", "ChannelSensor", "GpuUsage"]
+
+
+@dataclass
+class GpuUsage:
+    """Who used one GPU since the previous query.
+
+    Attributes:
+        processes: ``(pid, used_memory_bytes or None)`` of the compute processes NVML lists now
+            (pids in the host's PID namespace); ``None`` when the driver cannot list them.
+        sm_util: per pid, the sum of its SM-utilisation samples (percent) since the previous query;
+            ``None`` when per-process utilisation is not supported, ``{}`` when no sample is new.
+        last_seen_us: the newest sample's timestamp (µs), to pass back next time.
+        mig_slice: for a MIG instance, its share of the parent GPU's compute (SMs), else ``None``.
+        mig: the channel is a MIG instance (its energy is the parent's).
+    """
+
+    processes: Optional[List[Tuple[int, Optional[int]]]]
+    sm_util: Optional[Dict[int, float]]
+    last_seen_us: int = 0
+    mig_slice: Optional[float] = None
+    mig: bool = False
 
 
 class GpuChannel:
@@ -122,6 +148,16 @@ class ChannelSensor(Sensor):
                 ch.last_ok_s = now_s
                 out[ch.component_id] = ch.energy_j
         return out
+
+    def gpu_usage(self, component_id: str, since_us: int) -> Optional[GpuUsage]:
+        """Who used this GPU since ``since_us`` (``None``: the vendor cannot say). Never raises."""
+        return None
+
+    def channel(self, component_id: str) -> Optional[GpuChannel]:
+        for ch in self._channels:
+            if ch.component_id == component_id:
+                return ch
+        return None
 
     def last_error(self, component_id: str) -> Optional[str]:
         for ch in self._channels:

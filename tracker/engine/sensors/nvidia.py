@@ -14,6 +14,13 @@ NVML ignores ``CUDA_VISIBLE_DEVICES``; :func:`visible_gpu_selectors` and
 prefixes, ``MIG-`` UUIDs) to NVML handles by UUID. A MIG slice has no energy
 sensor of its own: its parent GPU is read, and the component says so.
 
+For attribution (:mod:`wattprint.engine.attribution`), :meth:`NvidiaSensor.gpu_usage` reads
+who uses a GPU: ``nvmlDeviceGetComputeRunningProcesses`` (pid, ``usedGpuMemory``; on a MIG
+handle, the processes of that instance), ``nvmlDeviceGetProcessUtilization`` (per-process
+``smUtil`` samples newer than a timestamp; ``NOT_FOUND`` means none are new) and, for a MIG
+instance, ``nvmlDeviceGetAttributes`` (its ``multiprocessorCount`` against the parent's, else
+``gpuInstanceSliceCount`` over ``nvmlDeviceGetMaxMigDeviceCount``).
+
 The read loop (counter or integrator, gaps, per-GPU errors) is
 :class:`~wattprint.engine.sensors._channel.ChannelSensor`'s; this module
 supplies the NVML calls only.
@@ -42,7 +49,7 @@ from typing import (
 )
 
 from wattprint.engine.counters import EnergyCounter
-from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel
+from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel, GpuUsage
 from wattprint.engine.sensors.base import Component
 from wattprint.errors import (
     SensorError,
@@ -60,6 +67,7 @@ T = TypeVar("T")
 _NVML_ERROR_UNINITIALIZED = 1
 _NVML_ERROR_NOT_SUPPORTED = 3
 _NVML_ERROR_NO_PERMISSION = 4
+_NVML_ERROR_NOT_FOUND = 6
 _NVML_ERROR_DRIVER_NOT_LOADED = 9
 _NVML_ERROR_LIBRARY_NOT_FOUND = 12
 _NVML_ERROR_GPU_IS_LOST = 15
@@ -104,6 +112,12 @@ def nvml_call(nvml: Any, fn: Callable[..., T], *args: Any) -> T:
         raise SensorError(f"{name}: {err}") from err
 
 
+def _code(err: BaseException) -> Optional[int]:
+    """The NVML return code behind a translated error, if any."""
+    cause = err.__cause__
+    return getattr(cause, "value", None) if cause is not None else None
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -126,6 +140,7 @@ class _Gpu:
     uuid: str
     mig_uuid: Optional[str]
     power_limit_w: Optional[float]
+    mig_cache: Optional[Tuple[Any, Optional[float]]] = None  # (MIG handle, share of the parent's SMs)
 
 
 def resolve_visible_devices(nvml: Any, selectors: Optional[Sequence[str]]) -> List[Tuple[Any, Optional[str]]]:
@@ -266,6 +281,65 @@ class NvidiaSensor(ChannelSensor):
         else:
             mw = float(nvml_call(nv, nv.nvmlDeviceGetPowerUsage, handle))
         return mw / 1000.0
+
+    def gpu_usage(self, component_id: str, since_us: int) -> Optional[GpuUsage]:
+        """Processes on this GPU (or MIG instance), their SM utilisation since ``since_us``, the MIG slice."""
+        ch = self.channel(component_id)
+        if ch is None or self._closed:
+            return None
+        g: _Gpu = ch.device
+        nv = self._nvml
+        with self._lock:
+            handle = g.handle
+            mig_slice: Optional[float] = None
+            if g.mig_uuid:
+                handle, mig_slice = self._mig(g)
+            try:
+                procs: Optional[List[Tuple[int, Optional[int]]]] = [
+                    (int(p.pid), getattr(p, "usedGpuMemory", None))
+                    for p in nvml_call(nv, nv.nvmlDeviceGetComputeRunningProcesses, handle)
+                ]
+            except (SensorError, AttributeError):
+                procs = None
+            util: Optional[Dict[int, float]] = None
+            last = since_us
+            if not g.mig_uuid:  # per-process utilisation is not supported on MIG instances
+                try:
+                    util = {}
+                    for smp in nvml_call(nv, nv.nvmlDeviceGetProcessUtilization, handle, since_us):
+                        util[int(smp.pid)] = util.get(int(smp.pid), 0.0) + float(smp.smUtil)
+                        last = max(last, int(smp.timeStamp))
+                except SensorError as err:
+                    util = {} if _code(err) == _NVML_ERROR_NOT_FOUND else None
+                except AttributeError:
+                    util = None
+        return GpuUsage(procs, util, last, mig_slice, mig=bool(g.mig_uuid))
+
+    def _mig(self, g: _Gpu) -> Tuple[Any, Optional[float]]:
+        """The MIG instance's handle and its share of the parent's SMs (cached on the record)."""
+        if g.mig_cache is not None:
+            return g.mig_cache
+        nv = self._nvml
+        try:
+            mig = nvml_call(nv, nv.nvmlDeviceGetHandleByUUID, g.mig_uuid)
+        except SensorError:
+            return g.handle, None
+        share: Optional[float] = None
+        try:
+            mine = nvml_call(nv, nv.nvmlDeviceGetAttributes, mig)
+            try:
+                whole = nvml_call(nv, nv.nvmlDeviceGetAttributes, g.handle).multiprocessorCount
+            except (SensorError, AttributeError):
+                whole = 0
+            if whole and mine.multiprocessorCount:
+                share = min(1.0, mine.multiprocessorCount / whole)
+            else:
+                slices = nvml_call(nv, nv.nvmlDeviceGetMaxMigDeviceCount, g.handle)
+                share = min(1.0, mine.gpuInstanceSliceCount / slices) if slices else None
+        except (SensorError, AttributeError, ZeroDivisionError):
+            share = None
+        g.mig_cache = (mig, share)
+        return g.mig_cache
 
     def _shutdown(self) -> None:
         try:

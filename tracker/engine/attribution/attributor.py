@@ -1,0 +1,266 @@
+"""The attributor: each interval's node energy, split between this job and the rest.
+
+The ledger calls :meth:`Attributor.observe` after every read with the cumulative joules of
+the components it read. Deltas wait in ``pending`` until the next usage sample (at most every
+``usage_interval_s``, the sampler's interval by default), which gives each component's shares
+for that span (see :mod:`.split` for the formula and the bounds):
+
+- ``cpu``/``dram`` (node scope): usage share ``s`` = the job's CPU ticks / the node's busy ticks
+  (``/proc/stat``); idle share ``r`` = the CPUs it reserved / the node's CPUs (cgroup quota or
+  cpuset, SLURM allocation), else ``s``. Method ``process-share`` (``cgroup`` when the cgroup's
+  counter or reservation is used).
+- ``ram``: ``s`` = the tree's resident memory / the node's used memory (``MemTotal − MemAvailable``).
+- ``gpu``: from the sensor's :meth:`gpu_usage`: alone on it ``exclusive``; shared, by SM
+  utilisation (``sm-share``), else used memory or an equal split (``process-share``); a MIG
+  instance by its slice of the parent's SMs (``mig-slice``). No process listed: the job's if it
+  was seen on it, ``CUDA_VISIBLE_DEVICES`` reserved it, or NVML has listed no process on any
+  GPU yet (nothing says otherwise); else nobody's. NVML's pids not in our PID namespace: ``node``.
+- any other device-scope component (replay, AMD): ``exclusive``; a node-scope one without
+  usage data: ``node``. ``mode="node"``: everything ``node``.
+
+Failure modes: :meth:`observe` never raises (an error is logged once and the interval is the
+node's); the lock is the caller's (the ledger's), plus our own for :meth:`figures`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from wattprint.engine.attribution.cgroup import Cgroup, cpu_reservation
+from wattprint.engine.attribution.split import METHOD_UNCERTAINTY, ComponentAccount
+from wattprint.engine.attribution.usage import JobUsage, UsageSample
+from wattprint.engine.sensors.base import Component, Sensor
+
+__all__ = ["Attributor"]
+
+logger = logging.getLogger("wattprint")
+
+_CPU_KINDS = ("cpu", "dram")
+_U_MEMORY_SPLIT = 0.25
+_U_EQUAL_SPLIT = 0.5
+_U_RSS = 0.25  # resident memory counts shared pages once per process
+
+
+class Attributor:
+    """Splits each component's node energy into the job's part and the unattributed rest.
+
+    Args:
+        components: the ledger's components; sensors: their sensors (for GPU usage).
+        mode: ``"job"`` or ``"node"``.
+        usage: the job's CPU/memory sampler; ``None`` when CPU and RAM cannot be split.
+        cgroup: the job's cgroup (reservation), env: for ``SLURM_*`` and ``CUDA_VISIBLE_DEVICES``.
+        idle_power_w: configured idle power by component id or kind, watts.
+        usage_interval_s: the shortest span between usage samples, seconds.
+        usage_note: why CPU and RAM are not split (for the footprint).
+        split_node: split CPU, DRAM and RAM by usage (else only GPUs; the process tree is still read for them).
+    """
+
+    def __init__(self, components: Sequence[Component], sensors: Sequence[Sensor], *, mode: str = "job",
+                 usage: Optional[JobUsage] = None, cgroup: Optional[Cgroup] = None, env: Optional[Mapping[str, str]] = None,
+                 idle_power_w: Optional[Mapping[str, float]] = None, usage_interval_s: float = 1.0,
+                 usage_note: Optional[str] = None, split_node: bool = True) -> None:  # fmt: skip
+        self.mode = mode
+        self.usage = usage
+        self.split_node = split_node
+        self.cgroup = cgroup
+        self.env = os.environ if env is None else env
+        self.usage_interval_s = usage_interval_s
+        self.components = {c.id: c for c in components}
+        self._lock = threading.Lock()
+        self._gpu_probe: Dict[str, Sensor] = {}
+        for sensor in sensors:
+            if callable(getattr(sensor, "gpu_usage", None)):
+                for c in sensor.components():
+                    if c.kind == "gpu":
+                        self._gpu_probe[c.id] = sensor
+        cfg = dict(idle_power_w or {})
+        self.accounts: Dict[str, ComponentAccount] = {}
+        for c in components:
+            idle, source = _idle_for(c, cfg)
+            self.accounts[c.id] = ComponentAccount(idle, source)
+        self._last_j: Dict[str, float] = {}
+        self._last_t: Dict[str, float] = {}
+        self._pending: Dict[str, List[float]] = {}
+        self._last_usage_t: Optional[float] = None
+        self._last_sample: Optional[UsageSample] = None
+        self._cpu_share = 0.0
+        self._gpu_since: Dict[str, int] = {}
+        self._gpu_job_seen: Dict[str, bool] = {}
+        self._gpu_evidence = False
+        self.notes: List[str] = [usage_note] if usage_note and mode == "job" else []
+        self.reservation: Optional[Tuple[float, str]] = None
+        self._failed_logged = False
+
+    # -- the ledger's hook -------------------------------------------------------
+    def observe(self, now_s: float, values: Mapping[str, float]) -> None:
+        """The ledger read ``values`` (cumulative J per component) at ``now_s``. Never raises."""
+        try:
+            with self._lock:
+                for cid, value in values.items():
+                    if cid not in self.accounts:
+                        continue
+                    last = self._last_j.get(cid)
+                    if last is not None:
+                        p = self._pending.setdefault(cid, [0.0, 0.0])
+                        p[0] += max(0.0, value - last)
+                        p[1] += max(0.0, now_s - self._last_t[cid])
+                    self._last_j[cid], self._last_t[cid] = value, now_s
+                if self._last_usage_t is None or now_s - self._last_usage_t >= self.usage_interval_s * 0.95:
+                    self._split(now_s)
+        except Exception:  # attribution must never break the run
+            if not self._failed_logged:
+                self._failed_logged = True
+                logger.exception("wattprint: attribution failed; these intervals are the node's")
+
+    def flush(self) -> None:
+        """Split what is pending now (before figures are read). Never raises."""
+        with self._lock:
+            if any(p[1] > 0 for p in self._pending.values()) and self._last_t:
+                try:
+                    self._split(max(self._last_t.values()))
+                except Exception:
+                    logger.exception("wattprint: attribution flush failed")
+
+    # -- one span ----------------------------------------------------------------
+    def _split(self, now_s: float) -> None:
+        first = self._last_usage_t is None
+        self._last_usage_t = now_s
+        cpu: Optional[Tuple[float, Optional[float], str]] = None
+        ram: Optional[float] = None
+        if self.mode == "job" and self.usage is not None:
+            sample = self.usage.sample(now_s)
+            prev, self._last_sample = self._last_sample, sample
+            if sample is not None and prev is not None and self.split_node:
+                cpu, ram = self._cpu_ram(prev, sample)
+        gpu = {cid: self._gpu(cid) for cid in self._gpu_probe} if self.mode == "job" else {}
+        if first:
+            return
+        for cid, (delta_j, dt_s) in self._pending.items():
+            if dt_s <= 0:
+                continue
+            comp = self.components[cid]
+            share, reserved, method, u = self._share(comp, cpu, ram, gpu.get(cid))
+            self.accounts[cid].add(delta_j, dt_s, share, reserved, method, u)
+        self._pending.clear()
+
+    def _cpu_ram(self, prev: UsageSample, now: UsageSample) -> Tuple[Tuple[float, Optional[float], str], Optional[float]]:
+        d_busy = now.node_busy - prev.node_busy
+        d_job = now.job_ticks - prev.job_ticks
+        if d_busy > 0:
+            self._cpu_share = min(1.0, max(0.0, d_job / d_busy))
+        elif d_job > 0:
+            self._cpu_share = 1.0
+        n_cpus = self.usage.n_cpus if self.usage is not None else 1
+        self.reservation = cpu_reservation(self.cgroup, self.env, n_cpus)
+        reserved = self.reservation[0] / n_cpus if self.reservation else None
+        via_cg = now.via_cgroup or bool(self.reservation and self.reservation[1].startswith("cgroup"))
+        method = "cgroup" if via_cg else "process-share"
+        ram = min(1.0, now.rss_bytes / now.mem_used_bytes) if now.mem_used_bytes else None
+        return (self._cpu_share, reserved, method), ram
+
+    def _share(self, comp: Component, cpu: Optional[Tuple[float, Optional[float], str]], ram: Optional[float],
+               gpu: Optional[Tuple[float, Optional[float], str, Optional[float]]]) -> Tuple[float, Optional[float], str, Optional[float]]:  # fmt: skip
+        if self.mode != "job":
+            return 1.0, None, "node", 0.0
+        if comp.kind == "gpu" and gpu is not None:
+            return gpu
+        if comp.scope == "node" and comp.kind in _CPU_KINDS:
+            if cpu is None:
+                return 1.0, None, "node", 0.0
+            return cpu[0], cpu[1], cpu[2], None
+        if comp.scope == "node" and comp.kind == "ram":
+            return (1.0, None, "node", 0.0) if ram is None else (ram, None, "process-share", _U_RSS)
+        if comp.scope == "device":
+            return 1.0, None, "exclusive", 0.0
+        return 1.0, None, "node", 0.0
+
+    def _gpu(self, cid: str) -> Optional[Tuple[float, Optional[float], str, Optional[float]]]:  # noqa: C901
+        """``(share, reserved, method, u)`` of one GPU for the span just ended (``None``: no usage data)."""
+        sensor = self._gpu_probe[cid]
+        usage = sensor.gpu_usage(cid, self._gpu_since.get(cid, 0))  # type: ignore[attr-defined]
+        if usage is None or usage.processes is None:
+            return None
+        self._gpu_since[cid] = usage.last_seen_us
+        job_pids = self.usage.pids if self.usage is not None else {os.getpid()}
+        listed = [pid for pid, _ in usage.processes]
+        mine = [pid for pid in listed if pid in job_pids]
+        if listed:
+            self._gpu_evidence = True
+        if mine:
+            self._gpu_job_seen[cid] = True
+        slice_share = usage.mig_slice
+        if not listed:
+            reserved = "CUDA_VISIBLE_DEVICES" in self.env or self._gpu_job_seen.get(cid) or not self._gpu_evidence
+            inner, method, u = (1.0, "exclusive", 0.0) if reserved else (0.0, "process-share", 0.0)
+        elif not mine:
+            proc_root = self.usage.proc.root if self.usage is not None else "/proc"
+            if not any(os.path.exists(os.path.join(proc_root, str(pid))) for pid in listed):
+                self.accounts[cid].notes.add("NVML's process ids are not in this PID namespace (a container?): "
+                                             "the GPU's whole energy is reported")  # fmt: skip
+                return 1.0, None, "node", 0.0
+            inner, method, u = 0.0, "process-share", 0.0
+        elif len(mine) == len(listed):
+            inner, method, u = 1.0, "exclusive", 0.0
+        else:
+            inner, method, u = _shared_share(usage.processes, set(mine), usage.sm_util)
+        if usage.mig:
+            if slice_share is None:
+                self.accounts[cid].notes.add("MIG instance whose slice of the parent could not be read: the parent GPU's energy is reported")
+                return 1.0, None, "node", 0.0
+            return slice_share * inner, None, "mig-slice", None
+        return inner, None, method, u
+
+    # -- reading -----------------------------------------------------------------
+    def figures(self, u_measured: Mapping[str, float]) -> Dict[str, Dict[str, Any]]:
+        """Per component id, the job's figures (see :meth:`ComponentAccount.figures`)."""
+        self.flush()
+        with self._lock:
+            return {cid: acc.figures(u_measured.get(cid, 0.0)) for cid, acc in self.accounts.items()}
+
+    def gpu_unused(self, cid: str) -> bool:
+        """True when NVML's lists show the job never used this GPU (in job mode)."""
+        acc = self.accounts.get(cid)
+        return (self.mode == "job" and cid in self._gpu_probe and self._gpu_evidence and acc is not None
+                and not acc.used and not self._gpu_job_seen.get(cid, False))  # fmt: skip
+
+    def section(self) -> Dict[str, Any]:
+        """The footprint's ``attribution`` section (mode, job tree, cgroup, reservation, notes)."""
+        u = self.usage
+        out: Dict[str, Any] = {"mode": self.mode}
+        if u is not None:
+            out["process_tree"] = {"root_pid": u.root_pid, "pids_seen": len(u.pids_seen), "cpu_counter": "cgroup" if u.cgroup_is_job else "process tree"}
+        if self.cgroup is not None:
+            out["cgroup"] = self.cgroup.to_dict()
+        if self.reservation is not None:
+            out["reservation"] = {"cpus": self.reservation[0], "node_cpus": u.n_cpus if u else None, "source": self.reservation[1]}
+        out["notes"] = list(self.notes)
+        return out
+
+
+def _shared_share(processes: Sequence[Tuple[int, Optional[int]]], mine: set, sm_util: Optional[Mapping[int, float]]) -> Tuple[float, str, float]:
+    """The job's share of a GPU shared with others: by SM utilisation, else used memory, else equally."""
+    if sm_util:
+        total = sum(sm_util.values())
+        if total > 0:
+            return sum(v for pid, v in sm_util.items() if pid in mine) / total, "sm-share", METHOD_UNCERTAINTY["sm-share"]
+    mems = [m for _, m in processes]
+    if all(m is not None for m in mems) and sum(mems) > 0:  # type: ignore[arg-type]
+        return sum(m for pid, m in processes if pid in mine) / sum(mems), "process-share", _U_MEMORY_SPLIT  # type: ignore[arg-type, misc]
+    return len(mine) / len(processes), "process-share", _U_EQUAL_SPLIT
+
+
+def _idle_for(comp: Component, cfg: Mapping[str, float]) -> Tuple[Optional[float], str]:
+    """A component's idle power: configured (by id, then kind), the CPU model's idle, or ``None`` (lowest seen)."""
+    for key in (comp.id, comp.kind):
+        if key in cfg:
+            return float(cfg[key]), "configured"
+    if comp.source == "estimate.tdp":
+        from wattprint.engine.sensors.estimate import IDLE_FRACTION
+
+        max_w = comp.info.get("modelled_max_w")
+        if isinstance(max_w, (int, float)):
+            return IDLE_FRACTION * float(max_w), "model (idle fraction of the TDP)"
+    return None, "lowest seen"

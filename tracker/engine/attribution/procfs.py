@@ -1,0 +1,214 @@
+"""The job's process tree and the node's CPU and memory, read from a ``/proc`` tree.
+
+The root is ``WATTPRINT_PROC_ROOT`` (tests point it at a fake tree built by
+:mod:`wattprint.testing.procfs`), else ``/proc``. Files read, as Linux lays them out:
+
+- ``<root>/stat``: first line ``cpu user nice system idle iowait irq softirq steal guest guest_nice``
+  in clock ticks (USER_HZ) summed over CPUs; ``cpuN`` lines count the CPUs. Busy is
+  user+nice+system+irq+softirq+steal (guest time is already inside user).
+- ``<root>/<pid>/stat``: after the parenthesised command, field 4 ``ppid``, 14–17 ``utime stime
+  cutime cstime`` (ticks), 22 ``starttime``, 24 ``rss`` (pages).
+- ``<root>/<pid>/task/<tid>/children``: the pids of that thread's children (CONFIG_PROC_CHILDREN);
+  without it the tree is found by scanning every ``<root>/<pid>/stat`` for ppids.
+- ``<root>/meminfo``: ``MemTotal`` and ``MemAvailable`` in kB.
+- ``<root>/self/stat``: our own pid (field 1), so a fake tree names the job's root process.
+
+Units: CPU times in ticks (both /proc/stat and /proc/<pid>/stat count USER_HZ), memory in bytes.
+
+Failure modes: none raise. A process that exits between listing and reading is skipped; an
+unreadable ``/proc/stat`` gives ``None`` (the attributor then cannot split CPU energy and
+says so); a tree whose root cannot be read is just the root pid.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Set, Tuple
+
+__all__ = ["PROC_ROOT_VAR", "DEFAULT_PROC_ROOT", "ProcReader", "ProcStat", "NodeCpu", "proc_root"]
+
+PROC_ROOT_VAR = "WATTPRINT_PROC_ROOT"
+DEFAULT_PROC_ROOT = "/proc"
+try:
+    PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    PAGE_BYTES = 4096
+
+
+def proc_root(env: Optional[Mapping[str, str]] = None) -> Tuple[str, bool]:
+    """``(root, injected)``: ``WATTPRINT_PROC_ROOT`` from ``env`` (``os.environ`` when ``None``), else ``/proc``."""
+    raw = (os.environ if env is None else env).get(PROC_ROOT_VAR)
+    return (raw, True) if raw else (DEFAULT_PROC_ROOT, False)
+
+
+class ProcStat(NamedTuple):
+    """One process's ``stat``: ticks of its own and of its reaped children, start time, resident bytes."""
+
+    pid: int
+    ppid: int
+    self_ticks: int  # utime + stime
+    child_ticks: int  # cutime + cstime (reaped descendants)
+    start_ticks: int
+    rss_bytes: int
+
+
+class NodeCpu(NamedTuple):
+    busy_ticks: int
+    total_ticks: int
+    n_cpus: int
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("ascii", "replace")
+    except OSError:
+        return None
+
+
+def parse_stat(text: str) -> Optional[ProcStat]:
+    """Parse a ``/proc/<pid>/stat`` line (the command may hold spaces and parentheses)."""
+    head, sep, tail = text.rpartition(")")
+    if not sep:
+        return None
+    try:
+        pid = int(head.split("(", 1)[0])
+        f = tail.split()  # f[0] is field 3 (state)
+        return ProcStat(pid, int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14]), int(f[19]), int(f[21]) * PAGE_BYTES)
+    except (ValueError, IndexError):
+        return None
+
+
+class ProcReader:
+    """Reads the process tree, the node's CPU ticks and memory from ``root``."""
+
+    def __init__(self, root: str = DEFAULT_PROC_ROOT) -> None:
+        self.root = root
+        self._children_supported: Optional[bool] = None
+
+    def _path(self, *parts: object) -> str:
+        return os.path.join(self.root, *(str(p) for p in parts))
+
+    def self_pid(self) -> int:
+        """Our pid as this tree names it (``self/stat``), else ``os.getpid()``."""
+        text = _read(self._path("self", "stat"))
+        st = parse_stat(text) if text else None
+        return st.pid if st is not None else os.getpid()
+
+    def stat(self, pid: int) -> Optional[ProcStat]:
+        text = _read(self._path(pid, "stat"))
+        return parse_stat(text) if text else None
+
+    def node_cpu(self) -> Optional[NodeCpu]:
+        """The node's busy and total ticks since boot, and its CPU count (``None`` if unreadable)."""
+        text = _read(self._path("stat"))
+        if not text:
+            return None
+        busy = total = 0
+        n = 0
+        found = False
+        for line in text.splitlines():
+            if line.startswith("cpu "):
+                try:
+                    v = [int(x) for x in line.split()[1:]]
+                except ValueError:
+                    return None
+                v += [0] * (8 - len(v))
+                busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+                total = busy + v[3] + v[4]
+                found = True
+            elif line.startswith("cpu") and line[3:4].isdigit():
+                n += 1
+        return NodeCpu(busy, total, max(n, 1)) if found else None
+
+    def meminfo(self) -> Optional[Tuple[int, int]]:
+        """``(total_bytes, available_bytes)`` from ``meminfo``, or ``None``."""
+        text = _read(self._path("meminfo"))
+        if not text:
+            return None
+        vals: Dict[str, int] = {}
+        for line in text.splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("MemTotal", "MemAvailable", "MemFree"):
+                try:
+                    vals[key] = int(rest.split()[0]) * 1024
+                except (ValueError, IndexError):
+                    pass
+        if "MemTotal" not in vals:
+            return None
+        return vals["MemTotal"], vals.get("MemAvailable", vals.get("MemFree", 0))
+
+    def children(self, pid: int) -> Optional[List[int]]:
+        """Children of ``pid`` from its threads' ``children`` files; ``None`` when the kernel has none."""
+        if self._children_supported is False:
+            return None
+        try:
+            tids = os.listdir(self._path(pid, "task"))
+        except OSError:
+            return []
+        out: List[int] = []
+        for tid in tids:
+            text = _read(self._path(pid, "task", tid, "children"))
+            if text is None:
+                if self._children_supported is None and not os.path.exists(self._path(pid, "task", tid, "children")):
+                    self._children_supported = False
+                    return None
+                continue
+            self._children_supported = True
+            out.extend(int(x) for x in text.split() if x.isdigit())
+        return out
+
+    def ppids(self) -> Dict[int, int]:
+        """``{pid: ppid}`` of every process (the full scan, when ``children`` files are missing)."""
+        out: Dict[int, int] = {}
+        try:
+            entries = os.listdir(self.root)
+        except OSError:
+            return out
+        for e in entries:
+            if e.isdigit():
+                st = self.stat(int(e))
+                if st is not None:
+                    out[st.pid] = st.ppid
+        return out
+
+    def tree(self, root_pid: int) -> Set[int]:
+        """``root_pid`` and all its descendants alive now."""
+        seen = {root_pid}
+        todo = [root_pid]
+        kids = self.children(root_pid)
+        if kids is None:  # no children files: one scan of every process
+            by_parent: Dict[int, List[int]] = {}
+            for pid, ppid in self.ppids().items():
+                by_parent.setdefault(ppid, []).append(pid)
+            while todo:
+                for c in by_parent.get(todo.pop(), ()):
+                    if c not in seen:
+                        seen.add(c)
+                        todo.append(c)
+            return seen
+        pending: List[Tuple[int, List[int]]] = [(root_pid, kids)]
+        while pending:
+            _, kids_now = pending.pop()
+            for c in kids_now:
+                if c not in seen:
+                    seen.add(c)
+                    pending.append((c, self.children(c) or []))
+        return seen
+
+    def ancestors(self, pid: int, limit: int = 64) -> List[int]:
+        """The chain of parents of ``pid`` (nearest first), up to pid 1."""
+        out: List[int] = []
+        st = self.stat(pid)
+        while st is not None and st.ppid > 0 and len(out) < limit:
+            out.append(st.ppid)
+            st = self.stat(st.ppid)
+        return out
+
+    def stats(self, pids: Iterable[int]) -> List[ProcStat]:
+        out = []
+        for pid in pids:
+            st = self.stat(pid)
+            if st is not None:
+                out.append(st)
+        return out
