@@ -74,3 +74,24 @@ def flag_map_of(args: argparse.Namespace) -> Dict[str, str]:
     flags.setdefault("functional_unit", "--functional-unit")
     flags.setdefault("parameters", "--parameters")
     return flags
+
+
+# -- `wattprint run` flags for the reporting-standard figures (accounting options) -------------
+
+_RUN_FLAGS = (
+    ("--water-source", "water_source", str, "the water's source, shown next to WUE: potable, non-potable, recycled or unknown (default)"),
+    ("--market-intensity", "market_intensity_g_per_kwh", float, "supplier emission factor, gCO2e/kWh: adds a market-based scope 2 figure"),
+    ("--renewable-share", "renewable_share", float, "contractual renewable share 0-1: adds a market-based scope 2 figure"),
+    ("--task-stage", "task_stage", str, "training, fine-tuning, inference or development (reported by ai-act, spdx, cyclonedx, boamps)"),
+)
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--water-source``, ``--market-intensity``, ``--renewable-share``, ``--task-stage`` to ``wattprint run``."""
+    for flag, dest, kind, text in _RUN_FLAGS:
+        parser.add_argument(flag, dest=dest, type=kind, help=text)
+
+
+def run_accounting_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The accounting options given by those flags (checked by the Tracker, which names the setting)."""
+    return {dest: getattr(args, dest) for _, dest, _, _ in _RUN_FLAGS if getattr(args, dest, None) is not None}
