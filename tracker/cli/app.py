@@ -27,12 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
 
 from wattprint.cli import estimate as estimate_cmd
+from wattprint.cli import greener as greener_cmd
 from wattprint.cli import report as report_cmd
+from wattprint.cli import standards as standards_cmd
 from wattprint.cli._flags import describe, flag_map
 from wattprint.errors import ConfigError
 
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="track a command: wattprint run [options] -- CMD ARGS...")
     _add_tracker_options(run)
+    standards_cmd.add_run_flags(run)  # --water-source, --market-intensity, --renewable-share, --task-stage
+    greener_cmd.add_flags(run)  # --when-greener, --within, --expect, --dry-run, --forecast-*
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     run.set_defaults(func=_cmd_run)
     sens = sub.add_parser("sensors", help="what will be measured, what estimated, and why")
@@ -82,6 +85,10 @@ def _tracker_kwargs(args: argparse.Namespace) -> Dict[str, object]:
         value = getattr(args, key, None)
         if value is not None:
             kw[key] = value
+    reporting = standards_cmd.run_accounting_options(args)  # --water-source, --market-intensity, ...
+    if reporting:
+        prior = kw.get("accounting_options")
+        kw["accounting_options"] = {**(prior if isinstance(prior, dict) else {}), **reporting}
     return kw
 
 
@@ -123,7 +130,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    if not cmd:
+    if not cmd and not getattr(args, "dry_run", False):  # --dry-run plans only
         print("wattprint run: give a command after --, e.g. wattprint run -- python train.py", file=sys.stderr)
         return 2
     missing = missing_extra(args, getattr(args, "flag_names", {}))
@@ -131,13 +138,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"wattprint run: {missing}", file=sys.stderr)
         return 2
     try:
-        tracker = Tracker(handle_signals=False, exporters=_exporters(args), **_tracker_kwargs(args))  # type: ignore[arg-type]
+        exporters = _exporters(args)
+        tracker = Tracker(handle_signals=False, exporters=exporters, **_tracker_kwargs(args))  # type: ignore[arg-type]
+        plan = greener_cmd.plan_for(args, tracker)  # --when-greener: waits here (not measured) unless --dry-run
     except ConfigError as err:
         print(f"wattprint run: {describe(err, getattr(args, 'flag_names', {}))}", file=sys.stderr)
         return 2
+    if getattr(args, "dry_run", False):
+        return 0
     tracker.start()
     try:
-        child = subprocess.Popen(cmd)
+        from wattprint.cli.relay import spawn  # --live on a terminal: the child's output never glued to the status line
+
+        child = spawn(cmd, next((e for e in exporters if hasattr(e, "write_through")), None))
     except OSError as err:
         tracker.stop("failed")
         print(f"wattprint run: cannot start {cmd[0]!r}: {err}", file=sys.stderr)
@@ -159,6 +172,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, prev)
     reason = signal.Signals(received[0]).name if received else None  # noted in the footprint
     status = "completed" if rc == 0 and not received else ("partial" if received else "failed")
+    greener_cmd.after_run(plan, tracker)  # the carbon_aware section, priced with the measured energy
     fp = tracker.stop(status, reason=reason)
     if fp is not None and not args.quiet:
         print(fp.summary(), file=sys.stderr)
