@@ -54,6 +54,7 @@ def register(subparsers: Any) -> None:
     est.add_argument("--ewif", type=float, dest="ewif_l_per_kwh", help="off-site water, L per facility kWh")
     est.add_argument("--intensity", type=float, dest="intensity_g_per_kwh", help="grid intensity, gCO2e/kWh")
     est.add_argument("--lifetime-years", type=float, dest="lifetime_years", help="hardware lifetime for embodied carbon")
+    _register_planner_flags(est)
     est.add_argument("--json", action="store_true", help="print the footprint-shaped JSON document")
     est.set_defaults(func=_cmd_estimate)
 
@@ -61,6 +62,32 @@ def register(subparsers: Any) -> None:
     reg.add_argument("query", nargs="?", help="filter by code or name (an exact code shows every source)")
     reg.add_argument("--json", action="store_true", help="print JSON")
     reg.set_defaults(func=_cmd_regions)
+
+
+def _register_planner_flags(est: argparse.ArgumentParser) -> None:
+    """The planner inputs of issue 15 (each is a keyword of :func:`wattprint.estimate`)."""
+    a = est.add_argument
+    a("--gpu-hours", type=float, dest="gpu_hours", help="accelerator-hours, as model cards publish them (instead of --hours)")
+    a("--peak-flops", type=float, dest="peak_flops_per_s", help="peak dense FLOP/s per accelerator (one the table lacks)")
+    a("--embodied-kg-per-device", type=float, dest="embodied_kg_per_device", help="embodied kgCO2e per accelerator")
+    a("--facility-energy-kwh", type=float, dest="facility_energy_kwh", help="energy already including PUE, kWh (PUE not applied again)")
+    a("--idle-power-w", type=float, dest="idle_power_w", help="idle / infrastructure power over the duration, W")
+    a("--host-embodied-kg", type=float, dest="host_embodied_kg", help="embodied kgCO2e per host server (8 accelerators each)")
+    a("--usage-share", type=float, dest="usage_share", help="share of the hardware's lifetime in use, 0-1 (BLOOM: 0.85)")
+    a("--market-intensity", type=float, dest="market_intensity_g_per_kwh", help="supplier factor, gCO2e/kWh: market-based scope 2")
+    a("--renewable-share", type=float, dest="renewable_share", help="contractual renewable share, 0-1: market-based scope 2")
+    a("--withdrawal", nargs="?", const=True, default=None, metavar="ONSITE,OFFSITE",
+      help="report water withdrawal beside consumption (bundled factors, or ONSITE,OFFSITE L/kWh)")
+    a("--pue-on-wue", action="store_true", default=None, dest="pue_on_wue", help="multiply on-site WUE by PUE (off: The Green Grid)")
+    a("--grid-basis", choices=("lifecycle", "direct"), dest="grid_basis", help="grid intensity basis (default: each row as published)")
+    a("--requests", type=float, help="requests served: per-request energy, carbon and water (inference planning)")
+    a("--from", dest="from_run", metavar="RUN.json", help="a measured run: scale its J/token (--tokens) or J/step (--steps)")
+    a("--steps", type=float, help="planned steps (with --from: scale the run's J/step)")
+
+
+_PLANNER_KEYS = ("gpu_hours", "peak_flops_per_s", "embodied_kg_per_device", "facility_energy_kwh", "idle_power_w", "host_embodied_kg",
+                 "usage_share", "market_intensity_g_per_kwh", "renewable_share", "withdrawal", "pue_on_wue", "grid_basis",
+                 "requests", "from_run", "steps")
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
@@ -73,10 +100,11 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         except ValueError:
             pass  # a PUE table key
     flags = getattr(args, "flag_names", {})
-    if args.power_w is not None and args.gpu is None and args.energy_kwh is None:
+    if args.power_w is not None and args.gpu is None and args.energy_kwh is None and args.facility_energy_kwh is None:
         print(
-            "wattprint estimate: --power-w is the mean power of one accelerator: give --gpu too "
-            "(e.g. --gpu H100 --power-w 450 --hours 10), or the energy with --energy-kwh",
+            "wattprint estimate: --power-w is the mean power of one accelerator: give --gpu too, a bundled model "
+            "(e.g. --gpu H100 --power-w 450 --hours 10) or any name for one the table lacks "
+            "(--gpu 'WSE-3' --power-w 23000 --peak-flops 1.25e17), or the energy with --energy-kwh",
             file=sys.stderr,
         )
         return 2
@@ -97,6 +125,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             ewif_l_per_kwh=args.ewif_l_per_kwh,
             intensity_g_per_kwh=args.intensity_g_per_kwh,
             lifetime_years=args.lifetime_years,
+            **{k: getattr(args, k) for k in _PLANNER_KEYS},
         )
     except ConfigError as err:
         print(f"wattprint estimate: {describe(err, flags)}", file=sys.stderr)
@@ -122,8 +151,8 @@ def format_estimate(doc: Dict[str, Any]) -> str:
     hw = doc.get("hardware")
     if hw:
         lines.append(
-            f"  hardware  {hw['count']} x {hw['model']} ({units.format_count(hw['peak_bf16_flops'], 'FLOP/s')} dense bf16, "
-            f"{units.format_power(hw['tdp_w'])} TDP)"
+            f"  hardware  {hw['count']} x {hw['model']} ({units.format_count(hw['peak_bf16_flops'], 'FLOP/s') if hw.get('peak_bf16_flops') else 'peak unknown'} dense bf16, "
+            f"{units.format_power(hw['tdp_w']) + ' TDP' if hw.get('tdp_w') else 'no published TDP'})"
         )
     if doc.get("duration_s"):
         gh = f", {units.format_count(doc['gpu_hours'], 'GPU-hours')}" if doc.get("gpu_hours") else ""
@@ -150,6 +179,7 @@ def format_estimate(doc: Dict[str, Any]) -> str:
         f"off-site {units.format_water(wa['offsite_l'])} at EWIF {units.format_factor(f['ewif_l_per_kwh']['value'])} L/kWh); "
         f"range {_range(b, 'water.total_l', units.format_water)}"
     )
+    lines.extend(_planner_lines(doc))
     if w.get("cci_g_per_eflop") is not None:
         lines.append(f"  CCI       {units.format_count(w['cci_g_per_eflop'], 'gCO2e per ExaFLOP')}")
     lines.append("  sources:")
@@ -158,6 +188,25 @@ def format_estimate(doc: Dict[str, Any]) -> str:
     for note in doc.get("notes", []):
         lines.append(f"  note: {note}")
     return "\n".join(lines)
+
+
+def _planner_lines(doc: Dict[str, Any]) -> List[str]:
+    """Market-based scope 2, water withdrawal and per-request figures, where the plan has them."""
+    c, wa, b, out = doc["carbon"], doc["water"], doc["bounds"], []
+    f = doc["factors"]
+    out.append(f"  WUE       {units.format_factor(f['wue_l_per_kwh']['value'])} L/kWh on-site ({f['wue_l_per_kwh'].get('origin')}"
+               f"{', x PUE' if f.get('pue_on_wue') else ''}); grid basis {f.get('grid_basis', 'as published')}")
+    if c.get("scope2_market_kg") is not None:
+        out.append(f"  scope 2   location-based {units.format_carbon(c['scope2_location_kg'])}; market-based {units.format_carbon(c['scope2_market_kg'])}"
+                   f" ({c.get('scope2_market_basis', '')})")
+    if wa.get("withdrawal_total_l") is not None:
+        out.append(f"  withdrawal {units.format_water(wa['withdrawal_total_l'])} (on-site {units.format_water(wa['withdrawal_onsite_l'])}, "
+                   f"off-site {units.format_water(wa['withdrawal_offsite_l'])}); range {_range(b, 'water.withdrawal_total_l', units.format_water)}")
+    pr = doc.get("per_request")
+    if pr:
+        out.append(f"  request   {units.format_count(pr['requests'], 'requests')}: {pr['it_wh']:.3g} Wh IT, {pr['carbon_g']:.3g} gCO2e, "
+                   f"{pr['water_ml']:.3g} mL water each; {pr['requests_per_500ml']:.3g} requests per 500 mL")
+    return out
 
 
 def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
@@ -173,14 +222,14 @@ def format_regions(rows: List[Dict[str, Any]], detail: bool = False) -> str:
             if f.get("note"):
                 lines.append(f"      note: {f['note']}")
         return "\n".join(lines)
-    head = f"{'code':<30} {'gCO2e/kWh':>9} {'PUE':>5} {'WUE':>5} {'EWIF':>6}  name / intensity source"
+    head = f"{'code':<30} {'gCO2e/kWh':>9} {'PUE':>5} {'WUE':>5} {'EWIF':>6}  name / intensity source / WUE origin"
     lines = [head]
     for r in rows:
         f = r["factors"]
         ci = f["carbon_intensity_g_per_kwh"]
         lines.append(
             f"{r['code']:<30} {ci['value']:>9.1f} {f['pue']['value']:>5.2f} {f['wue_l_per_kwh']['value']:>5.2f} "
-            f"{f['ewif_l_per_kwh']['value']:>6.3f}  {r['name']} / {name_source(ci['source'])} ({ci.get('year') or 'n/a'})"
+            f"{f['ewif_l_per_kwh']['value']:>6.3f}  {r['name']} / {name_source(ci['source'])} ({ci.get('year') or 'n/a'}) / WUE {f['wue_l_per_kwh']['origin']}"
         )
     return "\n".join(lines)
 

@@ -58,13 +58,15 @@ def accelerator(gpu: Optional[str], power_w: Optional[float], peak_flops_per_s: 
     ``power_w`` (and optionally its peak and embodied carbon) when the table lacks it; ``None`` without either."""
     if gpu is not None:
         spec = lookup_accelerator(gpu)
+        if spec is None and power_w is not None:  # a name the table lacks, described by its power
+            return _described(str(gpu), power_w, peak_flops_per_s, embodied_kg)
         if spec is None:
             models = [s.model for s in accelerator_table()]
             near = difflib.get_close_matches(str(gpu), models, n=3, cutoff=0.3)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise ConfigError(
                 "gpu", f"unknown accelerator {gpu!r}{hint} Known: {', '.join(models)}. "
-                "For another accelerator give power_w (and peak_flops_per_s, embodied_kg_per_device) without gpu"
+                "For another accelerator give its power_w too (and peak_flops_per_s, embodied_kg_per_device)"
             )
         if peak_flops_per_s is not None:
             spec = replace(spec, peak_bf16_flops=peak_flops_per_s, source=f"{spec.source}; peak given")
@@ -76,8 +78,12 @@ def accelerator(gpu: Optional[str], power_w: Optional[float], peak_flops_per_s: 
             if v is not None:
                 raise ConfigError(setting, "describes an accelerator: give gpu (a bundled model) or power_w (one the table lacks)")
         return None
+    return _described("described accelerator", power_w, peak_flops_per_s, embodied_kg)
+
+
+def _described(name: str, power_w: float, peak_flops_per_s: Optional[float], embodied_kg: Optional[float]) -> AcceleratorSpec:
     return AcceleratorSpec(
-        model="described accelerator", match="", vendor="user", tdp_w=power_w, peak_bf16_flops=peak_flops_per_s,
+        model=name, match="", vendor="user", tdp_w=power_w, peak_bf16_flops=peak_flops_per_s,
         embodied_kgco2e=embodied_kg, embodied_low_kgco2e=None, embodied_high_kgco2e=None,
         lifetime_years=DEFAULT_LIFETIME_YEARS, source="described by the user (power_w)",
         embodied_source="given" if embodied_kg is not None else "", licence="", year=None,
