@@ -4,7 +4,7 @@
     make_provider("file", path="forecast.csv")
     make_provider(None)   # None: nothing configured (WATTPRINT_FORECAST unset): no provider, no network
 
-Settings: ``forecast_provider`` (``WATTPRINT_FORECAST``), ``forecast_zone``
+Settings: ``forecast_provider`` (``WATTPRINT_FORECAST`` or ``WATTPRINT_FORECAST_PROVIDER``), ``forecast_zone``
 (``WATTPRINT_FORECAST_ZONE``), ``forecast_token`` (``WATTPRINT_FORECAST_TOKEN``; never
 logged), ``forecast_url`` (``WATTPRINT_FORECAST_URL``), ``forecast_timeout_s`` (seconds, > 0,
 default 10). For ``file`` the zone is the path (``forecast_file`` / ``WATTPRINT_FORECAST_FILE``).
@@ -55,7 +55,7 @@ def make_provider(
         ConfigError: see the module docstring.
     """
     env = os.environ if env is None else env
-    chosen = setting_str("forecast_provider", name, env, None)
+    chosen = setting_str("forecast_provider", name, env, None) or (env.get("WATTPRINT_FORECAST") or None)
     if chosen is None:
         return None
     key = chosen.strip().lower()
