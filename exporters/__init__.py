@@ -1,4 +1,4 @@
-"""Exporters for wattprint footprints: JSON, CSV, Prometheus, model card, MLflow.
+"""Exporters for wattprint footprints: JSON, CSV, Prometheus, model card, MLflow, OpenTelemetry (OTLP).
 
 Every exporter implements the protocol of :mod:`wattprint.run.exporting`:
 ``export(footprint)`` at the end of a run, optionally ``on_sample(footprint)``
@@ -7,7 +7,7 @@ Every exporter implements the protocol of :mod:`wattprint.run.exporting`:
 so one that fails or hangs never breaks the run or another exporter.
 
 Importing this package imports no optional dependency: ``prometheus_client``,
-``huggingface_hub`` and ``mlflow`` are imported when an exporter that needs
+``huggingface_hub``, ``mlflow`` and ``opentelemetry`` are imported when an exporter that needs
 them is constructed or used.
 """
 
@@ -19,12 +19,13 @@ from wattprint.exporters.csv_file import CsvExporter
 from wattprint.exporters.json_file import JsonExporter
 from wattprint.exporters.memory import MemoryExporter
 
-__all__ = ["JsonExporter", "CsvExporter", "MemoryExporter", "PrometheusExporter", "ModelCardExporter", "MlflowExporter"]
+__all__ = ["JsonExporter", "CsvExporter", "MemoryExporter", "PrometheusExporter", "ModelCardExporter", "MlflowExporter", "OtlpExporter"]
 
 _LAZY = {
     "PrometheusExporter": ".prometheus",
     "ModelCardExporter": ".modelcard",
     "MlflowExporter": ".mlflow",
+    "OtlpExporter": ".otlp",
 }
 
 
