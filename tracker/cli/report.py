@@ -66,6 +66,14 @@ def register(subparsers: Any) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from wattprint import report
 
+    if args.plot:  # a wrong extension is refused before anything is read or written
+        from wattprint.report.plot import plot_format
+
+        try:
+            plot_format(args.plot)
+        except ValueError as err:
+            print(f"wattprint report: --plot {err}", file=sys.stderr)
+            return 2
     paths = args.paths or [os.environ.get("WATTPRINT_OUTPUT_DIR") or "wattprint-runs"]
     try:
         loaded = report.load_footprints(paths, recursive=args.recursive, ranks=args.ranks)

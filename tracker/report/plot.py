@@ -36,14 +36,15 @@ from wattprint.errors import PlotUnavailable
 from wattprint.footprint.model import Footprint
 from wattprint.report.load import as_footprint
 from wattprint.report.summary import summarize
-from wattprint.units import format_carbon, format_duration, format_energy, format_water
+from wattprint.units import as_float, format_carbon, format_duration, format_energy, format_water
 
 __all__ = [
     "PlotUnavailable", "MAX_RUNS", "require_matplotlib", "power_series", "breakdown",
-    "figure_png", "save_png",
+    "figure_png", "save_png", "plot_format", "PLOT_FORMATS",
 ]  # html_page and save_html: see __getattr__ (they live in wattprint.report.html)
 
 MAX_RUNS = 8
+PLOT_FORMATS = ("png", "svg", "pdf")
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
@@ -64,6 +65,12 @@ def require_matplotlib() -> Any:
     except ImportError as err:
         raise PlotUnavailable("plots need matplotlib: pip install 'wattprint[plot]'") from err
     return Figure
+
+
+def _plain(text: Any) -> str:
+    """Text drawn as written: a ``$`` would start matplotlib's mathtext (``cost $5 vs $6``, or a
+    crash on ``$\\foo$``), so every ``$`` in a name is escaped."""
+    return str(text).replace("$", r"\$")
 
 
 def power_series(fp: Any) -> Tuple[List[float], Dict[str, List[float]]]:
@@ -90,8 +97,10 @@ def breakdown(fp: Any) -> List[Tuple[str, float, List[Tuple[str, float]]]]:
     """``[(figure, total, [(part, value), ...]), ...]`` for energy (J), carbon (kg) and water (L)."""
     d = as_footprint(fp).to_dict()
     s = summarize(d)
-    energy_parts = [(str(c.get("id")), float(c.get("energy_j") or 0.0)) for c in d.get("components") or []]
-    carbon_parts = [("operational", s["carbon_operational_kg"] or 0.0), ("embodied", s["carbon_embodied_kg"] or 0.0)]
+    energy_parts = [(str(c.get("id")), as_float(c.get("energy_j")) or 0.0) for c in d.get("components") or [] if isinstance(c, Mapping)]
+    carbon_parts = [("operational", s["carbon_operational_kg"] or 0.0)]
+    if s["carbon_embodied_kg"] is not None:  # unknown embodied carbon is not drawn as 0 %: see _draw_breakdown
+        carbon_parts.append(("embodied", s["carbon_embodied_kg"]))
     water_parts = [("on-site", s["water_onsite_l"] or 0.0), ("off-site", s["water_offsite_l"] or 0.0)]
     return [
         ("energy", s["energy_it_j"] or 0.0, energy_parts),
@@ -108,21 +117,38 @@ def _time_unit(span_s: float) -> Tuple[str, float]:
     return "s", 1.0
 
 
-def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
+def _span_s(fp: Footprint) -> float:
+    """The run's time span, seconds (the timeline's end or the duration, whichever is longer)."""
+    t = (fp.timeline or {}).get("t_s") or []
+    try:
+        end = float(t[-1]) if t else 0.0
+    except (TypeError, ValueError):
+        end = 0.0
+    try:
+        duration = float(fp.to_dict().get("duration_s") or 0.0)
+    except (TypeError, ValueError):
+        duration = 0.0
+    return max(end, duration)
+
+
+def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str], time_unit: Tuple[str, float]) -> None:
     d = fp.to_dict()
-    t, power = power_series(fp)
+    try:
+        t, power = power_series(fp)
+    except (TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError):  # a non-numeric timeline: drawn as none
+        t, power = [], {}
     if len(t) < 2 or not power:
         ax.text(0.5, 0.5, "no timeline in this footprint", ha="center", va="center", transform=ax.transAxes, color="#666")
         ax.set_yticks([])
         ax.set_xticks([])
         return
-    unit, size = _time_unit(max(t[-1], float(d.get("duration_s") or 0.0)))
+    unit, size = time_unit  # one unit for every row of the figure, so rows compare by eye
     ts = [x / size for x in t]
     total = [0.0] * len(t)
     known = [False] * len(t)
     for cid, series in power.items():
         comp: Mapping[str, Any] = next((c for c in d.get("components") or [] if c.get("id") == cid), {})
-        label = cid + ("" if comp.get("measured", True) else " (estimated)")
+        label = _plain(cid) + ("" if comp.get("measured", True) else " (estimated)")
         ax.step(ts, series, where="pre", color=colors.get(cid), lw=1.4, label=label)
         for k, v in enumerate(series):
             if not math.isnan(v):
@@ -136,10 +162,14 @@ def _draw_power(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
         dur = w.get("duration_s")
         if start is None or dur is None:
             continue
-        ax.axvspan(start / size, (start + dur) / size, color="#9ecae1", alpha=0.25, lw=0)
+        lo, hi = start / size, (start + dur) / size
+        min_w = (ts[-1] - ts[0]) * 0.006  # a 0.1 s window in a long run still shows as a band under its label
+        if hi - lo < min_w:
+            lo, hi = (lo + hi - min_w) / 2, (lo + hi + min_w) / 2
+        ax.axvspan(lo, hi, color="#9ecae1", alpha=0.45 if dur / size < min_w else 0.25, lw=0)
         if len(windows) <= 12:
             ax.text(  # staggered, so that labels of neighbouring windows do not overlap
-                (start + dur / 2) / size, 0.98 - 0.07 * (i % 2), str(w.get("name")), transform=ax.get_xaxis_transform(),
+                (start + dur / 2) / size, 0.98 - 0.07 * (i % 2), _plain(w.get("name")), transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7, color="#08519c", clip_on=True,
             )
     for g in d.get("gaps") or []:
@@ -166,9 +196,11 @@ def _draw_breakdown(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
             if share <= 0:
                 continue
             ax.barh(y, share, left=left, color=colors.get(part, fixed.get(part, "#999")), edgecolor="white", lw=0.5)
-            if share >= 0.18:
+            if name == "carbon" and len(parts) == 1:  # embodied carbon not known: no share to state
+                ax.text(left + share / 2, y, "operational\n(embodied not known)", ha="center", va="center", fontsize=6.5, color="white")
+            elif share >= 0.18:
                 short = part if len(part) <= 11 * share / 0.25 else part[: max(3, int(11 * share / 0.25) - 1)] + "…"
-                ax.text(left + share / 2, y, f"{short}\n{share:.0%}", ha="center", va="center", fontsize=6.5, color="white" if part not in ("embodied", "off-site") else "black")
+                ax.text(left + share / 2, y, f"{_plain(short)}\n{share:.0%}", ha="center", va="center", fontsize=6.5, color="white" if part not in ("embodied", "off-site") else "black")
             left += share
         ax.text(1.02, y, fmt[name](total if denom > 0 else (total or None)), va="center", fontsize=8)
     ax.set_yticks(range(len(rows)))
@@ -181,16 +213,32 @@ def _draw_breakdown(ax: Any, fp: Footprint, colors: Dict[str, str]) -> None:
         ax.spines[side].set_visible(False)
 
 
-def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX_RUNS) -> bytes:
-    """PNG bytes: one row per run (at most ``max_runs``), power timeline and breakdown.
+def plot_format(path: str) -> str:
+    """The image format for ``path`` from its extension: ``png``, ``svg`` or ``pdf``.
 
     Raises:
-        PlotUnavailable: matplotlib is missing. ValueError: no footprints.
+        ValueError: any other extension (a ``.jpg`` would otherwise hold PNG bytes).
     """
+    ext = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if ext not in PLOT_FORMATS:
+        raise ValueError(f"{path!r}: a plot is written as {', '.join('.' + f for f in PLOT_FORMATS)} (chosen by the file's extension)")
+    return ext
+
+
+def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX_RUNS, fmt: str = "png") -> bytes:
+    """Image bytes (PNG unless ``fmt`` is ``svg`` or ``pdf``): one row per run (at most ``max_runs``),
+    power timeline and breakdown, every row on one time axis unit.
+
+    Raises:
+        PlotUnavailable: matplotlib is missing. ValueError: no footprints, or an unknown ``fmt``.
+    """
+    if fmt not in PLOT_FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(PLOT_FORMATS)}, got {fmt!r}")
     Figure = require_matplotlib()
     fps = [as_footprint(f) for f in footprints][:max_runs]
     if not fps:
         raise ValueError("figure_png: give at least one footprint")
+    time_unit = _time_unit(max(_span_s(fp) for fp in fps))
     fig = Figure(figsize=(11, 3.3 * len(fps)), dpi=dpi, layout="constrained")
     axes = fig.subplots(len(fps), 2, squeeze=False, gridspec_kw={"width_ratios": [3.0, 1.25]})
     for i, fp in enumerate(fps):
@@ -199,21 +247,27 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
         colors = {cid: _COLORS[k % len(_COLORS)] for k, cid in enumerate(ids)}
         status = str(d.get("status"))
         flag = f"  ⚠ {status.upper()}" if status in ("partial", "failed") else ""
-        title = (
+        title = _plain(
             f"{d.get('run_id')} · {d.get('project')} · {format_duration(d.get('duration_s'))} · "
             f"{format_energy((d.get('energy') or {}).get('it_j'))} · region {d.get('region')}{flag}"
         )
         axes[i][0].set_title(title, fontsize=9, loc="left", color="#b30000" if flag else "black")
-        _draw_power(axes[i][0], fp, colors)
+        _draw_power(axes[i][0], fp, colors, time_unit)
         _draw_breakdown(axes[i][1], fp, colors)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "wattprint"})
+    metadata = {"Software": "wattprint"} if fmt == "png" else {"Creator": "wattprint"}
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
     return buf.getvalue()
 
 
 def save_png(footprints: Sequence[Any], path: str, *, dpi: int = 110, max_runs: int = MAX_RUNS) -> str:
-    """Write :func:`figure_png` to ``path`` (atomically) and return ``path``."""
-    data = figure_png(footprints, dpi=dpi, max_runs=max_runs)
+    """Write :func:`figure_png` to ``path`` (atomically) in the format its extension names
+    (:func:`plot_format`: ``.png``, ``.svg`` or ``.pdf``) and return ``path``.
+
+    Raises:
+        ValueError: another extension (nothing is written).
+    """
+    data = figure_png(footprints, dpi=dpi, max_runs=max_runs, fmt=plot_format(path))
     from wattprint._io import atomic_write_bytes
 
     atomic_write_bytes(path, data)
