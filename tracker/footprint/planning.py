@@ -116,7 +116,7 @@ def estimate(
         ConfigError: missing or contradictory inputs, unknown GPU model or region (the setting is named).
     """
     env = os.environ if env is None else env
-    env = {k: v for k, v in env.items() if not k.startswith("WATTPRINT_GRID")}  # a plan never fetches live data
+    env = {k: v for k, v in env.items() if not k.startswith("WATTPRINT_GRID") or k == "WATTPRINT_GRID_BASIS"}  # never live data
     notes: List[str] = []
     params_v, tokens_v, flops_v = num("params", params), num("tokens", tokens), num("flops", flops)
     mfu_v, hours_v, gpu_hours_v = num("mfu", mfu, maximum=1.0), num("hours", hours), num("gpu_hours", gpu_hours)
