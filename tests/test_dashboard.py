@@ -29,7 +29,7 @@ DASHBOARD = os.path.join(os.path.dirname(__file__), os.pardir, "dashboards", "wa
 
 # PromQL words that are not metric names
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset", "inf", "nan"}
-_GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$project": ".*", "$run_id": ".*"}
+_GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$rate_window": "1m", "$project": ".*", "$run_id": ".*"}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,15 @@ def test_the_exporter_emits_the_core_metrics(scraped):
     assert {"component", "kind", "measured"} <= scraped["wattprint_energy_joules_total"]
 
 
+def _matchers_by_metric(expr):
+    """{metric: label names matched in its own braces} for every ``metric{...}`` in the expression."""
+    out = {}
+    for m in re.finditer(r"([A-Za-z_:][\w:]*)\s*\{([^}]*)\}", _substitute(expr)):
+        inner = re.sub(r'"(?:[^"\\]|\\.)*"', '""', m.group(2))
+        out.setdefault(m.group(1), set()).update(re.findall(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)", inner))
+    return out
+
+
 def test_every_dashboard_query_uses_only_emitted_metrics_and_labels(scraped):
     queries = _queries(_dashboard())
     assert len(queries) >= 20
@@ -137,10 +146,14 @@ def test_every_dashboard_query_uses_only_emitted_metrics_and_labels(scraped):
         for name in metrics:
             if name not in scraped:
                 problems.append(f"{where}: {name} is not emitted (emitted: {', '.join(sorted(scraped))})")
-                continue
-            missing = labels - scraped[name]
-            if missing:
+        for name, matched in _matchers_by_metric(expr).items():
+            missing = matched - scraped.get(name, set())
+            if name in scraped and missing:
                 problems.append(f"{where}: {name} has no label(s) {', '.join(sorted(missing))}")
+        known = set().union(*(scraped.get(n, set()) for n in metrics)) if metrics else set()
+        unknown = labels - known
+        if unknown:
+            problems.append(f"{where}: no metric of the query has label(s) {', '.join(sorted(unknown))}")
     assert not problems, "\n".join(problems)
 
 

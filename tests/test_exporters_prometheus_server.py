@@ -1,0 +1,189 @@
+"""Against a real Prometheus: every dashboard query, evaluated through its HTTP API, means one thing
+whatever the transport.
+
+One Prometheus (1 s scrapes) scrapes the pull endpoints and a real Pushgateway
+(its own persistence file). Three transports run side by side, told apart by
+``project``: ``pull`` (endpoints only), ``push`` (Pushgateway only) and
+``both`` (each run scraped and pushed). Each has two concurrent runs of
+different lengths (6 and 4 replayed seconds; only the long one counts
+tokens). After both ended, every dashboard total equals the sum of the two
+JSON footprints within 1 %, the final scraped energy equals the JSON's,
+``run_info`` ends ``completed``, and no power series of an ended run is left.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+pytest.importorskip("prometheus_client")
+
+from conftest_pushgateway import replay_tracker  # noqa: E402
+from servers.prometheus import SCRAPE_INTERVAL_S, start_prometheus  # noqa: E402
+from servers.pushgateway import start_pushgateway  # noqa: E402
+from test_dashboard import _dashboard, _queries  # noqa: E402
+from wattprint.exporters.prometheus import PrometheusExporter  # noqa: E402
+
+MODES = ("pull", "push", "both")
+LENGTHS_S = {"long": 6, "short": 4}
+WATTS = {"long": 120.0, "short": 80.0}
+
+
+def _grafana(expr: str, project: str) -> str:
+    subs = {"$__range": "10m", "$rate_window": f"{4 * SCRAPE_INTERVAL_S:g}s", "$project": project, "$run_id": ".*",
+            "$__rate_interval": "4s", "$__interval": "1s"}
+    for var, value in subs.items():
+        expr = expr.replace(var, value)
+    assert "$" not in expr, expr
+    return expr
+
+
+def _panel_exprs():
+    out = {}
+
+    def walk(panels):
+        for p in panels:
+            for tgt in p.get("targets") or []:
+                out[(p["title"], tgt.get("refId"))] = tgt["expr"]
+            walk(p.get("panels") or [])
+
+    walk(_dashboard()["panels"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory):
+    """Run the six runs under a real Prometheus; yield (prometheus, {mode: {name: json doc}}, t_end)."""
+    tmp = tmp_path_factory.mktemp("prom-server")
+    gw = start_pushgateway(str(tmp))
+    runs = {}
+    for mode in MODES:
+        for name in LENGTHS_S:
+            kwargs = {}
+            if mode in ("pull", "both"):
+                kwargs.update(port=0, linger_s=10.0, scrape_interval_s=SCRAPE_INTERVAL_S)
+            if mode in ("push", "both"):
+                kwargs.update(pushgateway=gw.addr, push_interval_s=0.0)
+            exp = PrometheusExporter(**kwargs)
+            t, clock = replay_tracker([exp], power_w=WATTS[name], run_id=f"{mode}-{name}", project=mode, save=True,
+                                      output_dir=str(tmp / "runs"), total_steps=LENGTHS_S[name] * 2)
+            runs[(mode, name)] = (exp, t, clock)
+    targets = [f"127.0.0.1:{exp.port}" for exp, _, _ in runs.values() if exp.port is not None]
+    prom = start_prometheus(str(tmp), targets, gw.addr)
+    try:
+        # wait (bounded) until Prometheus scrapes every pull target: the runs start once it is watching
+        prom.wait_until('count(up{job="wattprint"} == 1) or vector(0)', lambda r: float(r[0]["value"][1]) == len(targets), 30)
+        for _, t, _ in runs.values():
+            t.start()
+        for tick in range(max(LENGTHS_S.values())):
+            for (mode, name), (exp, t, clock) in runs.items():
+                if tick < LENGTHS_S[name]:
+                    clock.advance(1.0)
+                    t.step(2, samples=16, tokens=512 if name == "long" else None)
+                    t.sample_now()
+                if tick + 1 == LENGTHS_S[name] and t.running:
+                    t.stop()
+            time.sleep(SCRAPE_INTERVAL_S * 1.2)  # a scrape of the live values between ticks
+        docs = {}
+        for (mode, name), (exp, t, _) in runs.items():
+            if t.running:
+                t.stop()
+            with open(t.json_path, encoding="utf-8") as fh:
+                docs.setdefault(mode, {})[name] = json.load(fh)
+        for (mode, _), (exp, _, _) in runs.items():
+            if exp.port is not None:
+                assert exp.wait_closed(15.0), "the endpoint never saw its final values scraped"
+        # every transport's final values are in Prometheus (pushed groups are scraped within a second)
+        for mode in MODES:
+            want = sum(d["energy"]["it_j"] for d in docs[mode].values())
+            prom.wait_until(
+                f'sum(max by (run_id, rank, component) (last_over_time(wattprint_energy_joules_total{{project="{mode}"}}[10m])))',
+                lambda r, want=want: bool(r) and abs(float(r[0]["value"][1]) - want) <= 1e-6 * want, 20)
+        time.sleep(SCRAPE_INTERVAL_S * 2.5)  # the linger is over and the gateway rescraped: stale markers written
+        yield prom, docs, time.time()
+    finally:
+        for exp, t, _ in runs.values():
+            if t.running:
+                t.stop()
+        prom.server.stop()
+        gw.stop()
+
+
+def _total(docs, fn):
+    return sum(fn(d) for d in docs.values())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dashboard_totals_equal_the_sum_of_the_json_footprints(observed, mode):
+    prom, docs, _ = observed
+    d = docs[mode]
+    exprs = _panel_exprs()
+    want = {
+        ("IT energy", "A"): _total(d, lambda x: x["energy"]["it_j"]) / 3.6e6,
+        ("Facility energy", "A"): _total(d, lambda x: x["energy"]["facility_kwh"]),
+        ("Carbon", "A"): _total(d, lambda x: x["carbon"]["total_kg"]) * 1000.0,
+        ("Water", "A"): _total(d, lambda x: x["water"]["total_l"]),
+        ("Energy per token", "A"): d["long"]["energy"]["it_j"] / d["long"]["work"]["tokens"],
+        ("Run duration", "A"): None,
+    }
+    for key, expected in want.items():
+        if expected is None:
+            continue
+        got = prom.value(_grafana(exprs[key], mode))
+        assert got == pytest.approx(expected, rel=0.01), f"{key[0]} ({mode}): {got} vs {expected}"
+    by_scope = {r["metric"]["scope"]: float(r["value"][1]) for r in prom.query(_grafana(exprs[("Carbon by scope", "A")], mode))}
+    assert by_scope["operational"] == pytest.approx(_total(d, lambda x: x["carbon"]["operational_kg"]) * 1000.0, rel=0.01)
+    per_component = {r["metric"]["component"]: float(r["value"][1]) for r in prom.query(_grafana(exprs[("Energy by component (cumulative)", "A")], mode))}
+    assert sum(per_component.values()) == pytest.approx(_total(d, lambda x: x["energy"]["it_j"]) / 3.6e6, rel=0.01)
+    durations = {r["metric"]["run_id"]: float(r["value"][1]) for r in prom.query(_grafana(exprs[("Run duration", "A")], mode))}
+    assert durations == pytest.approx({f"{mode}-{n}": float(s) for n, s in LENGTHS_S.items()}, rel=0.01)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_final_energy_and_status_reach_prometheus_and_ended_runs_have_no_power(observed, mode):
+    prom, docs, _ = observed
+    exprs = _panel_exprs()
+    for name, doc in docs[mode].items():
+        rows = prom.query(f'max by (component) (last_over_time(wattprint_energy_joules_total{{run_id="{mode}-{name}"}}[10m]))')
+        assert {r["metric"]["component"]: float(r["value"][1]) for r in rows} == pytest.approx(
+            {c["id"]: c["energy_j"] for c in doc["components"]}, rel=1e-9)
+    statuses = {r["metric"]["run_id"]: r["metric"]["status"] for r in prom.query(_grafana(exprs[("Runs", "A")], mode))}
+    assert statuses == {f"{mode}-long": "completed", f"{mode}-short": "completed"}
+    assert prom.query(_grafana(exprs[("Power now", "A")], mode)) == []
+    assert prom.query(_grafana(exprs[("Power by component", "A")], mode)) == []
+    assert prom.query(_grafana(exprs[("Seconds since last update", "A")], mode)) == []
+    # the progress of a run that ended at its total_steps is 1
+    assert prom.value(_grafana(exprs[("Progress", "A")], mode)) == pytest.approx(1.0)
+
+
+def test_every_dashboard_query_evaluates_on_the_real_server(observed):
+    prom, _, t_end = observed
+    problems = []
+    for where, expr in _queries(_dashboard()):
+        for mode in MODES:
+            q = _grafana(expr, mode)
+            try:
+                prom.query(q)
+                prom.query_range(q, t_end - 30.0, t_end, SCRAPE_INTERVAL_S)
+            except AssertionError as err:
+                problems.append(f"{where} ({mode}): {err}")
+    assert not problems, "\n".join(problems)
+
+
+def test_live_power_was_seen_while_the_runs_ran_one_series_per_run(observed):
+    prom, docs, t_end = observed
+    exprs = _panel_exprs()
+    series = prom.query_range(_grafana(exprs[("Power by component", "A")], "both"), t_end - 40.0, t_end, SCRAPE_INTERVAL_S)
+    gpu = [s for s in series if s["metric"]["component"] == "gpu:0"]
+    assert {s["metric"]["run_id"] for s in gpu} == {"both-long", "both-short"}
+    peak = {s["metric"]["run_id"]: max(float(v[1]) for v in s["values"]) for s in gpu}
+    assert peak == pytest.approx({"both-long": WATTS["long"], "both-short": WATTS["short"]})
+    # a run scraped and pushed at once is one series per component after the dashboard's reduction
+    assert len(gpu) == 2
+    # no doubling: the raw data has two transports for each "both" run
+    raw = prom.query('count by (run_id) (last_over_time(wattprint_run_duration_seconds{project="both"}[10m]))')
+    assert all(float(r["value"][1]) == 2 for r in raw)
+    assert re.search(r"irate\(", exprs[("Power from the energy counters", "A")])
