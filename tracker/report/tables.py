@@ -255,7 +255,7 @@ def comparison_table(footprints: Sequence[Any]) -> Table:
     rows = []
     for i, s in enumerate(sums):
         rows.append([str(s["run_id"]), _status_label(s), format_duration(s["duration_s"]), str(s["region"])] + [col[i] for col in columns])
-    table = Table(f"Comparison of {len(sums)} runs", headers, rows, ["l", "l", "r", "l"] + ["r"] * (len(headers) - 4))
+    table = Table(f"Comparison of {len(sums)} runs" if len(sums) != 1 else "Summary of 1 run", headers, rows, ["l", "l", "r", "l"] + ["r"] * (len(headers) - 4))
     flagged = [s["run_id"] for s in sums if s["flagged"]]
     if flagged:
         table.notes.append(f"⚠ partial or failed (figures cover only what was measured): {', '.join(map(str, flagged))}")
