@@ -93,7 +93,7 @@ def format_sig(value: Optional[float], digits: int = 3) -> str:
         return "0"
     exp = int(math.floor(math.log10(abs(value))))
     if -4 <= exp < digits + 3:
-        return f"{value:.{max(0, digits - 1 - exp)}f}"
+        return f"{round_sig(value, digits):.{max(0, digits - 1 - exp)}f}"
     return f"{value:.{digits - 1}e}"
 
 
