@@ -27,6 +27,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from wattprint._io import csv_cell, csv_line
+from wattprint.report.carbon_aware import carbon_aware_table
 from wattprint.report.html import html_table
 from wattprint.report.load import document_of
 from wattprint.report.summary import SUMMARY_FIELDS, summarize
@@ -88,12 +89,16 @@ def render_tables(tables: Sequence[Table], fmt: str = "table") -> str:
 
 
 def report_tables(footprints: Sequence[Any], *, what_if_rows: Optional[Sequence[Sequence[Mapping[str, Any]]]] = None, details: bool = True) -> List[Table]:
-    """Every table of a report: per-run tables, the comparison (2+ runs), what-if tables."""
+    """Every table of a report: per-run tables (``details``), the comparison (2+ runs, or one
+    run's one-row summary without ``details``), what-if tables."""
     tables: List[Table] = []
-    if details or len(footprints) == 1:
+    if details:
         for fp in footprints:
             tables.extend(run_tables(fp))
-    if len(footprints) > 1:
+            ca = carbon_aware_table(fp)  # the carbon_aware section, when the run has one
+            if ca is not None:
+                tables.append(ca)
+    if len(footprints) > 1 or (footprints and not details):
         tables.append(comparison_table(footprints))
     for rows in what_if_rows or []:
         tables.append(what_if_table(rows))
