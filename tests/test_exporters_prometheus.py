@@ -327,3 +327,98 @@ json.dump(seen, open({str(out)!r}, "w"))
     assert res.returncode == 0, res.stderr
     seen = json.loads(out.read_text())
     assert len(seen) >= 2 and seen[-1] > seen[0], seen
+
+
+def test_wattprint_run_pushgateway_flag_delivers_the_final_figures(pushgateway, tmp_path, capsys):  # noqa: F811
+    from wattprint.cli.app import main
+
+    rc = main(["run", "--pushgateway", pushgateway, "--run-id", "cli-push-1", "--output-dir", str(tmp_path), "--quiet",
+               "--", sys.executable, "-c", "pass"])
+    assert rc == 0
+    (info,) = _gateway_samples(pushgateway, "wattprint_run_info", "cli-push-1")
+    assert info.labels["status"] == "completed"
+    doc = json.loads((tmp_path / "cli-push-1.json").read_text())
+    pushed = sum(s.value for s in _gateway_samples(pushgateway, "wattprint_energy_joules_total", "cli-push-1"))
+    assert pushed == pytest.approx(doc["energy"]["it_j"])
+
+
+def test_wattprint_pushgateway_environment_variable(pushgateway, tmp_path, monkeypatch):  # noqa: F811
+    from wattprint.cli.app import main
+
+    monkeypatch.setenv("WATTPRINT_PUSHGATEWAY", pushgateway)
+    assert main(["run", "--run-id", "cli-env-1", "--output-dir", str(tmp_path), "--quiet", "--", sys.executable, "-c", "pass"]) == 0
+    (info,) = _gateway_samples(pushgateway, "wattprint_run_info", "cli-env-1")
+    assert info.labels["status"] == "completed"
+
+
+def test_wattprint_run_waits_for_the_linger_and_a_bad_linger_names_the_flag(tmp_path, capsys):
+    from wattprint.cli.app import main
+
+    assert main(["run", "--prometheus-port", "0", "--prometheus-linger", "-1", "--", sys.executable, "-c", "pass"]) == 2
+    assert "--prometheus-linger" in capsys.readouterr().err
+    start = time.monotonic()
+    assert main(["run", "--prometheus-port", "0", "--prometheus-linger", "0.3", "--output-dir", str(tmp_path), "--quiet",
+                 "--", sys.executable, "-c", "pass"]) == 0
+    assert time.monotonic() - start < 20.0
+
+
+def test_linger_ends_at_the_first_scrape_of_the_final_values():
+    exp = PrometheusExporter(port=0, linger_s=60.0)
+    t, clock = replay_tracker([exp], run_id="linger-1", save=False)
+    t.start()
+    clock.advance(2.0)
+    t.stop()
+    assert not exp.wait_closed(0.2)  # still serving: nobody has scraped the final values
+    (info,) = samples_of(scrape(exp.url), "wattprint_run_info")
+    assert info.labels["status"] == "completed"
+    assert exp.wait_closed(10.0)
+
+
+def test_no_linger_when_nobody_scraped_a_run_longer_than_the_linger():
+    exp = PrometheusExporter(port=0, linger_s=0.05)
+    t, clock = replay_tracker([exp], run_id="linger-2", save=False)
+    t.start()
+    time.sleep(0.1)
+    t.stop()
+    assert exp.wait_closed(5.0)
+
+
+def test_collector_sample_cost_does_not_grow_with_windows_or_timeline():
+    """The snapshot reads the components and the figure table's few figures; a footprint with 100,000
+    windows and timeline points costs what a small one does (and the collector keeps no reference to it)."""
+    import gc
+    import weakref
+
+    from wattprint.exporters._prom_collector import FootprintCollector
+    from wattprint.footprint.model import Footprint
+
+    t, clock = replay_tracker([], run_id="cost-1", save=False)
+    t.start()
+    clock.advance(5.0)
+    base = t.stop().to_dict()
+
+    def footprint(n: int) -> Footprint:
+        doc = dict(base, windows=[{"name": f"w{i}", "energy_j": 1.0, "duration_s": 1.0} for i in range(n)],
+                   window_totals={f"w{i}": {"energy_j": 1.0} for i in range(n)})
+        timeline = {"t_s": list(range(n)), "power_w": {"gpu:0": [100.0] * n}, "energy_j": {"gpu:0": [float(i) for i in range(n)]}}
+        return Footprint(doc, timeline)
+
+    def cost_s(fp: Footprint) -> float:
+        col = FootprintCollector()
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(20):
+                col.update(fp)
+            best = min(best, (time.perf_counter() - t0) / 20)
+        return best
+
+    small, large = footprint(10), footprint(100_000)
+    assert cost_s(large) < 5 * cost_s(small) + 2e-4
+    col = FootprintCollector()
+    col.update(large)
+    ref = weakref.ref(large)
+    del large
+    gc.collect()
+    assert ref() is None
+    assert any(f.name == "wattprint_energy_joules" for f in col.collect())

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -50,6 +51,9 @@ def _add_tracker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-tdp", type=float, dest="cpu_tdp_w", help="CPU TDP in watts for the estimate")
     p.add_argument("--prometheus-port", type=int, help="serve live Prometheus metrics on this port (127.0.0.1)")
     p.add_argument("--prometheus-addr", default="127.0.0.1", help="address for --prometheus-port (default 127.0.0.1)")
+    p.add_argument("--pushgateway", help="push live and final metrics to this Prometheus Pushgateway (host:port or URL; env WATTPRINT_PUSHGATEWAY)")
+    p.add_argument("--prometheus-linger", type=float, dest="prometheus_linger_s",
+                   help="after the run, keep --prometheus-port serving the final figures until scraped, at most this long, seconds (default 30)")
     p.add_argument("--quiet", action="store_true", help="print no summary")
     p.add_argument(
         "--live",
@@ -93,7 +97,8 @@ def _tracker_kwargs(args: argparse.Namespace) -> Dict[str, object]:
 
 
 # option dest -> (the module it needs, the extra that installs it, what it does)
-_EXTRAS = {"prometheus_port": ("prometheus_client", "prometheus", "serve Prometheus metrics")}
+_EXTRAS = {"prometheus_port": ("prometheus_client", "prometheus", "serve Prometheus metrics"),
+           "pushgateway": ("prometheus_client", "prometheus", "push to a Pushgateway")}
 
 
 def missing_extra(args: argparse.Namespace, flags: Dict[str, str]) -> Optional[str]:
@@ -113,10 +118,12 @@ def missing_extra(args: argparse.Namespace, flags: Dict[str, str]) -> Optional[s
 
 def _exporters(args: argparse.Namespace) -> List[object]:
     exporters: List[object] = []
-    if getattr(args, "prometheus_port", None) is not None:
-        from wattprint.exporters.prometheus import PrometheusExporter
+    if getattr(args, "prometheus_port", None) is not None or getattr(args, "pushgateway", None) or os.environ.get("WATTPRINT_PUSHGATEWAY"):
+        from wattprint.exporters._prom_cli import exporter_from_cli
 
-        exporters.append(PrometheusExporter(port=args.prometheus_port, addr=args.prometheus_addr))
+        prom = exporter_from_cli(args.prometheus_port, args.prometheus_addr, args.pushgateway, args.prometheus_linger_s)
+        if prom is not None:
+            exporters.append(prom)
     if getattr(args, "live", False):
         from wattprint.exporters.live import LiveStatus
 
@@ -178,6 +185,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(fp.summary(), file=sys.stderr)
         if tracker.save:
             print(f"  footprint: {tracker.json_path}", file=sys.stderr)
+    if any(hasattr(e, "wait_closed") for e in exporters):  # the pull endpoint serves the final figures until scraped
+        from wattprint.exporters._prom_cli import wait_for_final_scrape
+
+        wait_for_final_scrape(exporters)
     return rc if rc >= 0 else 128 + (-rc)
 
 
