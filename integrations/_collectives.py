@@ -12,6 +12,7 @@ failed collective raise, since its callers guard it.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import sys
 from typing import Any, Dict, List, Optional, Sequence
@@ -74,6 +75,10 @@ def _broadcast_from_rank0(value: Optional[str]) -> Optional[str]:
 def gather_footprints(document: Dict[str, Any]) -> Optional[List[Dict[str, Any]]]:
     """Gather every rank's footprint document on rank 0 (a collective).
 
+    Send ``Footprint.to_dict()``: the document without its timeline (a few kB
+    per rank; the timelines stay in the rank files), so rank 0 receives a
+    size linear in ranks and independent of the run's length.
+
     Returns:
         On rank 0 the documents of all ranks in rank order; on other ranks an
         empty list; ``None`` when there is no initialised process group or the
@@ -100,6 +105,11 @@ def gather_footprints(document: Dict[str, Any]) -> Optional[List[Dict[str, Any]]
     except Exception:
         logger.exception("wattprint: gathering the ranks' footprints failed")
         return None
+
+
+def _json_bytes(documents: Sequence[Any]) -> int:
+    """What the gathered documents weigh as compact JSON, bytes (the job footprint's ``job.received_bytes``)."""
+    return sum(len(json.dumps(d, separators=(",", ":"), default=str).encode("utf-8")) for d in documents)
 
 
 def all_reduce_sum(values: Sequence[float]) -> List[float]:

@@ -1,7 +1,9 @@
 """Where a process sits in a distributed job, and which GPUs it measures.
 
 :func:`rank_info` reads the rank, local rank and world size (arguments, then
-an initialised ``torch.distributed`` group, then torchrun / SLURM variables);
+an initialised ``torch.distributed`` group, then the launcher's variables as the
+core reads them, :func:`wattprint.job_context`); :func:`job_context_for` gives the
+same as the core's ``JobContext`` that a Tracker takes (``job=``);
 :func:`rank_gpu_selectors` picks this rank's share of ``CUDA_VISIBLE_DEVICES``.
 Both are re-exported by :mod:`wattprint.integrations.distributed`.
 
@@ -12,13 +14,13 @@ any variable the process is a single rank on its own node.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+import wattprint
 from wattprint.integrations._collectives import _dist
 
-__all__ = ["RankInfo", "rank_info", "rank_gpu_selectors"]
+__all__ = ["RankInfo", "rank_info", "job_context_for", "rank_gpu_selectors"]
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,11 @@ class RankInfo:
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
 
-
-def _int_env(env: Mapping[str, str], *names: str) -> Optional[int]:
-    for name in names:
-        raw = env.get(name)
-        if raw not in (None, ""):
-            try:
-                return int(str(raw).strip())
-            except ValueError:
-                continue
-    return None
+    @classmethod
+    def of(cls, ctx: Any) -> "RankInfo":
+        """The rank fields of a :class:`wattprint.JobContext`."""
+        return cls(rank=ctx.rank, local_rank=ctx.local_rank, world_size=ctx.world_size,
+                   local_world_size=ctx.local_world_size, node=ctx.node, node_rank=ctx.node_rank)  # fmt: skip
 
 
 def rank_info(
@@ -77,39 +74,25 @@ def rank_info(
     """This process's place in the job.
 
     Explicit arguments win; then an initialised ``torch.distributed`` process
-    group (rank, world size); then the launcher's variables (torchrun:
-    ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``,
-    ``GROUP_RANK``; SLURM: ``SLURM_PROCID``, ``SLURM_LOCALID``,
-    ``SLURM_NTASKS``, ``SLURM_NODEID``); else a single process.
+    group (rank, world size); then the launcher's variables, read by the
+    core (:func:`wattprint.job_context`: torchrun, Open MPI / PMIx, SLURM,
+    whose ``SLURM_PROCID``/``SLURM_NTASKS`` are trusted here even without an
+    ``srun`` step id); else a single process.
     """
+    return RankInfo.of(job_context_for(env, rank=rank, local_rank=local_rank, world_size=world_size,
+                                       local_world_size=local_world_size, node=node))  # fmt: skip
+
+
+def job_context_for(env: Optional[Mapping[str, str]] = None, **overrides: Any) -> Any:
+    """The core's :class:`wattprint.JobContext` with the process group's rank and size (when one exists) and ``overrides``."""
     env = os.environ if env is None else env
     dist = _dist()
-    if rank is None:
-        rank = dist.get_rank() if dist is not None else _int_env(env, "RANK", "SLURM_PROCID")
-    if world_size is None:
-        world_size = dist.get_world_size() if dist is not None else _int_env(env, "WORLD_SIZE", "SLURM_NTASKS")
-    if local_rank is None:
-        local_rank = _int_env(env, "LOCAL_RANK", "SLURM_LOCALID")
-    if local_world_size is None:
-        local_world_size = _int_env(env, "LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE")
-    rank = rank or 0
-    world_size = max(1, world_size or 1)
-    # Unknown local rank / ranks per node: assume each rank is alone on its node. Then
-    # every rank measures its node and all visible GPUs, and the job merge counts each
-    # node-level component (by node) and each GPU (by UUID) once.
-    if local_rank is None:
-        local_rank = 0
-    if local_world_size is None:
-        local_world_size = 1
-    node_name = node or env.get("WATTPRINT_NODE") or socket.gethostname()
-    return RankInfo(
-        rank=int(rank),
-        local_rank=int(local_rank),
-        world_size=int(world_size),
-        local_world_size=int(max(1, local_world_size)),
-        node=node_name,
-        node_rank=_int_env(env, "GROUP_RANK", "SLURM_NODEID"),
-    )
+    if dist is not None:
+        if overrides.get("rank") is None:
+            overrides["rank"] = int(dist.get_rank())
+        if overrides.get("world_size") is None:
+            overrides["world_size"] = int(dist.get_world_size())
+    return wattprint.job_context(env, trust_ntasks=True, **overrides)
 
 
 def rank_gpu_selectors(

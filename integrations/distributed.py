@@ -1,16 +1,25 @@
-"""Distributed runs (``torch.distributed``, torchrun, SLURM, several nodes).
+"""Distributed runs (``torch.distributed``, torchrun, SLURM, MPI, several nodes).
 
-Every rank runs its own :class:`wattprint.Tracker`, configured for its role:
+A plain :class:`wattprint.Tracker` is already rank-aware from the environment
+(:mod:`wattprint.run.job`): each rank writes ``<job>-rank<k>.json``, only local
+rank 0 measures CPU, DRAM and RAM, and the last rank to stop assembles the
+**job footprint** ``<output_dir>/<job>.job.json`` from the ranks' summaries in
+the shared ``output_dir``. :class:`DistributedTracker` is a convenience over
+that core:
 
 * a rank measures only **its own GPUs**: when several ranks share a node and
   ``CUDA_VISIBLE_DEVICES`` lists all of them (or is unset), rank ``local_rank``
   is restricted to its share of the visible devices;
-* CPU, DRAM and RAM are **node-level**: only local rank 0 measures them;
-* at the end, rank 0 gathers every rank's footprint over the existing process
-  group and writes one **job footprint**, ``<output_dir>/<run_id>.job.json``,
-  with a ``distributed`` section (``world_size``, ``nodes``, and per rank its
-  ``rank``, ``local_rank``, ``node`` and components). A component reported by
-  two ranks (the same node-level counter, the same GPU UUID) is counted once.
+* the rank can be given by argument (what a trainer knows);
+* with a ``torch.distributed`` process group, the job footprint is gathered
+  over it instead of through files (each rank sends its footprint *without*
+  its timeline; rank 0 merges and writes it), so it works without a shared
+  folder; ``job_exporters`` receive it.
+
+The job footprint has a ``job`` section (job id, world size, missing ranks,
+scheduler context) and a ``distributed`` section (per rank its ``rank``,
+``local_rank``, ``node`` and components). A component reported by two ranks
+(the same node-level counter, the same GPU UUID) is counted once.
 
 Without a process group, or with a world size of 1, everything works as on
 one process: the rank's own footprint is the run's footprint.
@@ -20,11 +29,10 @@ one process: the rank's own footprint is the run's footprint.
     ...; dt.step()
     job = dt.stop()            # collective: call on every rank; the job footprint on rank 0
 
-Per-rank files are written as ``<run_id>-rank<k>.json`` (and one ``runs.csv``
+Per-rank files are written as ``<job>-rank<k>.json`` (and one ``runs.csv``
 row per rank); the job footprint is not appended to ``runs.csv`` so summing
 that file never counts a job twice. :func:`merge_footprints` also merges
-per-rank JSON files after the fact (for example when a job died before the
-gather).
+per-rank JSON files after the fact (``wattprint report`` does it for you).
 
 :func:`check_settings` checks a DistributedTracker's arguments without
 building one (the callbacks' early check). Rank roles live in ``_ranks``,
@@ -43,12 +51,11 @@ import os
 from types import TracebackType
 from typing import Any, Dict, Mapping, Optional, Sequence, Type
 
-import wattprint
 from wattprint import Footprint, Tracker
 from wattprint.footprint.factors import resolve_factors
 from wattprint.footprint.merge import merge_footprints, write_job_footprint
-from wattprint.integrations._collectives import _broadcast_from_rank0, _cuda_device_count, all_reduce_sum, gather_footprints
-from wattprint.integrations._ranks import RankInfo, rank_gpu_selectors, rank_info
+from wattprint.integrations._collectives import _broadcast_from_rank0, _cuda_device_count, _dist, _json_bytes, all_reduce_sum, gather_footprints
+from wattprint.integrations._ranks import RankInfo, job_context_for, rank_gpu_selectors, rank_info
 from wattprint.integrations._session import is_failure
 from wattprint.settings import TrackerSettings
 
@@ -67,19 +74,28 @@ __all__ = [
 logger = logging.getLogger("wattprint")
 
 class DistributedTracker:
-    """A :class:`wattprint.Tracker` per rank, and one job footprint on rank 0.
+    """A :class:`wattprint.Tracker` per rank, and one job footprint: a thin convenience over the core's jobs.
+
+    A plain :class:`~wattprint.Tracker` is already rank-aware (:func:`wattprint.job_context`);
+    this adds the rank overrides (what a trainer knows), each rank's share of
+    ``CUDA_VISIBLE_DEVICES``, the job footprint gathered over ``torch.distributed``
+    when a process group exists (each rank sends its footprint without its
+    timeline; rank 0 merges), and ``job_exporters``.
 
     Args:
         project, run_id, output_dir: as for :class:`~wattprint.Tracker`. The
-            job's ``run_id`` is rank 0's (broadcast at :meth:`start` when a
-            process group exists); each rank's own run is ``<run_id>-rank<k>``.
+            job's id is ``run_id`` (or ``WATTPRINT_RUN_ID``), else the job id
+            the environment gives (rank 0's, broadcast at :meth:`start` when a
+            process group exists); each rank's own run is ``<job>-rank<k>``.
         devices: CUDA device indices (within ``CUDA_VISIBLE_DEVICES``) this rank uses.
         node_level: measure CPU/DRAM/RAM here; default: only on local rank 0.
-        gather: gather the job footprint on rank 0 at :meth:`stop` (default ``True``).
-        job_exporters: exporters given the job footprint on rank 0.
+        gather: build the job footprint at :meth:`stop` (default ``True``): over
+            the process group when there is one; without one, from the rank files
+            as a plain Tracker does, unless the rank was given by argument.
+        job_exporters: exporters given the job footprint on the rank that builds it.
         rank, local_rank, world_size, local_world_size, node: override :func:`rank_info`.
         tracker: a ready, not yet started tracker to use instead of building one
-            (its sensors and settings are the caller's choice).
+            (its sensors, settings and job are the caller's choice).
         **tracker_kwargs: any other :class:`~wattprint.Tracker` argument
             (``sensors=[...]`` replaces discovery; ``gpu``/``cpu``/``ram`` are
             combined with the rank's role).
@@ -87,7 +103,7 @@ class DistributedTracker:
     Attributes:
         info: this rank's :class:`RankInfo`.
         tracker: this rank's tracker.
-        job_footprint: the job footprint after :meth:`stop` (rank 0 only).
+        job_footprint: the job footprint after :meth:`stop`, on the rank that built it.
     """
 
     def __init__(
@@ -110,64 +126,67 @@ class DistributedTracker:
     ) -> None:
         env = tracker_kwargs.pop("env", None)
         self._env: Mapping[str, str] = os.environ if env is None else env
-        self.info = rank_info(
-            self._env, rank=rank, local_rank=local_rank, world_size=world_size, local_world_size=local_world_size, node=node
-        )
+        overridden = any(v is not None for v in (rank, local_rank, world_size, local_world_size))
+        self._ctx = job_context_for(self._env, rank=rank, local_rank=local_rank, world_size=world_size,
+                                    local_world_size=local_world_size, node=node, node_level=node_level)  # fmt: skip
+        self.info = RankInfo.of(self._ctx)
+        if run_id is None and self.info.distributed:
+            run_id = self._env.get("WATTPRINT_RUN_ID") or None
+        if run_id is not None:
+            self._ctx = self._ctx.replace(job_id=run_id)
+        elif self.info.distributed:
+            self._ctx = self._ctx.sequenced()
+        # the core assembles from rank files only without a process group and with the rank from the environment
+        self._files_assemble = gather and not overridden and _dist() is None
         self._project = project
         self._output_dir = output_dir
         self._devices = list(devices) if devices is not None else None
-        self._node_level = self.info.measures_node if node_level is None else bool(node_level)
+        self._node_level = self._ctx.measures_node
         self._gather = gather
         self._job_exporters = list(job_exporters)
         self._tracker_kwargs = dict(tracker_kwargs)
         self._given_tracker = tracker
+        self._given_run_id = run_id
         self._annotations: Dict[str, Any] = {}
         self.tracker: Optional[Tracker] = tracker
-        if run_id is None and self.info.distributed:
-            run_id = self._env.get("WATTPRINT_RUN_ID") or None
-        self._given_run_id = run_id
-        self._own_run_id = run_id or wattprint.new_run_id()
         self.job_run_id: Optional[str] = run_id
         self.job_footprint: Optional[Footprint] = None
         self.job_path: Optional[str] = None
         if tracker is None:
-            # checks the settings now (ConfigError in __init__)
-            self._build_tracker(self._own_run_id if self.info.distributed else run_id)
+            self._build_tracker()  # checks the settings now (ConfigError in __init__)
 
     # -- construction ---------------------------------------------------------
-    def _build_tracker(self, job_run_id: Optional[str]) -> Tracker:
+    def _build_tracker(self) -> Tracker:
         kw = dict(self._tracker_kwargs)
         env: Dict[str, str] = dict(self._env)
-        if "sensors" not in kw:
-            if not self._node_level:
-                kw["cpu"] = False
-                kw["ram"] = False
-            if kw.get("gpu", True) and self.info.distributed:
-                selectors = rank_gpu_selectors(self.info, env, devices=self._devices, device_count=_cuda_device_count())
-                if selectors is not None:
-                    env["CUDA_VISIBLE_DEVICES"] = ",".join(selectors)
-        run_id = job_run_id
-        if run_id is not None and self.info.distributed:
-            run_id = f"{job_run_id}-rank{self.info.rank}"
-        self.tracker = Tracker(self._project, run_id=run_id, output_dir=self._output_dir, env=env, **kw)
+        if "sensors" not in kw and kw.get("gpu", True) and self.info.distributed:
+            selectors = rank_gpu_selectors(self.info, env, devices=self._devices, device_count=_cuda_device_count())
+            if selectors is not None:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(selectors)
+        ctx = self._ctx.replace(assemble=self._files_assemble)
+        run_id = ctx.job_id if self.info.distributed else self._given_run_id
+        self.tracker = Tracker(self._project, run_id=run_id, output_dir=self._output_dir, env=env, job=ctx, **kw)
         for key, value in self._annotations.items():
             self.tracker.annotate(key, value)
         return self.tracker
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> "DistributedTracker":
-        """Agree on the job's run id (collective when a process group exists), then start. Idempotent."""
+        """Agree on the job's id (collective when a process group exists), then start. Idempotent."""
         assert self.tracker is not None
         if self.tracker.running or self.tracker.footprint is not None:
             return self
         if self.info.distributed and self._given_tracker is None:
-            job_id = self._given_run_id
-            if job_id is None:
-                job_id = _broadcast_from_rank0(self._own_run_id if self.info.rank == 0 else None) or self._own_run_id
-            if job_id != self._own_run_id:
-                self._own_run_id = job_id
-                self._build_tracker(job_id)
-            self.job_run_id = job_id
+            rebuild = False
+            if _dist() is not None and self._files_assemble:  # a process group appeared since __init__: gather instead
+                self._files_assemble, rebuild = False, True
+            if self._given_run_id is None:
+                job_id = _broadcast_from_rank0(self._ctx.job_id if self.info.rank == 0 else None) or self._ctx.job_id
+                if job_id != self._ctx.job_id:
+                    self._ctx, rebuild = self._ctx.replace(job_id=job_id), True
+            if rebuild:
+                self._build_tracker()
+            self.job_run_id = self._ctx.job_id
         else:
             self.job_run_id = self.job_run_id or self.tracker.run_id
         assert self.tracker is not None
@@ -182,7 +201,7 @@ class DistributedTracker:
         return sec
 
     def stop(self, status: Optional[str] = None, *, gather: Optional[bool] = None) -> Optional[Footprint]:
-        """Stop this rank's tracker and (collectively) build the job footprint.
+        """Stop this rank's tracker and build the job footprint (a collective with a process group).
 
         Args:
             status: as for :meth:`wattprint.Tracker.stop`.
@@ -191,33 +210,41 @@ class DistributedTracker:
                 gather after a failure on one rank (pass ``gather=False``).
 
         Returns:
-            On rank 0 of a distributed job, the job footprint; elsewhere (and
-            without a process group) this rank's own footprint.
+            The job footprint on the rank that built it (rank 0 of a gather;
+            the last rank to stop without a process group); elsewhere this
+            rank's own footprint.
         """
         assert self.tracker is not None
         was_running = self.tracker.running
         fp = self.tracker.stop(status)
+        own_job = getattr(self.tracker, "job", None)
+        if own_job is not None and own_job.footprint is not None:  # the core built it from the rank files
+            return self._publish(own_job.footprint, own_job.path)
         do_gather = self._gather if gather is None else gather
-        if not (self.info.distributed and do_gather and was_running and fp is not None):
+        core_assembles = own_job is not None and own_job.context is not None and own_job.context.assemble
+        if core_assembles or not (self.info.distributed and do_gather and was_running and fp is not None):
             return fp
-        docs = gather_footprints(fp.to_dict())
+        docs = gather_footprints(fp.to_dict())  # the footprint without its timeline: a summary
         if docs is None:
             if self.info.rank == 0:
                 logger.warning(
                     "wattprint: no torch.distributed process group at stop(); each rank's footprint is on disk "
-                    "(<run_id>-rank<k>.json); merge them with wattprint.integrations.distributed.merge_footprints"
+                    "(<run_id>-rank<k>.json); `wattprint report` merges them"
                 )
             return fp
         if self.info.rank != 0:
             return fp
         try:
-            job = merge_footprints(docs, factors=self.tracker.factors, run_id=self.job_run_id, project=self.tracker.project)
+            job = merge_footprints(docs, factors=self.tracker.factors, run_id=self.job_run_id, project=self.tracker.project,
+                                   world_size=self.info.world_size, received_bytes=_json_bytes(docs))  # fmt: skip
         except Exception:
             logger.exception("wattprint: could not merge the ranks' footprints; each rank's footprint is on disk")
             return fp
-        self.job_footprint = job
-        if self.tracker.save and self.tracker.output_dir:
-            self.job_path = write_job_footprint(job, self.tracker.output_dir)
+        path = write_job_footprint(job, self.tracker.output_dir) if self.tracker.save and self.tracker.output_dir else None
+        return self._publish(job, path)
+
+    def _publish(self, job: Footprint, path: Optional[str]) -> Footprint:
+        self.job_footprint, self.job_path = job, path
         for exp in self._job_exporters:
             try:
                 exp.export(job)

@@ -102,4 +102,8 @@ def attach(settings: TrackerSettings, env: Mapping[str, str], job: Any = None) -
     if job is False or not settings.job:
         return JobRun(None, settings)
     ctx = job if isinstance(job, JobContext) else job_context(env)
-    return JobRun(ctx if ctx.has_context else None, settings)
+    if not ctx.has_context:
+        return JobRun(None, settings)
+    if not isinstance(job, JobContext) and ctx.distributed and settings.run_id is None:
+        ctx = ctx.sequenced()  # this process's n-th job: <id>-<n>
+    return JobRun(ctx, settings)

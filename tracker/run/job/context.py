@@ -38,6 +38,7 @@ import hashlib
 import os
 import re
 import socket
+import threading
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from wattprint.settings import setting_bool, setting_float
@@ -45,6 +46,8 @@ from wattprint.settings import setting_bool, setting_float
 __all__ = ["JobContext", "job_context", "kubernetes_ids", "SCHEDULERS"]
 
 SCHEDULERS = ("torchrun", "slurm", "mpi", "none")
+_SEQ: Dict[str, int] = {}  # jobs of each derived id started in this process (see JobContext.sequenced)
+_SEQ_LOCK = threading.Lock()
 DEFAULT_WAIT_S = 30.0
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _BATCH_STEPS = ("batch", "extern", "interactive", "4294967294", "4294967291", "4294967292")
@@ -111,6 +114,17 @@ class JobContext:
 
     def replace(self, **changes: Any) -> "JobContext":
         return dataclasses.replace(self, **changes)
+
+    def sequenced(self) -> "JobContext":
+        """This process's next job of this id: the first keeps it, the n-th is ``<id>-<n>``.
+
+        Every rank runs the same script, so its n-th tracker is the job's n-th on every rank (two
+        ``with Tracker():`` blocks in one torchrun script are two jobs, not one file overwritten).
+        """
+        key = f"{self.job_id}\x1f{self.rank}"  # per rank too, so ranks simulated in one process count alike
+        with _SEQ_LOCK:
+            n = _SEQ[key] = _SEQ.get(key, 0) + 1
+        return self if n == 1 else self.replace(job_id=f"{self.job_id}-{n}")
 
     def section(self) -> Dict[str, Any]:
         """The footprint's ``job`` section for this rank (the instructions ``assemble``, ``node_level``, ``wait_s`` left out)."""
