@@ -92,6 +92,7 @@ class Attributor:
         self._gpu_evidence = False
         self.notes: List[str] = [usage_note] if usage_note and mode == "job" else []
         self.reservation: Optional[Tuple[float, str]] = None
+        self._reservation_for = 0
         self._failed_logged = False
 
     # -- the ledger's hook -------------------------------------------------------
@@ -135,7 +136,7 @@ class Attributor:
             prev, self._last_sample = self._last_sample, sample
             if sample is not None and prev is not None and self.split_node:
                 cpu, ram = self._cpu_ram(prev, sample)
-        gpu = {cid: self._gpu(cid) for cid in self._gpu_probe} if self.mode == "job" else {}
+        gpu = self._gpus() if self.mode == "job" else {}
         if first:
             return
         for cid, (delta_j, dt_s) in self._pending.items():
@@ -154,7 +155,8 @@ class Attributor:
         elif d_job > 0:
             self._cpu_share = 1.0
         n_cpus = self.usage.n_cpus if self.usage is not None else 1
-        self.reservation = cpu_reservation(self.cgroup, self.env, n_cpus)
+        if self._reservation_for != n_cpus:  # the cgroup and the environment are read once
+            self.reservation, self._reservation_for = cpu_reservation(self.cgroup, self.env, n_cpus), n_cpus
         reserved = self.reservation[0] / n_cpus if self.reservation else None
         via_cg = now.via_cgroup or bool(self.reservation and self.reservation[1].startswith("cgroup"))
         method = "cgroup" if via_cg else "process-share"
@@ -177,20 +179,25 @@ class Attributor:
             return 1.0, None, "exclusive", 0.0
         return 1.0, None, "node", 0.0
 
-    def _gpu(self, cid: str) -> Optional[Tuple[float, Optional[float], str, Optional[float]]]:  # noqa: C901
-        """``(share, reserved, method, u)`` of one GPU for the span just ended (``None``: no usage data)."""
-        sensor = self._gpu_probe[cid]
-        usage = sensor.gpu_usage(cid, self._gpu_since.get(cid, 0))  # type: ignore[attr-defined]
-        if usage is None or usage.processes is None:
-            return None
-        self._gpu_since[cid] = usage.last_seen_us
+    def _gpus(self) -> Dict[str, Optional[Tuple[float, Optional[float], str, Optional[float]]]]:
+        """Every GPU's share for the span just ended; all are queried first, so one GPU's list informs the others."""
         job_pids = self.usage.pids if self.usage is not None else {os.getpid()}
-        listed = [pid for pid, _ in usage.processes]
-        mine = [pid for pid in listed if pid in job_pids]
-        if listed:
-            self._gpu_evidence = True
-        if mine:
-            self._gpu_job_seen[cid] = True
+        usages = {}
+        for cid, sensor in self._gpu_probe.items():
+            usage = sensor.gpu_usage(cid, self._gpu_since.get(cid, 0))  # type: ignore[attr-defined]
+            if usage is None or usage.processes is None:
+                continue
+            self._gpu_since[cid] = usage.last_seen_us
+            listed = [pid for pid, _ in usage.processes]
+            mine = [pid for pid in listed if pid in job_pids]
+            self._gpu_evidence = self._gpu_evidence or bool(listed)
+            if mine:
+                self._gpu_job_seen[cid] = True
+            usages[cid] = (usage, listed, mine)
+        return {cid: self._gpu(cid, *usages[cid]) if cid in usages else None for cid in self._gpu_probe}
+
+    def _gpu(self, cid: str, usage: Any, listed: List[int], mine: List[int]) -> Tuple[float, Optional[float], str, Optional[float]]:
+        """``(share, reserved, method, u)`` of one GPU for the span just ended."""
         slice_share = usage.mig_slice
         if not listed:
             reserved = "CUDA_VISIBLE_DEVICES" in self.env or self._gpu_job_seen.get(cid) or not self._gpu_evidence

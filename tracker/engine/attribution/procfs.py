@@ -23,6 +23,7 @@ says so); a tree whose root cannot be read is just the root pid.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Set, Tuple
 
 __all__ = ["PROC_ROOT_VAR", "DEFAULT_PROC_ROOT", "ProcReader", "ProcStat", "NodeCpu", "proc_root"]
@@ -79,15 +80,64 @@ def parse_stat(text: str) -> Optional[ProcStat]:
         return None
 
 
+def _close_all(fds: Dict[str, int]) -> None:
+    for fd in list(fds.values()):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()
+
+
 class ProcReader:
-    """Reads the process tree, the node's CPU ticks and memory from ``root``."""
+    """Reads the process tree, the node's CPU ticks and memory from ``root``.
+
+    The files read on every sample (``stat``, ``meminfo``, the tree's ``<pid>/stat``) are kept
+    open and re-read with ``pread`` (a fraction of an open's cost); at most :attr:`MAX_OPEN`
+    are kept, all are closed with the reader (or :meth:`close`).
+    """
+
+    MAX_OPEN = 64
 
     def __init__(self, root: str = DEFAULT_PROC_ROOT) -> None:
         self.root = root
         self._children_supported: Optional[bool] = None
+        self._fds: Dict[str, int] = {}
+        self._n_cpus: Optional[int] = None
+        self._check_links = os.path.realpath(root) != DEFAULT_PROC_ROOT  # real /proc answers ESRCH instead
+        self._stat_path = os.path.join(root, "stat")
+        self._meminfo_path = os.path.join(root, "meminfo")
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+
+    def close(self) -> None:
+        self._finalizer()
 
     def _path(self, *parts: object) -> str:
         return os.path.join(self.root, *(str(p) for p in parts))
+
+    def _read_kept(self, path: str) -> Optional[str]:
+        """``path``'s content through a kept descriptor; ``None`` if it is gone (a process that exited)."""
+        fd = self._fds.get(path)
+        if fd is None:
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                return None
+            if len(self._fds) >= self.MAX_OPEN:
+                _close_all(self._fds)
+            self._fds[path] = fd
+        try:
+            data = os.pread(fd, 65536, 0)
+            if not data or (self._check_links and os.fstat(fd).st_nlink == 0):  # a fake tree's exited process
+                raise OSError("gone")
+        except OSError:  # ESRCH: the process exited
+            self._fds.pop(path, None)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            return None
+        return data.decode("ascii", "replace")
 
     def self_pid(self) -> int:
         """Our pid as this tree names it (``self/stat``), else ``os.getpid()``."""
@@ -99,11 +149,18 @@ class ProcReader:
         text = _read(self._path(pid, "stat"))
         return parse_stat(text) if text else None
 
+    def stat_kept(self, pid: int) -> Optional[ProcStat]:
+        """:meth:`stat` through a kept descriptor (for the pids read on every sample)."""
+        text = self._read_kept(f"{self.root}/{pid}/stat")
+        return parse_stat(text) if text else None
+
     def node_cpu(self) -> Optional[NodeCpu]:
         """The node's busy and total ticks since boot, and its CPU count (``None`` if unreadable)."""
-        text = _read(self._path("stat"))
+        text = self._read_kept(self._stat_path)
         if not text:
             return None
+        if self._n_cpus is not None:  # the CPU count is fixed: parse the first line only
+            text = text[: text.find("\n")]
         busy = total = 0
         n = 0
         found = False
@@ -119,11 +176,15 @@ class ProcReader:
                 found = True
             elif line.startswith("cpu") and line[3:4].isdigit():
                 n += 1
-        return NodeCpu(busy, total, max(n, 1)) if found else None
+        if not found:
+            return None
+        if self._n_cpus is None:
+            self._n_cpus = max(n, 1)
+        return NodeCpu(busy, total, self._n_cpus)
 
     def meminfo(self) -> Optional[Tuple[int, int]]:
         """``(total_bytes, available_bytes)`` from ``meminfo``, or ``None``."""
-        text = _read(self._path("meminfo"))
+        text = self._read_kept(self._meminfo_path)
         if not text:
             return None
         vals: Dict[str, int] = {}
@@ -208,7 +269,7 @@ class ProcReader:
     def stats(self, pids: Iterable[int]) -> List[ProcStat]:
         out = []
         for pid in pids:
-            st = self.stat(pid)
+            st = self.stat_kept(pid)
             if st is not None:
                 out.append(st)
         return out

@@ -3,7 +3,7 @@
 The job is the process tree under a root pid: this process, or under torchrun
 (``TORCHELASTIC_RUN_ID`` set) its parent, the elastic agent, so every local rank is in it.
 The tree is walked again every ``tree_refresh_s``; in between only the known pids are read
-(one ``stat`` file each). CPU time counted per interval::
+(one ``stat`` file each, kept open); the node's memory is read with the tree. CPU time counted per interval::
 
     Δjob = Σ_{alive in both} Δ(utime+stime+cutime+cstime) + Σ_{new} (utime+stime+cutime+cstime)
            − min(Σ_{vanished} last total, Σ Δ(cutime+cstime))
@@ -69,6 +69,7 @@ class JobUsage:
         self._cg_base: Optional[float] = None
         self.cgroup_is_job = False
         self.n_cpus = 1
+        self._used_mem: Optional[int] = None
 
     def _refresh(self, now_s: float) -> None:
         self.pids = self.proc.tree(self.root_pid)
@@ -89,7 +90,8 @@ class JobUsage:
             return None
         self.n_cpus = node.n_cpus
         first = self._last_refresh_s is None
-        if first or now_s - (self._last_refresh_s or 0.0) >= self.tree_refresh_s:
+        refreshed = first or now_s - (self._last_refresh_s or 0.0) >= self.tree_refresh_s
+        if refreshed:
             self._refresh(now_s)
         stats = self.proc.stats(self.pids | set(self._known))
         d_full = d_child = 0
@@ -117,6 +119,7 @@ class JobUsage:
                 if self._cg_base is None:
                     self._cg_base = used
                 job_ticks, via_cgroup = (used - self._cg_base) * CLK_TCK, True
-        mem = self.proc.meminfo()
-        used_mem = max(0, mem[0] - mem[1]) if mem else None
-        return UsageSample(node.busy_ticks, node.total_ticks, job_ticks, rss, used_mem, via_cgroup)
+        if refreshed or self._used_mem is None:  # memory moves slowly: read with the tree
+            mem = self.proc.meminfo()
+            self._used_mem = max(0, mem[0] - mem[1]) if mem else None
+        return UsageSample(node.busy_ticks, node.total_ticks, job_ticks, rss, self._used_mem, via_cgroup)

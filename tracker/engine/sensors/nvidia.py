@@ -303,7 +303,7 @@ class NvidiaSensor(ChannelSensor):
                 procs = None
             util: Optional[Dict[int, float]] = None
             last = since_us
-            if not g.mig_uuid:  # per-process utilisation is not supported on MIG instances
+            if not g.mig_uuid and (procs is None or len(procs) > 1):  # only a shared GPU needs it; MIG has none
                 try:
                     util = {}
                     for smp in nvml_call(nv, nv.nvmlDeviceGetProcessUtilization, handle, since_us):
