@@ -15,10 +15,11 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import threading
 import uuid
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 try:  # POSIX advisory locks; on other platforms appends are not cross-process safe
     import fcntl
@@ -55,8 +56,29 @@ def atomic_write_text(path: str, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def strict_json(document: Any, *, indent: Optional[int] = 2) -> str:
+    """JSON text every strict parser reads (JavaScript's ``JSON.parse`` included): a NaN or
+    infinite float becomes ``null`` (unknown), other objects their ``str``. The common case
+    (all finite) costs one ``json.dumps``."""
+    try:
+        return json.dumps(document, indent=indent, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(document), indent=indent, default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def atomic_write_json(path: str, document: Any) -> None:
-    atomic_write_text(path, json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+    """Write ``document`` as strict JSON (:func:`strict_json`) to ``path`` atomically."""
+    atomic_write_text(path, strict_json(document) + "\n")
 
 
 def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any]) -> None:

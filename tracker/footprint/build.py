@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
+import json
+import math
+import operator
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from wattprint.footprint.accounting import account
@@ -74,16 +77,43 @@ class WorkCounts:
         self.flops_given = False
 
     def add(self, steps: int = 1, samples: Optional[int] = None, tokens: Optional[int] = None, flops: Optional[float] = None) -> None:
-        self.steps += steps
-        self.samples += samples or 0
-        self.tokens += tokens or 0
-        if flops:
-            self.flops += flops
+        """Count work. Raises ``ValueError`` (negative, NaN or infinite) or ``TypeError`` (not a number),
+        naming the argument, before anything is counted: such a count would break the footprint."""
+        n, k, t = _amount("n", steps), _amount("samples", samples), _amount("tokens", tokens)
+        f = _amount("flops", flops, integral=False)
+        self.steps += n
+        self.samples += k
+        self.tokens += t
+        if f:
+            self.flops += f
             self.flops_given = True
 
     def to_dict(self) -> Dict[str, Any]:
         """The footprint's ``work`` counts (``flops`` ``None`` when none were counted)."""
         return {"steps": self.steps, "samples": self.samples, "tokens": self.tokens, "flops": self.flops if self.flops_given else None}
+
+
+def _amount(name: str, value: Any, *, integral: bool = True) -> Any:
+    """A work count: ``None`` is 0; ints (numpy's too) as they are; other numbers finite and >= 0."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise TypeError(f"step(): {name} must be a number, got {value!r}")
+    try:
+        x: Any = operator.index(value)  # int, numpy integer: exact
+    except TypeError:
+        x = None
+    if x is None:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"step(): {name} must be a number, got {value!r}") from None
+        if not math.isfinite(x):
+            raise ValueError(f"step(): {name} must be finite, got {value!r}")
+        x = int(x) if integral else x
+    if x < 0:
+        raise ValueError(f"step(): {name} must be >= 0, got {value!r}")
+    return x if integral else float(x)
 
 
 def component_entry(comp: Any, energy_j: float, duration_s: float, peak_power_w: float,
@@ -209,5 +239,39 @@ def assemble(
     doc["notes"] = list(notes)
     if inference is not None:
         doc["inference"] = inference_section(inference, doc["components"], doc, factors, live)
-    doc.update(sections or {})
+    for key, value in (sections or {}).items():  # an annotation never replaces what was measured or derived
+        if key in doc:
+            doc["notes"].append(f"annotation {key!r} ignored: {key!r} is a key the footprint itself writes")
+        else:
+            doc[key] = value
     return doc
+
+
+#: Top-level keys the builder writes; :meth:`wattprint.Tracker.annotate` refuses them up front
+#: (:func:`assemble` also ignores any annotation whose key the document already has).
+CORE_KEYS = frozenset({
+    "schema", "run_id", "project", "status", "started_at", "ended_at", "duration_s", "host", "components", "region",
+    "region_name", "energy", "factors", "carbon", "water", "work", "bounds", "embodied", "task_stage", "forecast",
+    "windows", "window_totals", "gaps", "sources", "notes", "timeline", "inference", "attribution", "kind", "inputs",
+})  # fmt: skip
+
+
+def check_annotation(key: Any, value: Any) -> None:
+    """Check a footprint annotation before it is kept (see :meth:`wattprint.Tracker.annotate`).
+
+    Raises:
+        ValueError: ``key`` is not a non-empty string, is in :data:`CORE_KEYS`, or ``value`` holds NaN/inf.
+        TypeError: ``value`` is not JSON-serialisable (it would otherwise stop the file being written).
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"annotate: key must be a non-empty string, got {key!r}")
+    if key in CORE_KEYS:
+        raise ValueError(f"annotate: {key!r} is a key the footprint writes itself; choose another name")
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as err:
+        if "ircular" in str(err):
+            raise ValueError(f"annotate({key!r}): the value must not contain itself (circular reference)") from None
+        raise ValueError(f"annotate({key!r}): the value must be finite JSON (no NaN or infinity): {err}") from None
+    except TypeError as err:
+        raise TypeError(f"annotate({key!r}): the value must be JSON-serialisable: {err}") from None

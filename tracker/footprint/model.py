@@ -18,15 +18,16 @@ sections (they give ``None``); :attr:`Footprint.run_id`, :attr:`status` and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from wattprint._io import strict_json
 from wattprint.units import J_PER_KWH, as_float
 
-__all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS", "FIGURES", "Figure", "PromFigure", "COMPONENT_KINDS", "csv_fields"]
+__all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS", "FIGURES", "Figure", "PromFigure", "COMPONENT_KINDS", "csv_fields", "LOG_PREFIX"]
 
 SCHEMA_ID = "wattprint.footprint/1"
+LOG_PREFIX = "wattprint/"  # training logs and MLflow: LOG_PREFIX + figure key (Figure.log_name)
 COMPONENT_KINDS = ("gpu", "cpu", "dram", "ram")  # named energy figures; anything else is "other"
 
 
@@ -89,7 +90,7 @@ class Footprint:
 
     def to_json(self, *, timeline: bool = False, indent: Optional[int] = 2) -> str:
         """The document as JSON text (with the timeline when asked)."""
-        return json.dumps(self._with_timeline(timeline), indent=indent, default=str)
+        return strict_json(self._with_timeline(timeline), indent=indent)  # NaN/inf become null
 
     def __getitem__(self, key: str) -> Any:
         return _copy(self._doc[key])
@@ -283,6 +284,17 @@ class Figure:
     @property
     def numeric(self) -> bool:
         return self.unit not in ("text", "time", "flag")
+
+    @property
+    def log_name(self) -> str:
+        """Its name in training logs (Lightning, HF Trainer, TensorBoard) and MLflow: ``wattprint/`` + key,
+        e.g. ``wattprint/energy.it_kwh``; the CSV column is the key, the Prometheus family its base-unit twin."""
+        return LOG_PREFIX + self.key
+
+    @property
+    def setting(self) -> bool:
+        """A factor the run was priced with (PUE, grid intensity, WUE): an MLflow param, not a metric."""
+        return self.kind == "factor"
 
 
 def _kind_j(kind: str) -> Callable[[Footprint], Any]:

@@ -42,7 +42,7 @@ from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
 from wattprint.engine.sensors.discovery import SourceNote, discover
 from wattprint.errors import WattprintError
-from wattprint.footprint.build import WindowLog, WorkCounts, assemble, status_notes
+from wattprint.footprint.build import WindowLog, WorkCounts, assemble, check_annotation, status_notes
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import attribution as run_attribution, hooks, outputs
@@ -293,7 +293,8 @@ class Tracker:
         return True
 
     def annotate(self, key: str, value: Any) -> None:
-        """Add a JSON-serialisable top-level section to the footprint (e.g. ``distributed``)."""
+        """Add a JSON-serialisable top-level section (e.g. ``distributed``); raises for a core key or a non-JSON value."""
+        check_annotation(key, value)  # ValueError / TypeError naming the key (see footprint.build.check_annotation)
         with self._lock:
             self._annotations[key] = value
 
