@@ -195,3 +195,14 @@ def test_build_refuses_unknown_format_and_option(run):
     with pytest.raises(ConfigError) as info:
         standards.build("ai-act", run[0], functional_unit="token")
     assert info.value.setting == "functional_unit"
+
+
+def test_a_plan_gives_valid_documents_that_say_nothing_was_measured():
+    import wattprint as wp
+
+    plan = wp.estimate(gpu="H100", gpus=8, hours=10, region="IE", market_intensity_g_per_kwh=20)
+    for fmt in standards.FORMATS:
+        assert VALIDATORS[fmt](standards.build(fmt, plan)) == []
+    doc = report.to_ai_act(plan)
+    assert doc["energy"]["basis"] == "estimated" and "nothing measured" in doc["method"]
+    assert report.to_sci(plan)["I_g_per_kwh"] == plan["factors"]["carbon_intensity_g_per_kwh"]["value"]  # location-based, not 20

@@ -65,9 +65,13 @@ def method_text(doc: Dict[str, Any]) -> str:
     ci = get(fp, "factors.carbon_intensity_g_per_kwh") or {}
     flops_source = get(fp, "work.flops_source")
     flops_text = {"counted": "FLOPs counted by the training code"}.get(str(flops_source), f"FLOPs from {flops_source}") if flops_source else "FLOPs not known"
+    duration = format_sig(as_float(fp.get("duration_s")), 3)
+    if fp.get("kind") == "estimate":  # a plan (wattprint.estimate): nothing was measured
+        first = f"Energy planned with wattprint {tool_version(fp)} estimate for {duration} s of compute, nothing measured: {_components_text(fp)}."
+    else:
+        first = f"Energy tracked by wattprint {tool_version(fp)} over the run's wall-clock time ({duration} s): {_components_text(fp)}."
     sentences = [
-        f"Energy tracked by wattprint {tool_version(fp)} over the run's wall-clock time "
-        f"({format_sig(as_float(fp.get('duration_s')), 3)} s): {_components_text(fp)}.",
+        first,
         f"{format_sig(share * 100 if share is not None else None, 3)} % of the IT energy came from hardware energy counters"
         + ("." if share == 1.0 else "; the rest was estimated from power models (TDP or utilisation)."),
         f"Facility energy = IT energy x PUE {format_sig(as_float(pue.get('value')), 3)} ({pue.get('source', 'unknown source')}).",
