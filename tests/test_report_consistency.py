@@ -53,3 +53,11 @@ def test_flops_mfu_and_carbon_per_exaflop_appear_in_the_run_report(tmp_path):
     fp = t.stop()
     text = report.render([fp], "table")
     assert "FLOPs" in text and "2.5e15" in text and "carbon per exaFLOP (CCI)" in text and "gCO2e/EFLOP" in text
+
+
+def test_summary_of_one_run_is_one_row_not_the_full_tables(tmp_path):
+    _, fp = tracked_run(tmp_path, "only")
+    full = report.render([fp], "table")
+    short = report.render([fp], "table", details=False)
+    assert "Footprint" in full and "Footprint" not in short and "component" not in short
+    assert "Summary of 1 run" in short and "only" in short and len(short.splitlines()) < len(full.splitlines())

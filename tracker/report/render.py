@@ -43,12 +43,33 @@ FORMATS = ("table", "md", "json", "csv")
 _MAX_CELL = 72  # terminal tables cut longer cells (factor sources) with "…"; md, json and csv keep them whole
 
 
+# bidirectional overrides and isolates reorder what a terminal or a Markdown viewer shows
+_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+
+
+def _visible(text: str) -> str:
+    """Text that cannot drive a terminal: control characters (ESC, BEL, CR, newline: clear-screen,
+    titles, OSC 52 clipboard writes, forged lines) and bidi overrides are shown as ``\\xNN`` escapes."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 0x20 or 0x7F <= o < 0xA0 or o in _BIDI:
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _cut(cell: str) -> str:
+    cell = _visible(cell)
     return cell if len(cell) <= _MAX_CELL else cell[: _MAX_CELL - 1] + "…"
 
 
 def _text_table(t: Table) -> str:
-    t = Table(t.title, t.headers, [[_cut(c) for c in r] for r in t.rows], t.align, t.notes)
+    t = Table(_visible(t.title), [_visible(h) for h in t.headers], [[_cut(c) for c in r] for r in t.rows], t.align,
+              [_visible(n) for n in t.notes])  # fmt: skip
     widths = [len(h) for h in t.headers]
     for row in t.rows:
         for i, cell in enumerate(row):
@@ -64,18 +85,22 @@ def _text_table(t: Table) -> str:
     return "\n".join(out)
 
 
+_MD_SPECIAL = {"|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_", "#": "\\#"}
+
+
 def _md_escape(cell: str) -> str:
-    return cell.replace("|", "\\|")
+    """A Markdown-inert cell: no raw HTML, links, emphasis, headings or table breaks; one line."""
+    return "".join(_MD_SPECIAL.get(ch, ch) for ch in _visible(cell))
 
 
 def _md_table(t: Table) -> str:
-    out = [f"### {t.title}", ""]
+    out = [f"### {_md_escape(t.title)}", ""]
     out.append("| " + " | ".join(_md_escape(h) for h in t.headers) + " |")
     out.append("|" + "|".join("---:" if a == "r" else ":---" for a in t.align) + "|")
     out += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in t.rows]
     if t.notes:
         out.append("")
-        out += [f"- {n}" for n in t.notes]
+        out += [f"- {_md_escape(n)}" for n in t.notes]
     return "\n".join(out)
 
 
