@@ -53,6 +53,8 @@ def test_every_us_state_and_bundled_country_gets_a_place_specific_wue():
     states = [c for c in rows if c.startswith("US-")]
     assert len(states) == 51
     assert all(rows[c]["origin"] != "default" for c in states)
+    countries = [r["code"] for r in list_regions(None) if r["kind"] == "country"]
+    assert len(countries) > 200 and all(rows[c]["origin"] != "default" for c in countries)
     for code in ("US-CA", "SG", "DE", "JP", "aws:us-east-1"):
         assert rows[code]["origin"] != "default", code
     ca = resolve_factors(region="US-CA", env={}).wue
