@@ -86,3 +86,20 @@ def test_grid_rows_carry_basis_and_year():
     assert given.value == 100  # a user's figure is never converted
     env = resolve_factors(region="IE", env={"WATTPRINT_GRID_BASIS": "direct"})
     assert env.grid_basis == "direct" and env.carbon_intensity.value == pytest.approx(257 - 57)
+
+
+def test_a_tracked_run_records_the_basis_and_reports_withdrawal():
+    import jsonschema
+    from wattprint.footprint.schema import footprint_schema
+    from wattprint.testing import replay_tracker
+
+    opts = {"grid_basis": "lifecycle", "withdrawal": True, "pue_on_wue": True}
+    tracker, clock = replay_tracker(100.0, region="US-VA", pue=1.2, accounting_options=opts)
+    tracker.start()
+    clock.advance(36.0)
+    doc = tracker.stop().to_dict()
+    it_kwh = doc["energy"]["it_kwh"]
+    assert doc["factors"]["grid_basis"] == "lifecycle" and doc["factors"]["carbon_intensity_g_per_kwh"]["basis"] == "lifecycle"
+    assert doc["water"]["onsite_l"] == pytest.approx(it_kwh * 0.14 * 1.2)  # Virginia's WUE, times PUE as asked
+    assert doc["water"]["withdrawal_offsite_l"] == pytest.approx(it_kwh * 1.2 * 43.8)
+    jsonschema.validate(doc, footprint_schema())
