@@ -77,6 +77,7 @@ def test_sci_score_recomputed_by_hand(run):
     half = report.to_sci(fp, "run", resource_share=0.5)
     assert half["M_g"] == pytest.approx(doc["M_g"] / 2)
     assert doc["boundary"]["included"] and "network" in doc["boundary"]["excluded"]
+    assert report.to_sci(fp, boundary="the training job, data loading included")["boundary"]["declared"].startswith("the training")
     ai = report.to_sci(fp, "token", parameters=1e9)["ai"]
     assert ai["role"] == "provider" and ai["scores_g"]["per_parameter"] == pytest.approx(doc["sci_g_per_unit"] / 1e9)
     assert ai["scores_g"]["per_flop"] == pytest.approx(doc["sci_g_per_unit"] / fp.get("work.flops"))

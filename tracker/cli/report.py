@@ -51,6 +51,7 @@ def register(subparsers: Any) -> None:
                    help="output format (default table); ai-act, sci, spdx, cyclonedx, boamps: a reporting standard's document of one run")
     p.add_argument("--functional-unit", metavar="UNIT", help="with --format sci: run, token, sample, step, request, or name:count (default run)")
     p.add_argument("--parameters", type=float, metavar="N", help="with --format sci or boamps: the model's parameter count")
+    p.add_argument("--boundary", metavar="TEXT", help="with --format sci: the software boundary as you declare it")
     p.add_argument("--output", "-o", metavar="FILE", help="with a standard's --format: write the document to FILE instead of stdout")
     p.add_argument("--plot", metavar="FILE.png", help="write the power timeline and breakdown to this PNG (needs matplotlib)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the plots and the tables")

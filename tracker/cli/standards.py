@@ -2,7 +2,8 @@
 
 The document is printed as JSON (or written to ``--output`` atomically). Options:
 ``--functional-unit`` (SCI only: ``run``, ``token``, ``sample``, ``step``, ``request`` or
-``name:count``) and ``--parameters`` (SCI and BoAmps: the model's parameter count).
+``name:count``), ``--boundary`` (SCI: the boundary as declared) and ``--parameters``
+(SCI and BoAmps: the model's parameter count).
 
 Exit codes: 0 done; 1 the output file could not be written; 2 bad input (several runs
 where one is needed, an option the format does not take, a functional unit the run did
@@ -22,7 +23,7 @@ from wattprint.errors import ConfigError
 
 __all__ = ["cmd_standard"]
 
-_OPTIONS = {"functional_unit": ("sci",), "parameters": ("sci", "boamps")}
+_OPTIONS = {"functional_unit": ("sci",), "parameters": ("sci", "boamps"), "boundary": ("sci",)}
 
 
 def _fail(message: str) -> int:

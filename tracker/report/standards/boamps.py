@@ -58,17 +58,24 @@ def _quality(doc: Dict[str, Any]) -> str:
     return "high" if rel <= 0.10 else ("medium" if rel <= 0.25 else "low")
 
 
+def _range(doc: Dict[str, Any], key: str, unit: str) -> str:
+    b = bounds(doc, key)
+    return f" (bounds {format_sig(b[0])}-{format_sig(b[1])} {unit})" if b else ""
+
+
 def _description(doc: Dict[str, Any]) -> str:
     carbon, water = doc.get("carbon") or {}, doc.get("water") or {}
     return (
         f"Measured with wattprint {tool_version(doc)}, run {doc.get('run_id')}. "
-        f"IT energy {format_sig(as_float(get(doc, 'energy.it_kwh')))} kWh ({basis(doc)}); facility energy "
-        f"{format_sig(as_float(get(doc, 'energy.facility_kwh')))} kWh (PUE {format_sig(as_float(get(doc, 'factors.pue.value')))}). "
-        f"Carbon (estimated) {format_sig(as_float(carbon.get('total_kg')))} kgCO2e: scope 2 location-based "
+        f"IT energy {format_sig(as_float(get(doc, 'energy.it_kwh')))} kWh ({basis(doc)}){_range(doc, 'energy.it_kwh', 'kWh')}; "
+        f"facility energy {format_sig(as_float(get(doc, 'energy.facility_kwh')))} kWh (PUE {format_sig(as_float(get(doc, 'factors.pue.value')))})"
+        f"{_range(doc, 'energy.facility_kwh', 'kWh')}. "
+        f"Carbon (estimated) {format_sig(as_float(carbon.get('total_kg')))} kgCO2e{_range(doc, 'carbon.total_kg', 'kgCO2e')}: scope 2 location-based "
         f"{format_sig(as_float(carbon.get('scope2_location_kg', carbon.get('operational_kg'))))}, scope 3 embodied "
         f"{format_sig(as_float(carbon.get('scope3_embodied_kg', carbon.get('embodied_kg'))))}"
         + (f", scope 2 market-based {format_sig(as_float(carbon['scope2_market_kg']))}" if carbon.get("scope2_market_kg") is not None else "")
-        + f". Water (estimated) {format_sig(as_float(water.get('total_l')))} L, source {water.get('source') or 'unknown'}."
+        + f". Water (estimated) {format_sig(as_float(water.get('total_l')))} L{_range(doc, 'water.total_l', 'L')}, "
+        f"source {water.get('source') or 'unknown'}."
     )
 
 

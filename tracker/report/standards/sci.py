@@ -119,6 +119,7 @@ def to_sci(
     *,
     resource_share: float = 1.0,
     parameters: Optional[float] = None,
+    boundary: Optional[str] = None,
 ) -> Dict[str, Any]:
     """The SCI document of a footprint (see the module docstring for every field).
 
@@ -127,6 +128,8 @@ def to_sci(
         functional_unit: ``run``, ``token``, ``sample``, ``step``, ``request`` or ``name:count``.
         resource_share: share (0-1] of the devices' embodied carbon reserved for this run.
         parameters: the model's parameter count, for the SCI-for-AI per-parameter score.
+        boundary: the software boundary as the user declares it (text, kept in ``boundary.declared``
+            beside what the footprint says was included and excluded).
 
     Raises:
         ConfigError: see the module docstring.
@@ -169,7 +172,7 @@ def to_sci(
         "R": r,
         "sci_g_per_unit": carbon_g / r,
         "sci_bounds_g_per_unit": score_bounds,
-        "boundary": _boundary(doc, m_g),
+        "boundary": {**({"declared": boundary} if boundary else {}), **_boundary(doc, m_g)},
         "ai": _ai_scores(doc, carbon_g, parameters),
         "generator": {"name": "wattprint", "version": tool_version(doc)},
     }
