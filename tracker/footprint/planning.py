@@ -28,7 +28,10 @@ Note on Li et al. 2023's GPT-3 water figures: they treat Patterson et al.'s
 1,287 MWh as server (IT) energy and apply PUE again for the off-site term,
 although that figure already includes PUE 1.1. ``estimate(energy_kwh=1_287_000,
 region="li2023:...")`` reproduces their published numbers because it treats
-``energy_kwh`` as IT energy too; see docs/accounting.md.
+``energy_kwh`` as IT energy too; see docs/accounting.md. Inputs and sources: docs/planning.md.
+
+Units: kWh, J, W, s, FLOP, kgCO2e, L. Failure modes: a missing, contradictory or out-of-range
+input raises :class:`~wattprint.errors.ConfigError` naming the keyword; nothing is fetched.
 """
 
 from __future__ import annotations
