@@ -31,12 +31,56 @@ __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "appe
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_TMP_PREFIX = ".wattprint-"
+_swept: set = set()
+
+
+def sweep_stale_temps(folder: str) -> int:
+    """Remove temp files (``.wattprint-<pid>-….tmp``) that a killed writer left in ``folder``: those
+    whose process is gone. Returns how many; errors are ignored (another process may sweep too)."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(_TMP_PREFIX) and name.endswith(".tmp")):
+            continue
+        try:
+            pid = int(name[len(_TMP_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder, fsync, then rename."""
+    """Write ``data`` to ``path`` through a temp file in the same folder, fsync, then rename.
+    The first write into a folder in this process sweeps temp files killed writers left there."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    if folder not in _swept:
+        _swept.add(folder)
+        sweep_stale_temps(folder)
     # a short temp name: ``<path>.<pid>.<thread>.tmp`` would pass the 255-byte name limit for long names
-    tmp = os.path.join(folder, f".wattprint-{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = os.path.join(folder, f"{_TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "xb") as fh:
             fh.write(data)
@@ -93,7 +137,12 @@ def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any])
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     line = csv_line([csv_cell(row.get(k)) for k in fieldnames])
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:  # never through a symlink: a runs.csv replaced by a link in a shared folder would write elsewhere
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path} is a symbolic link; wattprint does not append through links") from None
+        raise
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
