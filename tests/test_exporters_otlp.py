@@ -119,3 +119,24 @@ def test_settings_are_checked_at_construction():
         OtlpExporter(timeout_s=0)
     with pytest.raises(ConfigError, match="endpoint"):
         OtlpExporter(endpoint="127.0.0.1:4318")
+
+
+def test_live_samples_are_sent_and_counters_only_grow(otlp, tmp_path):
+    from wattprint.footprint.model import Footprint
+
+    exp = OtlpExporter(endpoint=otlp.url + "/v1/metrics", timeout_s=5.0)
+    before = len(requests_of(otlp.out))
+    base = {"run_id": "live-1", "project": "p", "host": {"hostname": "h"}, "energy": {"it_j": 0.0, "facility_kwh": 0.0},
+            "carbon": {"operational_kg": 0.0, "embodied_kg": None}, "water": {"onsite_l": 0.0, "offsite_l": 0.0}}
+    for joules in (100.0, 250.0):
+        doc = dict(base, components=[{"id": "dram:0", "kind": "dram", "name": "DRAM", "energy_j": joules, "mean_power_w": 5.0,
+                                      "measured": True}])
+        exp.on_sample(Footprint(doc))
+    exp.close()
+    reqs = requests_of(otlp.out)[before:]
+    assert len(reqs) == 2
+    values = [_value(_points(_metrics(r)["hw.energy"])[0]) for r in reqs]
+    assert values == [100.0, 250.0]
+    (point,) = _points(_metrics(reqs[-1])["hw.energy"])
+    assert _attrs(point)["hw.type"] == "memory" and _attrs(point)["hw.id"] == "dram:0"
+    assert "embodied" not in {_attrs(p)["wattprint.carbon.scope"] for p in _points(_metrics(reqs[-1])["wattprint.carbon"])}
