@@ -55,7 +55,7 @@ def test_recorded_uk_48h_forecast_the_chosen_start_is_the_brute_force_optimum():
         assert mean_now == pytest.approx(fc.mean(T0, T0 + dt.timedelta(hours=expect_h)))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     values=st.lists(st.integers(min_value=0, max_value=600), min_size=2, max_size=40),
     now_min=st.integers(min_value=0, max_value=120),

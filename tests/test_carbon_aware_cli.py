@@ -8,7 +8,6 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,7 +136,11 @@ def test_the_report_shows_the_carbon_aware_section(tmp_path):
     assert "| decision | delay:" in render([t.footprint], "md")
 
 
-def test_the_example_runs_on_cpu(tmp_path):
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "carbon_aware.py"), str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "expected saving" in out.stdout and "realised saving" in out.stdout
+def test_the_cli_opens_no_socket_without_a_provider(tmp_path, monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert main(["run", "--quiet", "--output-dir", str(tmp_path), "--when-greener", "--expect", "1h", "--", sys.executable, "-c", "pass"]) == 0
+    assert _footprint(str(tmp_path))["carbon_aware"]["reason"] == "no forecast provider configured"

@@ -154,3 +154,12 @@ def test_transformers_pauses_at_a_step_after_its_checkpoint_and_resumes(tmp_path
     assert one["checkpoint"] == "checkpoint-1" and os.path.isdir(tmp_path / "hf" / "checkpoint-1")
     assert totals[PAUSE_WINDOW]["duration_s"] == pytest.approx(one["duration_s"]) and one["duration_s"] >= 1800 - 1
     assert wp_cb.footprint.get("work.steps") == 4
+
+
+def test_the_example_runs_on_cpu(tmp_path, capsys):
+    import runpy
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "carbon_aware.py")
+    runpy.run_path(path, run_name="example")["main"](str(tmp_path))
+    out = capsys.readouterr().out
+    assert "expected saving (average)" in out and "realised saving (average)" in out and "observed" in out

@@ -212,9 +212,11 @@ class ForecastProvider:
         try:
             result = make()
         except GridFetchError as err:
-            return self._fail(str(err))
+            self._fail(str(err))
+            return None
         except Exception as err:  # a bug or an odd response: recorded, never raised
-            return self._fail(f"{type(err).__name__}: {err}")
+            self._fail(f"{type(err).__name__}: {err}")
+            return None
         with _CACHE_LOCK:
             _CACHE[key] = (now_s, result)
         self.reason = None
@@ -223,7 +225,6 @@ class ForecastProvider:
     def _fail(self, reason: str) -> None:
         self.reason = reason = redact(reason, self.__token)
         logger.warning("wattprint: forecast from %s failed (%s)", self.source, reason)
-        return None
 
     def get(self, now: Optional[_dt.datetime] = None) -> Optional[Forecast]:
         """The forecast from ``now`` (cached), or ``None`` with :attr:`reason` set. Never raises."""

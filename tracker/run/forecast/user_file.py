@@ -77,9 +77,9 @@ def load_file(path: str) -> Dict[str, Any]:
         except ValueError:
             raise GridFetchError(f"the forecast file {name} is not JSON") from None
         if isinstance(doc, dict) and isinstance(doc.get("data"), list):  # a recorded UK Carbon Intensity response
-            rows = [r for r in doc["data"] if isinstance(r, dict) and isinstance(r.get("intensity"), dict)]
-            forecast = [{"from": r.get("from"), "to": r.get("to"), "value": r["intensity"].get("forecast")} for r in rows]
-            observed = [{"from": r.get("from"), "to": r.get("to"), "value": r["intensity"].get("actual")} for r in rows if r["intensity"].get("actual") is not None]
+            uk: List[Dict[str, Any]] = [r for r in doc["data"] if isinstance(r, dict) and isinstance(r.get("intensity"), dict)]
+            forecast = [{"from": r.get("from"), "to": r.get("to"), "value": r["intensity"].get("forecast")} for r in uk]
+            observed = [{"from": r.get("from"), "to": r.get("to"), "value": r["intensity"].get("actual")} for r in uk if r["intensity"].get("actual") is not None]
             meta.update(zone="GB", source="UK Carbon Intensity API, NESO (recorded, CC BY 4.0)")
         elif isinstance(doc, list):
             forecast = doc
