@@ -5,7 +5,8 @@ One ``energyConsumption`` for the run's activity (``task_stage``: ``training``,
 ``fine-tuning``, ``inference``; ``development`` and an unknown stage are ``other``) with
 ``activityEnergyCost`` (facility energy, kWh), one ``energyProvider`` (the grid of the
 region, ``energySource`` ``unknown``: a grid mix is not one source) and
-``co2CostEquivalent`` (location-based operational + embodied carbon, tCO2eq). CycloneDX
+``co2CostEquivalent`` (the energy's carbon: location-based scope 2, tCO2eq; the embodied
+carbon and the total are properties, never netted or offset). CycloneDX
 has no bounds or basis fields: ``properties`` named ``wattprint:*`` carry them (measured
 or estimated, low/high, scopes, CUE, water and its source). Validated in the tests with
 ``cyclonedx-python-lib``'s JSON validator for schema 1.6.
@@ -45,7 +46,7 @@ def to_cyclonedx(footprint: Any, *, name: Optional[str] = None, model_version: O
     doc = footprint_dict(footprint)
     carbon, water = doc.get("carbon") or {}, doc.get("water") or {}
     kwh = as_float(get(doc, "energy.facility_kwh")) or 0.0
-    total_kg = as_float(carbon.get("total_kg")) or 0.0
+    op_kg = as_float(carbon.get("scope2_location_kg", carbon.get("operational_kg"))) or 0.0
     ref = "model"
     activity = _ACTIVITY.get(str(doc.get("task_stage")), "other")
     region = doc.get("region_name") or doc.get("region") or "unknown"
@@ -61,13 +62,15 @@ def to_cyclonedx(footprint: Any, *, name: Optional[str] = None, model_version: O
             }
         ],
         "activityEnergyCost": {"value": kwh, "unit": "kWh"},
-        "co2CostEquivalent": {"value": total_kg / 1000.0, "unit": "tCO2eq"},
+        "co2CostEquivalent": {"value": op_kg / 1000.0, "unit": "tCO2eq"},
         "properties": _props({
             "energy.basis": basis(doc),
             "energy.facility_kwh.bounds": bounds(doc, "energy.facility_kwh"),
             "energy.it_kwh": as_float(get(doc, "energy.it_kwh")),
             "factors.pue": as_float(get(doc, "factors.pue.value")),
             "carbon.basis": "estimated",
+            "carbon.operational_kg.bounds": bounds(doc, "carbon.operational_kg"),
+            "carbon.total_kg": as_float(carbon.get("total_kg")),
             "carbon.total_kg.bounds": bounds(doc, "carbon.total_kg"),
             "carbon.scope2_location_kg": as_float(carbon.get("scope2_location_kg", carbon.get("operational_kg"))),
             "carbon.scope2_market_kg": as_float(carbon.get("scope2_market_kg")),
