@@ -77,7 +77,7 @@ def test_torchrun_variables_and_job_id():
     assert wp.job_context(torchrun_env(0, TORCHELASTIC_RESTART_COUNT="2")).job_id == "torchrun-j1-a2"
     # the default rendezvous id "none" on one node: the launch's own folder names the job, the same on every rank
     files = [f"/tmp/torchelastic_x1/none_k74r71tb/attempt_0/{r}/error.json" for r in (0, 1)]
-    ids = {wp.job_context(torchrun_env(r, run_id="none", TORCHELASTIC_ERROR_FILE=f)).job_id for r, f in zip((0, 1), files)}
+    ids = {wp.job_context(torchrun_env(r, run_id="none", TORCHELASTIC_ERROR_FILE=f)).job_id for r, f in enumerate(files)}
     assert ids == {"torchrun-k74r71tb"}
 
 
