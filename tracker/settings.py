@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 DEFAULT_OUTPUT_DIR = "wattprint-runs"
+#: Sampling and checkpoint periods that actually run: shorter busy-loops a core, longer overflows
+#: the thread's wait (``inf`` means "never" where a setting allows it). Seconds.
+MIN_INTERVAL_S, MAX_INTERVAL_S = 0.01, 7 * 86400.0
 
 #: Tracker keyword arguments resolved by the run layer's factor resolver, not here.
 FACTOR_ARGS = ("region", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "intensity_g_per_kwh", "accounting_options")
@@ -56,13 +59,15 @@ RUNTIME_ARGS = ("sensors", "exporters", "clock", "event")
 
 @overload
 def setting_float(
-    name: str, value: Any, env: Mapping[str, str], default: float, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...
+    name: str, value: Any, env: Mapping[str, str], default: float, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...,
+    maximum: Optional[float] = ...
 ) -> float: ...
 
 
 @overload
 def setting_float(
-    name: str, value: Any, env: Mapping[str, str], default: None, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...
+    name: str, value: Any, env: Mapping[str, str], default: None, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...,
+    maximum: Optional[float] = ...
 ) -> Optional[float]: ...
 
 
@@ -75,6 +80,7 @@ def setting_float(
     minimum: float,
     inclusive: bool = True,
     allow_inf: bool = False,
+    maximum: Optional[float] = None,
 ) -> Optional[float]:
     """Resolve a number: ``value``, else ``WATTPRINT_<NAME>``, else ``default``.
 
@@ -100,6 +106,8 @@ def setting_float(
         raise ConfigError(setting, f"must be {allowed}, got {value!r}")
     if v < minimum or (not inclusive and v == minimum):
         raise ConfigError(setting, f"must be {rel} {minimum:g}{' (or inf)' if allow_inf else ''}, got {value!r}")
+    if maximum is not None and math.isfinite(v) and v > maximum:
+        raise ConfigError(setting, f"must be at most {maximum:g}{' (or inf)' if allow_inf else ''}, got {value!r}")
     return v
 
 
@@ -117,7 +125,10 @@ def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(name, f"must be a non-empty string, got {value!r}")
         return value
-    raw = env.get("WATTPRINT_" + name.upper())
+    var = "WATTPRINT_" + name.upper()
+    raw = env.get(var)
+    if raw is not None and raw != "" and not raw.strip():
+        raise ConfigError(var, f"is blank ({raw!r}); unset it or give a value")
     return raw if raw not in (None, "") else default
 
 
@@ -308,10 +319,10 @@ class TrackerSettings:
             run_id=_run_id(run_id, env),
             output_dir=check_output_dir(out_setting, out) if save_v else os.path.abspath(out),
             save=save_v,
-            interval_s=setting_float("interval_s", interval_s, env, 1.0, minimum=0.0, inclusive=False, allow_inf=True),
-            power_interval_s=setting_float("power_interval_s", power_interval_s, env, 0.1, minimum=0.01),
+            interval_s=setting_float("interval_s", interval_s, env, 1.0, minimum=MIN_INTERVAL_S, allow_inf=True, maximum=MAX_INTERVAL_S),
+            power_interval_s=setting_float("power_interval_s", power_interval_s, env, 0.1, minimum=MIN_INTERVAL_S, maximum=MAX_INTERVAL_S),
             checkpoint_interval_s=setting_float(
-                "checkpoint_interval_s", checkpoint_interval_s, env, 60.0, minimum=0.0, inclusive=False, allow_inf=True
+                "checkpoint_interval_s", checkpoint_interval_s, env, 60.0, minimum=MIN_INTERVAL_S, allow_inf=True, maximum=MAX_INTERVAL_S
             ),
             cpu_tdp_w=setting_float("cpu_tdp_w", cpu_tdp_w, env, None, minimum=0.0, inclusive=False),
             powercap_root=_powercap_root(powercap_root, env),
