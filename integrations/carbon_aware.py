@@ -186,6 +186,12 @@ class PauseController:
         self._annotate()
         return record
 
+    def close(self) -> None:
+        """Stop the provider's refresher thread (at the end of training). Idempotent."""
+        close = getattr(self.provider, "close", None)
+        if callable(close):
+            close()
+
     def section(self) -> Dict[str, Any]:
         base: Dict[str, Any] = {}
         if self.plan is not None and hasattr(self.plan, "section"):
@@ -259,6 +265,9 @@ def _lightning_class() -> type:
             if self.every == "step":
                 self._boundary(trainer, "step")
 
+        def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+            self.controller.close()
+
     return LightningCarbonAware
 
 
@@ -297,6 +306,9 @@ def _transformers_class() -> type:
         def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if self.every == "epoch":
                 self._boundary(state, control, "epoch")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.controller.close()
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if self._pending is None:

@@ -144,3 +144,20 @@ def test_the_cli_opens_no_socket_without_a_provider(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     assert main(["run", "--quiet", "--output-dir", str(tmp_path), "--when-greener", "--expect", "1h", "--", sys.executable, "-c", "pass"]) == 0
     assert _footprint(str(tmp_path))["carbon_aware"]["reason"] == "no forecast provider configured"
+
+
+def test_ctrl_c_while_waiting_runs_nothing(tmp_path, capsys):
+    import argparse
+
+    from wattprint.cli import greener
+
+    def interrupt(_s):
+        raise KeyboardInterrupt
+
+    args = argparse.Namespace(when_greener=True, within="12h", expect="3h", dry_run=False, forecast_provider="file",
+                              forecast_zone=None, forecast_url=None, forecast_file=os.path.join(FIX, "ukci_national_fw48h.json"))  # fmt: skip
+    tracker = argparse.Namespace(project="p", output_dir=str(tmp_path))
+    clock = ManualClock(utc=dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc))
+    with pytest.raises(SystemExit) as exit_:
+        greener.plan_for(args, tracker, clock=clock, sleep=interrupt)
+    assert exit_.value.code == 130 and "nothing was run" in capsys.readouterr().err

@@ -18,6 +18,7 @@ measured energy (:meth:`wattprint.run.carbon_aware.Plan.finish`).
 Failure modes: a bad duration or provider setting raises ``ConfigError`` (printed with the
 flag, exit 2, nothing run); ``--dry-run`` or ``--within`` without ``--when-greener`` is a
 ``ConfigError``; no forecast reachable: the command starts at once and the footprint says why.
+Ctrl-C while waiting exits 130 with nothing run.
 """
 
 from __future__ import annotations
@@ -59,10 +60,14 @@ def plan_for(args: argparse.Namespace, tracker: Any, *, clock: Any = None, sleep
 
     name = args.forecast_provider or ("file" if args.forecast_file else None)
     provider = make_provider(name, zone=args.forecast_zone, url=args.forecast_url, path=args.forecast_file)
-    return wait_for_greener(
-        args.within or "12h", args.expect, provider=provider, project=tracker.project, output_dir=tracker.output_dir,
-        dry_run=bool(args.dry_run), clock=clock, sleep=sleep, stream=sys.stderr,
-    )  # fmt: skip
+    try:
+        return wait_for_greener(
+            args.within or "12h", args.expect, provider=provider, project=tracker.project, output_dir=tracker.output_dir,
+            dry_run=bool(args.dry_run), clock=clock, sleep=sleep, stream=sys.stderr,
+        )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C while waiting: nothing was run, nothing written
+        print("\nwattprint run: interrupted while waiting for a greener grid; nothing was run", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def after_run(plan: Optional[Any], tracker: Any) -> None:
