@@ -21,7 +21,7 @@ import os
 from typing import List, Optional, Sequence, Union
 
 from wattprint.errors import ConfigError
-from wattprint.exporters._paths import resolve_path
+from wattprint.exporters._paths import check_template, resolve_path
 from wattprint.footprint.model import CSV_FIELDS, Footprint
 from wattprint.run.outputs import append_csv, existing_header
 
@@ -42,7 +42,7 @@ class CsvExporter:
     """
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], *, fields: Optional[Sequence[str]] = None) -> None:
-        self.path = path
+        self.path = check_template(path)  # a bad template fails here, naming path, not at the run's end
         self.fields: List[str] = list(fields) if fields is not None else list(CSV_FIELDS)
         unknown = [f for f in self.fields if f not in CSV_FIELDS]
         if unknown:

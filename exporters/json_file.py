@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from wattprint.exporters._paths import resolve_path
+from wattprint.exporters._paths import check_template, resolve_path
 from wattprint.footprint.model import Footprint
 from wattprint.run.outputs import write_json
 
@@ -38,7 +38,7 @@ class JsonExporter:
     """
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], *, timeline: bool = True, live: bool = False) -> None:
-        self.path = path
+        self.path = check_template(path)  # a bad template fails here, naming path, not at the run's end
         self.timeline = timeline
         self.last_path: Optional[str] = None
         if live:
