@@ -91,6 +91,18 @@ class EnergyCounter:
     def _limit_j(self, dt_s: float) -> float:
         return self.max_power_w * self.slack * max(dt_s, self.min_interval_s)
 
+    def update_fast(self, raw: int, now_s: float) -> "float | CounterStep":
+        """As :meth:`update`, but an ordinary step (no wrap, reset or jump) returns its
+        ``delta_j`` as a bare float, making no object (the sampler's hot path)."""
+        prev = self._prev_raw
+        if prev is not None and raw >= prev:
+            dt = now_s - self._prev_t
+            delta_j = (raw - prev) * self.scale_j
+            if delta_j <= self.max_power_w * self.slack * (dt if dt > self.min_interval_s else self.min_interval_s):
+                self._prev_raw, self._prev_t = raw, now_s
+                return delta_j
+        return self.update(raw, now_s)
+
     def update(self, raw: int, now_s: float) -> CounterStep:
         """Feed one raw reading taken at monotonic time ``now_s`` (seconds)."""
         prev, prev_t = self._prev_raw, self._prev_t

@@ -33,8 +33,10 @@ fresh lock (the parent's sampler may have held the old one at fork time).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import operator
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -78,6 +80,7 @@ class Ledger:
         self._guard: Dict[int, threading.Lock] = {id(s): threading.Lock() for s in self.sensors}
         self._busy_since: Dict[int, float] = {}  # id(sensor) -> time.monotonic() when its current read began
         self._deadline: Dict[int, float] = {id(s): read_deadline_s(s) for s in self.sensors}
+        self._baseline_list: Optional[List[float]] = None  # baseline_j in column order (built on first use)
         self.bounded = False  # True: reads of all sensors run in helper threads (stop() and the signal path)
         for sensor in self.sensors:
             comps = sensor.components()
@@ -93,7 +96,9 @@ class Ledger:
         self._gaps: Dict[str, List[List[Any]]] = {}  # cid -> [start_s, end_s, duration_s, count, reason]
         self._n_gaps = 0
         self._open_gaps: Dict[str, Tuple[float, str]] = {}
-        self.peak_power_w: Dict[str, float] = {cid: 0.0 for cid in self.ids}
+        self._peak_one: Dict[str, float] = {cid: 0.0 for cid in self.ids}  # peaks from per-component reads
+        self._sensor_ref: Dict[int, Tuple[float, List[float]]] = {}  # id(sensor) -> (time, energies) of the peak reference
+        self._sensor_peak: Dict[int, List[float]] = {id(s): [0.0] * len(self._ids_of[id(s)]) for s in self.sensors}
         self._peak_ref: Dict[str, Tuple[float, float]] = {}
         self.timeline = Timeline(self.ids, max_timeline_points)
         self.observer: Optional[Callable[[float, Mapping[str, float]], None]] = None  # attribution's hook; never raises
@@ -108,6 +113,7 @@ class Ledger:
             self.read(now_s)
             self.t0_s = now_s
             self.baseline_j = dict(self.energy_j)
+            self._baseline_list = None
             self.append_point(now_s, 0)
 
     def append_point(self, now_s: float, steps: int, min_interval_s: float = -math.inf) -> bool:
@@ -117,7 +123,10 @@ class Ledger:
             if now_s - self._last_point_s < min_interval_s:
                 return False
             self._last_point_s = now_s
-            self.timeline.append(now_s - self.t0_s, steps, [self.energy_j[c] - self.baseline_j.get(c, 0.0) for c in self.ids])
+            base = self._baseline_list
+            if base is None:
+                base = self._baseline_list = [self.baseline_j.get(c, 0.0) for c in self.ids]
+            self.timeline.append(now_s - self.t0_s, steps, list(map(operator.sub, map(self.energy_j.__getitem__, self.ids), base)))
             return True
 
     def drain_journal(self) -> Tuple[List[Point], bool]:
@@ -222,23 +231,47 @@ class Ledger:
         except Exception as err:  # a sensor must never break the run
             values, reason = {}, f"{type(err).__name__}: {err}"
             self._log_once(sensor.name, reason)
+        ids = self._ids_of[key]
+        vals = list(map(values.get, ids))
         with self.lock:
-            energy, read_at, open_gaps, peak_ref = self.energy_j, self.read_at_s, self._open_gaps, self._peak_ref
-            for cid in self._ids_of[key]:
-                value = values.get(cid)
-                if value is None:
-                    self._open_gap(cid, now_s, sensor.last_error(cid) or reason)
-                    continue
-                if open_gaps and cid in open_gaps:
+            if None not in vals:  # every component read: bulk updates, no per-component Python loop
+                self.energy_j.update(zip(ids, vals))
+                self.read_at_s.update(dict.fromkeys(ids, now_s))
+                if self._open_gaps:
+                    for cid in ids:
+                        if cid in self._open_gaps:
+                            self._close_gap(cid, now_s)
+                ref = self._sensor_ref.get(key)
+                if ref is None:
+                    self._sensor_ref[key] = (now_s, vals)
+                elif now_s - ref[0] >= _PEAK_MIN_INTERVAL_S:
+                    powers = map(operator.truediv, map(operator.sub, vals, ref[1]), itertools.repeat(now_s - ref[0]))
+                    self._sensor_peak[key] = list(map(max, self._sensor_peak[key], powers))
+                    self._sensor_ref[key] = (now_s, vals)
+            else:
+                self._sensor_ref.pop(key, None)  # peaks restart after the hole
+                for cid, value in zip(ids, vals, strict=True):
+                    if value is None:
+                        self._open_gap(cid, now_s, sensor.last_error(cid) or reason)
+                        continue
                     self._close_gap(cid, now_s)
-                ref = peak_ref.get(cid)
-                if ref is None or now_s - ref[0] >= _PEAK_MIN_INTERVAL_S:
                     self._update_peak(cid, value, now_s)
-                energy[cid] = value
-                read_at[cid] = now_s
+                    self.energy_j[cid] = value
+                    self.read_at_s[cid] = now_s
             if getattr(sensor, "_gaps", True):
                 for gap in sensor.drain_gaps():
                     self._add_gap(gap)
+
+    @property
+    def peak_power_w(self) -> Dict[str, float]:
+        """Highest mean power of each component over an interval of at least 0.5 s, watts."""
+        with self.lock:
+            out = dict(self._peak_one)
+            for key, peaks in self._sensor_peak.items():
+                for cid, p in zip(self._ids_of[key], peaks, strict=True):
+                    if p > out.get(cid, 0.0):
+                        out[cid] = p
+            return out
 
     def _update_peak(self, cid: str, energy_j: float, now_s: float) -> None:
         ref = self._peak_ref.get(cid)
@@ -248,8 +281,8 @@ class Ledger:
         dt = now_s - ref[0]
         if dt >= _PEAK_MIN_INTERVAL_S:
             power = (energy_j - ref[1]) / dt
-            if power > self.peak_power_w[cid]:
-                self.peak_power_w[cid] = power
+            if power > self._peak_one.get(cid, 0.0):
+                self._peak_one[cid] = power
             self._peak_ref[cid] = (now_s, energy_j)
 
     def _open_gap(self, cid: str, now_s: float, reason: str) -> None:

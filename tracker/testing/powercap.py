@@ -61,4 +61,7 @@ class FakePowercap:
         self.set(key, new)
 
     def remove(self, key: str) -> None:
-        os.unlink(self.zones[key] / "energy_uj")
+        """The zone goes away: an open descriptor then reads nothing (sysfs answers ENODEV), and the file is gone."""
+        path = self.zones[key] / "energy_uj"
+        path.write_text("")
+        os.unlink(path)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor, SensorMode
@@ -68,7 +68,7 @@ class GpuChannel:
         last_error: the message of the most recent failed read (``None`` if none failed).
     """
 
-    __slots__ = ("component_id", "source", "device", "counter", "integrator", "energy_j", "last_ok_s", "last_error")
+    __slots__ = ("component_id", "source", "device", "counter", "integrator", "energy_j", "last_ok_s", "last_error", "fast_raw")
 
     def __init__(self, component_id: str, source: str, device: Any, counter: Optional[EnergyCounter] = None) -> None:
         self.component_id = component_id
@@ -79,6 +79,9 @@ class GpuChannel:
         self.energy_j = 0.0
         self.last_ok_s: Optional[float] = None
         self.last_error: Optional[str] = None
+        # the tick's hot path: a zero-argument call giving the raw counter (e.g. a partial of the
+        # vendor function on the kept handle); on any error the channel falls back to read_raw
+        self.fast_raw: Optional[Callable[[], Any]] = None
 
     @property
     def mode(self) -> SensorMode:
@@ -132,17 +135,28 @@ class ChannelSensor(Sensor):
         out: Dict[str, float] = {}
         with self._lock:
             for ch in self._channels:
+                fast = ch.fast_raw
                 try:
-                    raw = self.read_raw(ch)
+                    if fast is None:
+                        raw = self.read_raw(ch)
+                    else:
+                        try:
+                            raw = fast()  # the vendor's integer counter
+                        except Exception:  # read_raw translates the vendor's error (one more call, on failure only)
+                            raw = self.read_raw(ch)
                 except SensorError as err:
                     ch.fail(err)
                     continue  # missing from the reading: the ledger records the gap
-                if ch.counter is not None:
-                    step = ch.counter.update(int(raw), now_s)
-                    if step.is_gap:
-                        start_s = now_s if ch.last_ok_s is None else ch.last_ok_s
-                        self.record_gap(ch.component_id, start_s, now_s, f"{self.gap_label} counter {step.event}")
-                    ch.energy_j += step.delta_j
+                counter = ch.counter
+                if counter is not None:
+                    step = counter.update_fast(raw if fast is not None else int(raw), now_s)  # a bare float: no allocation
+                    if type(step) is float:
+                        ch.energy_j += step
+                    else:
+                        if step.is_gap:
+                            start_s = now_s if ch.last_ok_s is None else ch.last_ok_s
+                            self.record_gap(ch.component_id, start_s, now_s, f"{self.gap_label} counter {step.event}")
+                        ch.energy_j += step.delta_j
                 else:
                     ch.energy_j = ch.integrator.add(raw, now_s)
                 ch.last_ok_s = now_s

@@ -22,6 +22,12 @@ Since Linux 5.10 ``energy_uj`` is readable by root only; opening the sensor
 then raises :class:`~wattprint.errors.SensorPermissionError` whose message
 names the file and the fix. A file that disappears mid-run drops that
 component from one reading (the ledger records a gap).
+
+Cost: each zone's ``energy_uj`` is opened once and kept open; a read is one
+``os.pread`` on the kept descriptor (sysfs regenerates the value at offset 0).
+A read that fails or returns no number closes the descriptor, and the next read
+opens the file again (a zone that comes back is read again). :meth:`RaplSensor.close`
+closes them all.
 """
 
 from __future__ import annotations
@@ -163,6 +169,7 @@ class RaplSensor(Sensor):
         self._counters: Dict[str, EnergyCounter] = {}
         self._energy_j: Dict[str, float] = {}
         self._last_ok_s: Dict[str, float] = {}
+        self._fds: Dict[str, int] = {}  # component id -> kept descriptor of its energy_uj
         for zone in self._zones:
             try:
                 max_range = int(_read_text(os.path.join(zone.path, "max_energy_range_uj")))
@@ -191,23 +198,54 @@ class RaplSensor(Sensor):
             for z in self._zones
         ]
 
+    def _fd(self, zone: RaplZone) -> int:
+        fd = self._fds.get(zone.component_id)
+        if fd is None:
+            fd = self._fds[zone.component_id] = os.open(zone.energy_file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return fd
+
+    def _drop_fd(self, cid: str) -> None:
+        fd = self._fds.pop(cid, None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def read(self, now_s: float) -> Mapping[str, float]:
         out: Dict[str, float] = {}
+        pread, fds = os.pread, self._fds
         for zone in self._zones:
             cid = zone.component_id
             try:
-                raw = int(_read_text(zone.energy_file))
+                fd = fds.get(cid)
+                raw = int(pread(fd if fd is not None else self._fd(zone), 32, 0))
             except (OSError, ValueError):
+                self._drop_fd(cid)  # reopened next time
                 continue  # missing this time: the sampler records the gap
-            counter = self._counters[cid]
-            last_ok = self._last_ok_s.get(cid, now_s)
-            step = counter.update(raw, now_s)
-            if step.is_gap:
-                self.record_gap(cid, last_ok, now_s, f"rapl counter {step.event}")
-            self._energy_j[cid] += step.delta_j
+            step = self._counters[cid].update_fast(raw, now_s)
+            if type(step) is float:
+                delta_j = step
+            else:
+                if step.is_gap:
+                    self.record_gap(cid, self._last_ok_s.get(cid, now_s), now_s, f"rapl counter {step.event}")
+                delta_j = step.delta_j
+            out[cid] = energy_j = self._energy_j[cid] + delta_j
+            self._energy_j[cid] = energy_j
             self._last_ok_s[cid] = now_s
-            out[cid] = self._energy_j[cid]
         return out
+
+    def close(self) -> None:
+        for cid in list(self._fds):
+            self._drop_fd(cid)
+        super().close()
+
+    def __del__(self) -> None:
+        try:
+            for fd in self._fds.values():
+                os.close(fd)
+        except Exception:
+            pass
 
 
 def zone_summary(root: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Tuple[str, List[RaplZone]]:
