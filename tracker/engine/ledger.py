@@ -235,7 +235,7 @@ class Ledger:
         vals = list(map(values.get, ids))
         with self.lock:
             if None not in vals:  # every component read: bulk updates, no per-component Python loop
-                self.energy_j.update(zip(ids, vals))
+                self.energy_j.update(zip(ids, vals, strict=True))
                 self.read_at_s.update(dict.fromkeys(ids, now_s))
                 if self._open_gaps:
                     for cid in ids:

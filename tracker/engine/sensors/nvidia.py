@@ -34,6 +34,7 @@ missing library or driver → :class:`SensorUnavailable`, anything else →
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import (
@@ -217,6 +218,8 @@ class NvidiaSensor(ChannelSensor):
                 limit_w = gpu.power_limit_w or 1_500.0
                 counter = EnergyCounter(scale_j=1e-3, max_range=None, max_power_w=max(limit_w, 100.0) * 1.5)
             channels.append(GpuChannel(f"gpu:{pos}", source, gpu, counter))
+            if counter is not None:  # the tick's hot path: the energy call on the kept handle, no wrapper frames
+                channels[-1].fast_raw = functools.partial(self._nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
         super().__init__(channels, power_interval_s)
 
     def _describe(self, pos: int, handle: Any, mig: Optional[str]) -> _Gpu:
