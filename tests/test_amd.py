@@ -70,3 +70,41 @@ def test_discovery_without_amdsmi_says_why():
     sensors, notes = discover(gpu=True, cpu=False, ram=False, env={})
     amd_notes = [n for n in notes if n.source == "amdsmi"]
     assert amd_notes and amd_notes[0].status == "absent" and "amdsmi" in amd_notes[0].detail
+
+
+def test_amdsmi_without_rocm_is_tried_once_per_process_and_prints_nothing(tmp_path):
+    """An importable amdsmi without ROCm (what installing Zeus leaves): one try, silent, then skipped at once."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    pkg = tmp_path / "amdsmi"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(
+        """
+        import os, sys
+        print("Unable to find libamd_smi.so library try installing amd-smi-lib")
+        os.write(2, b"libamd_smi.so: cannot open shared object file\\n")
+        with open(os.environ["IMPORTS_LOG"], "a") as fh:
+            fh.write("import\\n")
+        raise KeyError("libamd_smi.so")
+        """))
+    log = tmp_path / "imports.log"
+    script = textwrap.dedent(
+        """
+        from wattprint.engine.sensors.amd import AmdSensor
+        from wattprint.errors import SensorUnavailable
+        for _ in range(3):
+            try:
+                AmdSensor()
+            except SensorUnavailable as err:
+                assert "libamd_smi" in str(err)
+        print("done")
+        """)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""), IMPORTS_LOG=str(log))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "done\n"  # before: amdsmi's two lines at every tracker start
+    assert "libamd_smi" not in proc.stderr
+    assert log.read_text() == "import\n"  # before: one import attempt per start

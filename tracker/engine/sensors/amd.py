@@ -17,6 +17,10 @@ GCDs report no power and the even one reports both dies.
 The read loop is :class:`~wattprint.engine.sensors._channel.ChannelSensor`'s;
 this module supplies the amdsmi calls only.
 
+The system ``amdsmi`` is tried once per process (import and ``amdsmi_init``, with
+stdout and stderr silenced: amdsmi prints when ROCm is missing); a failure is
+remembered, so later trackers skip AMD at once and print nothing.
+
 Failure modes: errors are translated once in :func:`amd_call`: ``NOT_SUPPORTED`` →
 :class:`SensorNotSupported`, no permission → :class:`SensorPermissionError`,
 library or driver missing → :class:`SensorUnavailable`, else :class:`SensorError`.
@@ -24,9 +28,13 @@ library or driver missing → :class:`SensorUnavailable`, else :class:`SensorErr
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
+import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 from wattprint.engine.counters import EnergyCounter
 from wattprint.engine.sensors._channel import ChannelSensor, GpuChannel
@@ -63,6 +71,69 @@ def amd_call(fn: Callable[..., T], *args: Any) -> T:
         if code in (_INIT_ERROR, _DRIVER_NOT_LOADED) or isinstance(err, (OSError, ImportError)):
             raise SensorUnavailable(f"{name}: AMD driver or library not available ({err})") from err
         raise SensorError(f"{name}: {type(err).__name__}: {err}") from err
+
+
+_IMPORTED: Optional[Tuple[Any, Optional[str]]] = None  # (module or None, why not): the one try of this process
+_IMPORT_LOCK = threading.Lock()
+
+
+def _system_amdsmi() -> Any:
+    """The installed ``amdsmi``, imported and initialised once per process, quietly.
+
+    Its import and ``amdsmi_init`` print to the process's stdout/stderr when ROCm is
+    missing (what installing Zeus leaves); both run with those descriptors pointed at
+    ``/dev/null``, and a failure is remembered, so later trackers neither retry nor print.
+
+    Raises:
+        SensorUnavailable: amdsmi is missing or unusable (the first failure, every time).
+    """
+    global _IMPORTED
+    with _IMPORT_LOCK:
+        if _IMPORTED is None:
+            try:
+                with _quiet():
+                    import amdsmi  # type: ignore[import-not-found]
+
+                    amd_call(amdsmi.amdsmi_init)  # the driver's there? (the sensor initialises it again)
+                    try:
+                        amdsmi.amdsmi_shut_down()
+                    except Exception:
+                        pass
+                _IMPORTED = (amdsmi, None)
+            except Exception as err:  # ImportError, the shared library failing to load, no driver
+                _IMPORTED = (None, f"amdsmi is not usable ({type(err).__name__}: {err})")
+        module, why = _IMPORTED
+    if module is None:
+        raise SensorUnavailable(why or "amdsmi is not usable")
+    return module
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """stdout and stderr (Python's and the C library's) to /dev/null for the block."""
+    saved: List[int] = []
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            for fd in (1, 2):
+                saved.append(os.dup(fd))
+                os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    except OSError:
+        pass  # no descriptors to redirect: go on unredirected
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        for fd, old in zip((1, 2), saved, strict=False):
+            os.dup2(old, fd)
+            os.close(old)
 
 
 def _visible(env: Mapping[str, str]) -> Optional[List[int]]:
@@ -114,10 +185,7 @@ class AmdSensor(ChannelSensor):
     def __init__(self, amdsmi: Any = None, env: Optional[Mapping[str, str]] = None, power_interval_s: float = 0.1,
                  first_index: int = 0) -> None:
         if amdsmi is None:
-            try:
-                import amdsmi  # type: ignore[no-redef]
-            except Exception as err:  # ImportError, or the shared library failing to load
-                raise SensorUnavailable(f"amdsmi is not usable ({type(err).__name__}: {err})") from err
+            amdsmi = _system_amdsmi()
         self._amd = amdsmi
         amd_call(amdsmi.amdsmi_init)
         handles = list(amd_call(amdsmi.amdsmi_get_processor_handles))
