@@ -36,6 +36,7 @@ from wattprint.cli import greener as greener_cmd
 from wattprint.cli import report as report_cmd
 from wattprint.cli import standards as standards_cmd
 from wattprint.cli._flags import describe, flag_map
+from wattprint.cli.relay import command_record
 from wattprint.errors import ConfigError
 
 __all__ = ["main", "build_parser"]
@@ -159,6 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         child = spawn(cmd, next((e for e in exporters if hasattr(e, "write_through")), None))
     except OSError as err:
+        tracker.annotate("command", command_record(cmd, None, f"cannot start: {err}"))
         tracker.stop("failed")
         print(f"wattprint run: cannot start {cmd[0]!r}: {err}", file=sys.stderr)
         return 127
@@ -179,6 +181,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, prev)
     reason = signal.Signals(received[0]).name if received else None  # noted in the footprint
     status = "completed" if rc == 0 and not received else ("partial" if received else "failed")
+    tracker.annotate("command", command_record(cmd, rc, reason))  # what ran and how it ended (secrets redacted)
     greener_cmd.after_run(plan, tracker)  # the carbon_aware section, priced with the measured energy
     fp = tracker.stop(status, reason=reason)
     if fp is not None and not args.quiet:

@@ -19,12 +19,13 @@ terminal open after the child exits is waited for at most ``drain_s`` seconds.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
 from typing import Any, Dict, List, Optional, Sequence
 
-__all__ = ["Relayed", "spawn"]
+__all__ = ["Relayed", "spawn", "command_record", "redact"]
 
 
 class Relayed:
@@ -124,3 +125,39 @@ def spawn(cmd: Sequence[str], status: Any, *, streams: Optional[Dict[str, Any]] 
     for t in threads:
         t.start()
     return Relayed(child, threads, masters)
+
+
+_SECRET = re.compile(r"(token|secret|passw|pwd|api[-_]?key|apikey|auth|credential|private[-_]?key)", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+def redact(argv: Sequence[str]) -> List[str]:
+    """``argv`` with secrets hidden: the value after a flag whose name looks like one (``--hf-token X``),
+    ``--token=X``, ``KEY=X`` assignments, and URL passwords (``https://user:pw@host``)."""
+    out: List[str] = []
+    hide_next = False
+    for arg in map(str, argv):
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _value = arg.partition("=")
+        if eq and _SECRET.search(name):
+            out.append(f"{name}={REDACTED}")
+            continue
+        if arg.startswith("-") and _SECRET.search(arg):
+            hide_next = True
+        out.append(re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1" + REDACTED + "@", arg))
+    return out
+
+
+def command_record(cmd: Sequence[str], exit_code: Optional[int], reason: Optional[str] = None) -> Dict[str, Any]:
+    """The footprint's ``command`` section for ``wattprint run``: the command (secrets redacted), its exit
+    code (a negative code is ``128 + signal`` as a shell reports it) and, when it did not end by itself, why."""
+    code = None if exit_code is None else (exit_code if exit_code >= 0 else 128 - exit_code)
+    record: Dict[str, Any] = {"argv": redact(cmd), "exit_code": code}
+    if exit_code is not None and exit_code < 0:
+        record["signal"] = -exit_code
+    if reason:
+        record["reason"] = str(reason)
+    return record
