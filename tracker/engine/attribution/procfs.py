@@ -115,7 +115,7 @@ class ProcReader:
     def _path(self, *parts: object) -> str:
         return os.path.join(self.root, *(str(p) for p in parts))
 
-    def _read_kept(self, path: str) -> Optional[str]:
+    def _read_kept(self, path: str, size: int = 4096) -> Optional[str]:
         """``path``'s content through a kept descriptor; ``None`` if it is gone (a process that exited)."""
         fd = self._fds.get(path)
         if fd is None:
@@ -127,7 +127,7 @@ class ProcReader:
                 _close_all(self._fds)
             self._fds[path] = fd
         try:
-            data = os.pread(fd, 65536, 0)
+            data = os.pread(fd, size, 0)
             if not data or (self._check_links and os.fstat(fd).st_nlink == 0):  # a fake tree's exited process
                 raise OSError("gone")
         except OSError:  # ESRCH: the process exited
@@ -156,7 +156,7 @@ class ProcReader:
 
     def node_cpu(self) -> Optional[NodeCpu]:
         """The node's busy and total ticks since boot, and its CPU count (``None`` if unreadable)."""
-        text = self._read_kept(self._stat_path)
+        text = self._read_kept(self._stat_path, 1 << 20 if self._n_cpus is None else 256)  # the cpu line, once counted
         if not text:
             return None
         if self._n_cpus is not None:  # the CPU count is fixed: parse the first line only

@@ -310,8 +310,10 @@ class NvidiaSensor(ChannelSensor):
                 try:
                     util = {}
                     for smp in nvml_call(nv, nv.nvmlDeviceGetProcessUtilization, handle, since_us):
-                        util[int(smp.pid)] = util.get(int(smp.pid), 0.0) + float(smp.smUtil)
-                        last = max(last, int(smp.timeStamp))
+                        pid, sm, ts = smp.pid, smp.smUtil, smp.timeStamp  # each field read once (ctypes access is slow)
+                        util[pid] = util.get(pid, 0.0) + sm
+                        if ts > last:
+                            last = ts
                 except SensorError as err:
                     util = {} if _code(err) == _NVML_ERROR_NOT_FOUND else None
                 except AttributeError:
