@@ -1,19 +1,29 @@
-"""MLflow: the footprint's figures as run metrics, the JSON as an artifact.
+"""MLflow: the footprint's figures as run metrics, its settings as params, the JSON as an artifact.
 
-``MlflowExporter`` logs to the MLflow run that is active when it is
-constructed (MLflow's active run is per thread, and exporters run on their own
-worker thread, so it is captured up front), to an explicit ``run_id``, or to a
-new run named after the wattprint run. Metric keys are the footprint's dotted
-figure keys under a prefix; the figures are the ``metric`` rows of
-:data:`wattprint.footprint.model.FIGURES` (``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg``,
-``wattprint.component.gpu:0.energy_j`` ...), units in the key as in the footprint.
-With ``live=True`` the IT energy and carbon are also logged at each sample,
-with the step count as the MLflow step, so the UI draws them against training.
+``MlflowExporter`` logs to the MLflow run that is active when the figures are
+logged (the user's ``mlflow.start_run()``, or the run of HF's MLflow callback;
+MLflow's active run is per thread, and exporters run on their own worker
+thread, so the exporter looks at the active run of the main thread, then of
+any thread, then at the run active when it was built), to an explicit
+``run_id``, or else to a new run named after the wattprint run, in the
+experiment set with ``mlflow.set_experiment`` (or ``MLFLOW_EXPERIMENT_NAME`` /
+``MLFLOW_EXPERIMENT_ID``, or ``experiment=``).
+
+Names: one per figure in every output (:attr:`wattprint.footprint.model.Figure.log_name`):
+metrics are ``wattprint/`` + the figure key, in the key's unit
+(``wattprint/energy.it_kwh``, ``wattprint/carbon.total_kg``,
+``wattprint/component.gpu_0.energy_j``), the same names the Lightning and HF
+callbacks log, so a run fed by both holds each figure once. The factors the run
+was priced with (PUE, grid intensity, WUE, EWIF; rows with ``setting``) and the
+region are params, not metrics. With ``live=True`` the IT energy, carbon and
+water are also logged at each sample, with the step count as the MLflow step.
 
 Failure modes: constructing it without mlflow raises ``ImportError`` naming the
 extra. ``export`` retries a failed logging call (tracking server down) with
-backoff, then raises; a failed live sample is logged once and skipped. The
-runner isolates both: the run and the other exporters go on.
+backoff, then raises; a param that the run already holds with another value
+is skipped with a warning (MLflow params cannot change); a failed live sample
+is logged once and skipped. The runner isolates both: the run and the other
+exporters go on.
 """
 
 from __future__ import annotations
@@ -22,36 +32,38 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from wattprint.errors import ConfigError
-from wattprint.footprint.model import FIGURES, Figure, Footprint
+from wattprint.footprint.model import FIGURES, LOG_PREFIX, Figure, Footprint
 from wattprint.units import as_float
 
-__all__ = ["MlflowExporter", "footprint_metrics", "metric_keys"]
+__all__ = ["MlflowExporter", "footprint_metrics", "footprint_params", "metric_keys", "active_run_id", "active_experiment_id"]
 
 logger = logging.getLogger("wattprint")
 
-_BAD = re.compile(r"[^A-Za-z0-9_\-. /:]")
+_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")
+_LIVE_KEYS = ("energy.it_kwh", "carbon.total_kg", "water.total_l")
 
 
-def metric_keys(figures: Sequence[Figure] = FIGURES) -> List[str]:
-    """The figure keys logged as metrics, derived from the figure table (rows with ``metric``)."""
-    return [f.key for f in figures if f.metric]
+def metric_keys(figures: Sequence[Figure] = FIGURES, prefix: str = LOG_PREFIX) -> List[str]:
+    """The metric names, derived from the figure table (rows with ``metric`` that are not settings)."""
+    return [prefix + f.key for f in figures if f.metric and not f.setting]
 
 
-def footprint_metrics(footprint: Footprint, prefix: str = "wattprint.", figures: Sequence[Figure] = FIGURES) -> Dict[str, float]:
-    """The footprint's numeric figures, keyed by ``prefix`` + figure key (nulls and NaN left out),
-    plus each component's ``energy_j``, ``mean_power_w`` and ``peak_power_w``."""
+def footprint_metrics(footprint: Footprint, prefix: str = LOG_PREFIX, figures: Sequence[Figure] = FIGURES) -> Dict[str, float]:
+    """The footprint's numeric figures keyed by ``prefix`` + figure key (nulls and NaN left out, settings
+    left to :func:`footprint_params`), plus each component's ``energy_j``, ``mean_power_w`` and ``peak_power_w``."""
     out: Dict[str, float] = {}
     for fig in figures:
-        if fig.metric:
+        if fig.metric and not fig.setting:
             v = as_float(footprint.figure(fig))
             if v is not None:
                 out[prefix + fig.key] = v
     for comp in footprint.get("components") or []:
-        cid = _BAD.sub("_", str(comp.get("id")))
+        cid = _BAD.sub("_", str(comp.get("id"))).replace(":", "_")
         for field in ("energy_j", "mean_power_w", "peak_power_w"):
             v = as_float(comp.get(field))
             if v is not None:
@@ -59,19 +71,65 @@ def footprint_metrics(footprint: Footprint, prefix: str = "wattprint.", figures:
     return out
 
 
+def footprint_params(footprint: Footprint, prefix: str = LOG_PREFIX, figures: Sequence[Figure] = FIGURES) -> Dict[str, str]:
+    """The settings the run was priced with (factor rows of the table, the region), as MLflow params."""
+    out: Dict[str, str] = {}
+    for fig in figures:
+        if fig.setting:
+            v = as_float(footprint.figure(fig))
+            if v is not None:
+                out[prefix + fig.key] = f"{v:.6g}"
+    if footprint.get("region"):
+        out[prefix + "region"] = str(footprint.get("region"))
+    return out
+
+
+def active_run_id() -> Optional[str]:
+    """The MLflow run active now: this thread's, else the main thread's, else the one other thread's with one."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is not None:
+        return str(run.info.run_id)
+    try:  # MLflow keeps every thread's active-run stack; exporters run on their own thread
+        from mlflow.tracking import fluent
+
+        stacks = fluent._active_run_stack.get_all_thread_values()
+    except Exception:
+        return None
+    main = stacks.get(threading.main_thread().ident or -1) or []
+    if main:
+        return str(main[-1].info.run_id)
+    ids = {str(s[-1].info.run_id) for s in stacks.values() if s}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def active_experiment_id() -> Optional[str]:
+    """The experiment set with ``mlflow.set_experiment`` (or the MLFLOW_EXPERIMENT_* variables), else ``None``."""
+    try:
+        from mlflow.tracking import fluent
+
+        exp_id = fluent._active_experiment_id or fluent._get_experiment_id_from_env()
+    except Exception:
+        exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    return str(exp_id) if exp_id else None
+
+
 class MlflowExporter:
     """Logs the footprint to MLflow.
 
     Args:
-        run_id: the MLflow run to log to; default the active run at
+        run_id: the MLflow run to log to; default the run active when the
+            figures are logged (see the module), else the run active at
             construction, else a new run (named after the wattprint run) that
             the exporter ends when it is done.
         tracking_uri: MLflow tracking URI (default MLflow's own setting).
-        experiment: experiment name for a new run (created if missing).
-        prefix: metric key prefix.
+        experiment: experiment name for a new run (created if missing);
+            default the active experiment (``mlflow.set_experiment``).
+        prefix: metric and param name prefix (default ``wattprint/``).
         artifact: log the footprint JSON (with its timeline) as
             ``wattprint/<run_id>.json`` (default ``True``).
-        live: also log IT energy and carbon at each sample (default ``False``).
+        live: also log IT energy, carbon and water at each sample (default ``False``).
         attempts: tries of each logging call at the end, with backoff.
         retry_backoff_s: first backoff, seconds (doubles).
 
@@ -85,22 +143,22 @@ class MlflowExporter:
         *,
         tracking_uri: Optional[str] = None,
         experiment: Optional[str] = None,
-        prefix: str = "wattprint.",
+        prefix: str = LOG_PREFIX,
         artifact: bool = True,
         live: bool = False,
         attempts: int = 3,
         retry_backoff_s: float = 1.0,
     ) -> None:
         try:
-            import mlflow
+            import mlflow  # noqa: F401
         except ImportError as err:
             raise ImportError("MlflowExporter needs mlflow: pip install 'wattprint[mlflow]' (mlflow-skinny is enough)") from err
         if attempts < 1:
             raise ConfigError("attempts", f"must be >= 1, got {attempts!r}")
-        if run_id is None:
-            active = mlflow.active_run()
-            run_id = active.info.run_id if active is not None else None
-        self.run_id = run_id
+        self._given_run_id = run_id
+        self._built_in_run = active_run_id() if run_id is None else None
+        self._built_in_experiment = active_experiment_id()
+        self.run_id: Optional[str] = run_id
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.prefix = prefix
@@ -121,16 +179,28 @@ class MlflowExporter:
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
+    def _experiment_id(self) -> str:
+        client = self._client_for()
+        if self.experiment:
+            exp = client.get_experiment_by_name(self.experiment)
+            return str(exp.experiment_id if exp is not None else client.create_experiment(self.experiment))
+        return active_experiment_id() or self._built_in_experiment or "0"
+
     def _run_for(self, footprint: Footprint) -> str:
+        if self._given_run_id is not None:
+            return self._given_run_id
+        if not self._owns_run:  # the user's run, as it is now
+            current = active_run_id() or self._built_in_run
+            if current is not None:
+                self.run_id = current
+                return current
         if self.run_id is None:
-            client = self._client_for()
-            exp_id = "0"
-            if self.experiment:
-                exp = client.get_experiment_by_name(self.experiment)
-                exp_id = exp.experiment_id if exp is not None else client.create_experiment(self.experiment)
-            run = client.create_run(exp_id, run_name=str(footprint.run_id), tags={"wattprint.run_id": str(footprint.run_id)})
+            run = self._client_for().create_run(
+                self._experiment_id(), run_name=str(footprint.run_id), tags={"wattprint.run_id": str(footprint.run_id)}
+            )
             self.run_id = run.info.run_id
             self._owns_run = True
+        assert self.run_id is not None
         return self.run_id
 
     def _retry(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -151,14 +221,25 @@ class MlflowExporter:
         ts = int(time.time() * 1000)
         return [Metric(k, v, ts, step) for k, v in values.items()]
 
+    def _log_params(self, client: Any, run_id: str, params: Dict[str, str]) -> None:
+        """Params the run does not hold yet; one that it holds with another value is skipped (MLflow params are immutable)."""
+        from mlflow.entities import Param
+
+        held = dict(self._retry("get_run", client.get_run, run_id).data.params)
+        new = {k: v for k, v in params.items() if k not in held}
+        clash = sorted(k for k, v in params.items() if k in held and held[k] != v)
+        if clash:
+            logger.warning("wattprint: MLflow run %s already holds param(s) %s with other values; kept as they are", run_id, ", ".join(clash))
+        if new:
+            self._retry("log_batch (params)", client.log_batch, run_id, params=[Param(k, v) for k, v in new.items()])
+
     # -- exporter protocol ------------------------------------------------------------
     def _log_live(self, footprint: Footprint) -> None:
         try:
             client = self._client_for()
             run_id = self._run_for(footprint)
             step = int(footprint.get("work.steps") or 0)
-            keys = ("energy.it_j", "carbon.total_kg", "water.total_l")
-            values = {self.prefix + k: float(footprint.get(k)) for k in keys if isinstance(footprint.get(k), (int, float))}
+            values = {self.prefix + k: float(footprint.get(k)) for k in _LIVE_KEYS if isinstance(footprint.get(k), (int, float))}
             client.log_batch(run_id, metrics=self._metrics(values, step))
         except Exception as err:
             if not self._live_failed:
@@ -166,7 +247,7 @@ class MlflowExporter:
                 logger.warning("wattprint: MLflow live logging failed (%s: %s); the final figures are still tried at the end", type(err).__name__, err)
 
     def export(self, footprint: Footprint) -> None:
-        """Log the figures (and the JSON artifact). Raises ``RuntimeError`` after the retries."""
+        """Log the figures, params (and the JSON artifact). Raises ``RuntimeError`` after the retries."""
         client = self._client_for()
         run_id = self._retry("create run", self._run_for, footprint)
         step = int(footprint.get("work.steps") or 0)
@@ -185,6 +266,7 @@ class MlflowExporter:
             metrics=self._metrics(footprint_metrics(footprint, self.prefix), step),
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
+        self._log_params(client, run_id, footprint_params(footprint, self.prefix))
         if self.artifact:
             with tempfile.TemporaryDirectory(prefix="wattprint-mlflow-") as tmp:
                 path = os.path.join(tmp, f"{re.sub(r'[^A-Za-z0-9._-]+', '_', str(footprint.run_id))}.json")

@@ -20,6 +20,7 @@ import time
 import pytest
 
 pytest.importorskip("prometheus_client")
+pytestmark = pytest.mark.slow  # starts a real Prometheus and Pushgateway
 
 from conftest_pushgateway import replay_tracker  # noqa: E402
 from servers.prometheus import SCRAPE_INTERVAL_S, start_prometheus  # noqa: E402
