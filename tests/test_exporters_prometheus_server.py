@@ -80,7 +80,7 @@ def observed(tmp_path_factory):
         for _, t, _ in runs.values():
             t.start()
         for tick in range(max(LENGTHS_S.values())):
-            for (mode, name), (exp, t, clock) in runs.items():
+            for (_mode, name), (_exp, t, clock) in runs.items():
                 if tick < LENGTHS_S[name]:
                     clock.advance(1.0)
                     t.step(2, samples=16, tokens=512 if name == "long" else None)
@@ -89,12 +89,12 @@ def observed(tmp_path_factory):
                     t.stop()
             time.sleep(SCRAPE_INTERVAL_S * 1.2)  # a scrape of the live values between ticks
         docs = {}
-        for (mode, name), (exp, t, _) in runs.items():
+        for (mode, name), (_exp, t, _) in runs.items():
             if t.running:
                 t.stop()
             with open(t.json_path, encoding="utf-8") as fh:
                 docs.setdefault(mode, {})[name] = json.load(fh)
-        for (mode, _), (exp, _, _) in runs.items():
+        for exp, _, _ in runs.values():
             if exp.port is not None:
                 assert exp.wait_closed(15.0), "the endpoint never saw its final values scraped"
         # every transport's final values are in Prometheus (pushed groups are scraped within a second)
@@ -106,7 +106,7 @@ def observed(tmp_path_factory):
         time.sleep(SCRAPE_INTERVAL_S * 2.5)  # the linger is over and the gateway rescraped: stale markers written
         yield prom, docs, time.time()
     finally:
-        for exp, t, _ in runs.values():
+        for _exp, t, _ in runs.values():
             if t.running:
                 t.stop()
         prom.server.stop()
