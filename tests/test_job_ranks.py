@@ -271,16 +271,19 @@ def test_slurm_shaped_job_on_two_nodes_and_report_shows_one_job(tmp_path, capsys
     assert [r["run_id"] for r in runs] == ["slurm-4242.0"]
 
 
-def test_merge_adds_per_process_shares_of_one_gpu():
-    def doc(rank, energy_j, attribution):
+def test_merge_adds_shares_of_different_process_sets_and_counts_one_set_once():
+    def doc(rank, energy_j, attribution, root_pid=None):
         return {"schema": wp.SCHEMA_ID, "run_id": f"j-rank{rank}", "project": "p", "status": "completed", "duration_s": 1.0,
+                "attribution": {"mode": "job", "process_tree": {"root_pid": root_pid if root_pid is not None else 100 + rank}},
                 "host": {"hostname": "n"}, "job": {"job_id": "j", "rank": rank, "local_rank": rank, "world_size": 2, "node": "n"},
                 "components": [{"id": "gpu:0", "kind": "gpu", "name": "g", "source": "nvml", "measured": True, "energy_j": energy_j,
                                 "mean_power_w": energy_j, "peak_power_w": 0.0, "scope": "device", "info": {"uuid": "GPU-1"},
                                 "attribution": attribution}]}  # fmt: skip
 
-    shared = merge_footprints([doc(0, 75.0, "sm-share"), doc(1, 25.0, "sm-share")])
+    shared = merge_footprints([doc(0, 75.0, "sm-share"), doc(1, 25.0, "sm-share")])  # each rank's own processes
     assert shared.energy_j == pytest.approx(100.0) and shared["distributed"]["duplicates"] == []
+    one_tree = merge_footprints([doc(0, 80.0, "sm-share", root_pid=7), doc(1, 80.0, "sm-share", root_pid=7)])  # torchrun's agent tree
+    assert one_tree.energy_j == pytest.approx(80.0) and len(one_tree["distributed"]["duplicates"]) == 1
     whole = merge_footprints([doc(0, 100.0, "node"), doc(1, 100.0, "node")])
     assert whole.energy_j == pytest.approx(100.0) and len(whole["distributed"]["duplicates"]) == 1
     assert shared["job"]["job_id"] == "j" and shared["job"]["missing_ranks"] == []

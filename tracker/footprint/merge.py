@@ -4,9 +4,9 @@
 (CPU, DRAM, RAM) once per node, devices once per UUID, anything else once per rank, then
 re-prices the merged energy with the job's factors, through the one builder
 (:func:`wattprint.footprint.build.assemble`). Raw windows are matched across ranks by
-name and occurrence; ``window_totals`` are merged by name. A component attributed to one
-process's share of its device (``attribution`` in :data:`SHARE_METHODS`) is never a duplicate: the
-ranks' shares add up. The job footprint gets a ``job`` section (job id, world size, nodes, the
+name and occurrence; ``window_totals`` are merged by name. A component attributed to a process
+set's share of its device (``attribution`` in :data:`SHARE_METHODS`) is a duplicate only of the same
+share (same node, same job tree root, same device); shares of different process sets add up. The job footprint gets a ``job`` section (job id, world size, nodes, the
 missing ranks, the scheduler context) next to ``distributed`` (per rank). The job footprint, the
 ``wattprint report`` fold and the distributed integration all use it; it imports no framework.
 Time and memory are linear in ranks (one pass over each rank's components and windows).
@@ -38,11 +38,16 @@ SHARE_METHODS = ("process-share", "sm-share", "mig-slice", "cgroup")
 # the job section's scheduler context, taken from the first rank that has it
 _CONTEXT_KEYS = ("scheduler", "slurm_job_id", "slurm_step_id", "k8s_pod", "k8s_container")
 
-def _component_key(comp: Mapping[str, Any], node: str, rank: int) -> Tuple[Any, ...]:
-    """Two components with the same key are the same hardware, to be counted once."""
+def _component_key(comp: Mapping[str, Any], node: str, rank: int, owner: Any = None) -> Tuple[Any, ...]:
+    """Two components with the same key are the same hardware (or the same share of it), to be counted once.
+
+    A share attributed to a process set (``owner``: the root pid of the rank's job tree) is the same
+    share on every rank that measured it for that set (torchrun ranks share their agent's tree), and a
+    separate one for another set (a rank that attributed only its own processes): shares add up.
+    """
     info = comp.get("info") or {}
     if comp.get("attribution") in SHARE_METHODS:
-        return ("rank", node, rank, comp["id"])
+        return ("share", node, owner, info.get("uuid") or comp["id"]) if owner is not None else ("rank", node, rank, comp["id"])
     if comp.get("scope") == "node" or comp.get("kind") in NODE_KINDS:
         return ("node", node, comp["id"])
     uuid = info.get("uuid")
@@ -65,6 +70,11 @@ def _factors_from_doc(doc: Mapping[str, Any]) -> Any:
         wue_l_per_kwh=val("wue_l_per_kwh"),
         ewif_l_per_kwh=val("ewif_l_per_kwh"),
         env={},
+        # reporting-standard settings (issue 14): market-based scope 2 inputs, the water's source, the task stage
+        market_intensity_g_per_kwh=val("market_intensity_g_per_kwh"),
+        renewable_share=val("renewable_share"),
+        water_source=(doc.get("water") or {}).get("source"),
+        task_stage=doc.get("task_stage"),
     )
 
 
@@ -97,8 +107,8 @@ def merge_footprints(
     Returns:
         A footprint whose components are every rank's components with ids
         ``<node>/<id>`` (node-level) or ``<node>/rank<k>/<id>`` (per device),
-        each hardware component counted once (a component attributed to its
-        process's share, :data:`SHARE_METHODS`, is each rank's own: shares add up); energy summed; ``steps`` the
+        each hardware component counted once (a share attributed to a process
+        set, :data:`SHARE_METHODS`, once per set: shares of different sets add up); energy summed; ``steps`` the
         largest rank's (data-parallel ranks take the same optimizer steps),
         ``samples``, ``tokens`` and ``flops`` summed; accounting recomputed
         with the core's :func:`wattprint.footprint.accounting.account`.
@@ -144,8 +154,9 @@ def merge_footprints(
         d, node, rank = r["doc"], r["node"], r["rank"]
         local: List[Dict[str, Any]] = []
         kept_ids[rank] = set()
+        owner = ((d.get("attribution") or {}).get("process_tree") or {}).get("root_pid")
         for comp in d.get("components") or []:
-            key = _component_key(comp, node, rank)
+            key = _component_key(comp, node, rank, owner)
             node_level = key[0] == "node"
             job_id = f"{node}/{comp['id']}" if node_level else f"{node}/rank{rank}/{comp['id']}"
             entry = {"id": comp["id"], "job_id": job_id, "kind": comp.get("kind"), "energy_j": float(comp.get("energy_j") or 0.0)}
