@@ -108,3 +108,15 @@ def test_run_flags_become_accounting_options(capsys):
         "water_source": "recycled", "market_intensity_g_per_kwh": 20.0, "renewable_share": 0.5, "task_stage": "training"}
     assert main(["run", "--renewable-share", "1.5", "--", "true"]) == 2
     assert "--renewable-share" in capsys.readouterr().err
+
+
+def test_a_job_merged_from_rank_files_keeps_the_reporting_settings(tmp_path):
+    from wattprint.footprint.merge import merge_footprints
+
+    opts = {"market_intensity_g_per_kwh": 40.0, "renewable_share": 0.5, "water_source": "recycled", "task_stage": "fine-tuning"}
+    ranks = [tracked_run(tmp_path / str(k), run_id=f"job-rank{k}", **opts)[0].to_dict() for k in range(2)]
+    merged = merge_footprints(ranks, run_id="job")
+    assert merged.get("task_stage") == "fine-tuning" and merged.get("water.source") == "recycled"
+    assert merged.get("factors.market_intensity_g_per_kwh.value") == 40.0
+    want = merged.get("energy.facility_kwh") * 0.5 * 40.0 / 1000.0
+    assert merged.get("carbon.scope2_market_kg") == pytest.approx(want)
