@@ -120,3 +120,13 @@ def test_a_job_merged_from_rank_files_keeps_the_reporting_settings(tmp_path):
     assert merged.get("factors.market_intensity_g_per_kwh.value") == 40.0
     want = merged.get("energy.facility_kwh") * 0.5 * 40.0 / 1000.0
     assert merged.get("carbon.scope2_market_kg") == pytest.approx(want)
+
+
+def test_the_report_table_shows_cue_market_scope_water_source_and_stage(tmp_path):
+    from wattprint import report
+
+    fp, _ = tracked_run(tmp_path, market_intensity_g_per_kwh=30.0, water_source="recycled")
+    text = report.render([fp], "table")
+    assert "CUE" in text and "scope 2 market-based" in text and "recycled" in text and "task stage" in text
+    plain, _ = tracked_run(tmp_path / "plain", run_id="plain")
+    assert "market-based" not in report.render([plain], "table")

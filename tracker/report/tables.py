@@ -144,6 +144,7 @@ def run_tables(fp: Any) -> List[Table]:
         if s[key] is not None:
             fig_rows.append([label, f"{sig_digits(s[key])} J", ""])
     fig_rows += _compute_rows(d, s)
+    fig_rows += _disclosure_rows(d, s)  # CUE, market-based scope 2, the water's source, the task stage (issue 14)
     if s["forecast_energy_j"] is not None:
         fig_rows.append(
             ["forecast (final)", format_energy(s["forecast_energy_j"]), f"at {format_percent(s['forecast_progress'])} of the steps, linear"]
@@ -174,6 +175,24 @@ def _compute_rows(d: Mapping[str, Any], s: Mapping[str, Any]) -> List[List[str]]
     cci = as_float(s.get("cci_g_per_eflop"))
     if cci is not None:
         rows.append(["carbon per exaFLOP (CCI)", f"{sig_digits(cci)} gCO2e/EFLOP", "(operational + embodied) / (FLOPs / 1e18)"])
+    return rows
+
+
+def _disclosure_rows(d: Mapping[str, Any], s: Mapping[str, Any]) -> List[List[str]]:
+    """CUE; the market-based scope 2 (only when given); the water's source and the task stage (when given)."""
+    carbon, rows = _section(d, "carbon"), []
+    cue = as_float(carbon.get("cue_kg_per_kwh"))
+    if cue is not None:
+        rows.append(["CUE", f"{sig_digits(cue)} kgCO2e/kWh", "operational carbon / IT energy"])
+    market = as_float(carbon.get("scope2_market_kg"))
+    if market is not None:
+        rows.append(["carbon, scope 2 market-based", format_carbon(market),
+                     f"{carbon.get('scope2_market_basis') or 'market-based'}; not netted into the figures above"])
+    source = _section(d, "water").get("source")
+    if source and source != "unknown":
+        rows.append(["water source", str(source), "as given (water_source)"])
+    if d.get("task_stage"):
+        rows.append(["task stage", str(d["task_stage"]), "as given (task_stage)"])
     return rows
 
 
