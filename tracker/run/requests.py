@@ -44,6 +44,7 @@ except the subscribers' calls, made after the lock is released.
 from __future__ import annotations
 
 import bisect
+import heapq
 import logging
 import math
 import threading
@@ -333,8 +334,19 @@ class RequestLedger:
         t_max = max(iv.t1 for iv in batch)
         n_scan = bisect.bisect_left(self._pending_starts, t_max)
         scan = self._pending[:n_scan]
-        for iv in batch:
-            self._split(iv, scan)
+        # sweep the batch in t0 order: live = requests started before the interval's end, not ended before its start
+        live: Dict[int, RequestRecord] = {}
+        ends: List[Tuple[float, int]] = []
+        j = 0
+        for iv in sorted(batch, key=lambda x: x.t0):
+            while j < len(scan) and scan[j].start_s < iv.t1:
+                r = scan[j]
+                live[r.seq] = r
+                heapq.heappush(ends, (r.span()[1], r.seq))
+                j += 1
+            while ends and ends[0][0] <= iv.t0:
+                live.pop(heapq.heappop(ends)[1], None)
+            self._split(iv, list(live.values()))
         for iv in batch:
             for c in iv.idx:
                 if iv.t1 > self._settled_t[c]:
@@ -390,9 +402,20 @@ class RequestLedger:
         idle_s = 0.0
         shares: Dict[int, List[float]] = {}  # seq -> [share of the interval's energy, prefill part]
         weight_s = 0.0
-        for x, y in zip(points, points[1:], strict=False):
+        by_start = sorted(cands, key=lambda r: r.start_s)
+        now_active: Dict[int, RequestRecord] = {}
+        ends: List[Tuple[float, int]] = []
+        j = 0
+        for x, y in zip(points, points[1:], strict=False):  # a sweep: cost ~ segments x concurrency
             mid = (x + y) / 2.0
-            active = [(r, *r.weight(x, y, self.wp, self.wd)) for r in cands if r.span()[0] <= mid < r.span()[1]]
+            while j < len(by_start) and by_start[j].start_s <= mid:
+                r = by_start[j]
+                now_active[r.seq] = r
+                heapq.heappush(ends, (r.span()[1], r.seq))
+                j += 1
+            while ends and ends[0][0] <= mid:
+                now_active.pop(heapq.heappop(ends)[1], None)
+            active = [(r, *r.weight(x, y, self.wp, self.wd)) for r in now_active.values()]
             if not active:
                 idle_s += y - x
                 continue
