@@ -274,6 +274,13 @@ def _job_section(job_id: str, ranks: List[Dict[str, Any]], nodes: List[str], wor
     return sec
 
 
+def _counted_energy(w: Mapping[str, Any], comps: Mapping[str, Any], kept: set) -> float:
+    """A window's energy over the rank's counted components (its own total when all of them count: the usual case)."""
+    if not comps or (w.get("energy_j") is not None and kept.issuperset(comps)):
+        return float(w.get("energy_j") or 0.0)
+    return sum(float(v) for cid, v in comps.items() if cid in kept)
+
+
 def _merge_windows(ranks: List[Dict[str, Any]], kept_ids: Dict[int, set]) -> List[Dict[str, Any]]:
     """Windows matched across ranks by name and occurrence; energy of counted components only."""
     merged: Dict[Tuple[str, int], Dict[str, Any]] = {}
@@ -286,7 +293,7 @@ def _merge_windows(ranks: List[Dict[str, Any]], kept_ids: Dict[int, set]) -> Lis
             counts[name] = k + 1
             key = (name, k)
             comps = w.get("components") or {}
-            energy = sum(float(v) for cid, v in comps.items() if cid in kept_ids[r["rank"]]) if comps else float(w.get("energy_j") or 0.0)
+            energy = _counted_energy(w, comps, kept_ids[r["rank"]])
             if key not in merged:
                 merged[key] = {"name": name, "duration_s": 0.0, "energy_j": 0.0, "steps": 0, "ranks": 0}
                 order.append(key)
@@ -306,7 +313,7 @@ def _merge_window_totals(ranks: List[Dict[str, Any]], kept_ids: Dict[int, set]) 
         for w in r["doc"].get("window_totals") or []:
             name = str(w.get("name"))
             comps = w.get("components") or {}
-            energy = sum(float(v) for cid, v in comps.items() if cid in kept_ids[r["rank"]]) if comps else float(w.get("energy_j") or 0.0)
+            energy = _counted_energy(w, comps, kept_ids[r["rank"]])
             m = merged.setdefault(name, {"name": name, "count": 0, "duration_s": 0.0, "energy_j": 0.0, "steps": 0, "ranks": 0})
             m["count"] = max(m["count"], int(w.get("count") or 0))
             m["duration_s"] = max(m["duration_s"], float(w.get("duration_s") or 0.0))
