@@ -287,3 +287,19 @@ def test_merge_adds_shares_of_different_process_sets_and_counts_one_set_once():
     whole = merge_footprints([doc(0, 100.0, "node"), doc(1, 100.0, "node")])
     assert whole.energy_j == pytest.approx(100.0) and len(whole["distributed"]["duplicates"]) == 1
     assert shared["job"]["job_id"] == "j" and shared["job"]["missing_ranks"] == []
+
+
+def test_bench_ranks_measures_assembly_and_bytes(monkeypatch):
+    """The 2-1,024-rank benchmark's machinery, on a few small ranks (figures are reported, never asserted)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_ranks.py")
+    spec = importlib.util.spec_from_file_location("_bench_ranks", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "TIMELINE_POINTS", 64)
+    monkeypatch.setattr(bench, "WINDOWS", 8)
+    templates = {True: bench.template(True), False: bench.template(False)}
+    row = bench.run_one(10, templates, repeats=1)
+    assert row["ranks"] == 10 and row["nodes"] == 2 and row["assembly_s_median"] > 0
+    assert 0 < row["received_bytes"] < row["full_footprints_bytes"] and row["job_footprint_bytes"] > 0
