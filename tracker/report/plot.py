@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 from wattprint.errors import PlotUnavailable
 from wattprint.footprint.model import Footprint
 from wattprint.report.load import as_footprint
+from wattprint.report.serving import draw_energy_vs_output, serving_points
 from wattprint.report.summary import summarize
 from wattprint.units import as_float, format_carbon, format_duration, format_energy, format_water
 
@@ -239,8 +240,10 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
     if not fps:
         raise ValueError("figure_png: give at least one footprint")
     time_unit = _time_unit(max(_span_s(fp) for fp in fps))
-    fig = Figure(figsize=(11, 3.3 * len(fps)), dpi=dpi, layout="constrained")
-    axes = fig.subplots(len(fps), 2, squeeze=False, gridspec_kw={"width_ratios": [3.0, 1.25]})
+    serving = any(serving_points(fp) for fp in fps)  # a serving run adds energy per request against output length
+    ratios = [3.0, 1.25, 1.5] if serving else [3.0, 1.25]
+    fig = Figure(figsize=(15 if serving else 11, 3.3 * len(fps)), dpi=dpi, layout="constrained")
+    axes = fig.subplots(len(fps), len(ratios), squeeze=False, gridspec_kw={"width_ratios": ratios})
     for i, fp in enumerate(fps):
         d = fp.to_dict()
         ids = [str(c.get("id")) for c in d.get("components") or []]
@@ -254,6 +257,8 @@ def figure_png(footprints: Sequence[Any], *, dpi: int = 110, max_runs: int = MAX
         axes[i][0].set_title(title, fontsize=9, loc="left", color="#b30000" if flag else "black")
         _draw_power(axes[i][0], fp, colors, time_unit)
         _draw_breakdown(axes[i][1], fp, colors)
+        if serving:
+            draw_energy_vs_output(axes[i][2], fp)
     buf = io.BytesIO()
     metadata = {"Software": "wattprint"} if fmt == "png" else {"Creator": "wattprint"}
     fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)

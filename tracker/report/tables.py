@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.footprint.model import COMPONENT_KINDS
 from wattprint.report.load import document_of
+from wattprint.report.serving import serving_rows
 from wattprint.report.summary import summarize
 from wattprint.report.what_if import relative_change
 from wattprint.units import (
@@ -149,6 +150,7 @@ def run_tables(fp: Any) -> List[Table]:
         fig_rows.append(
             ["forecast (final)", format_energy(s["forecast_energy_j"]), f"at {format_percent(s['forecast_progress'])} of the steps, linear"]
         )
+    fig_rows += serving_rows(d)  # a serving run's request figures (issue 13)
     fig_rows += _window_rows(d)
     figures = Table("Footprint", ["figure", "value", "basis"], fig_rows, ["l", "r", "l"])
     if s["flagged"]:
