@@ -17,9 +17,14 @@ What it does:
 * counts optimizer steps (``state.global_step``), the input tokens when the
   Trainer counts them (``include_num_input_tokens_seen``) and the Trainer's
   FLOP estimate (``state.total_flos``);
-* adds ``wattprint/energy_kwh`` and ``wattprint/carbon_kg`` (summed over
-  ranks) to every ``logs`` dict in ``on_log`` and to ``state.log_history``;
-  works with ``report_to="none"``;
+* adds ``wattprint/energy.it_kwh`` and ``wattprint/carbon.total_kg``
+  (summed over ranks; the figure table's names, as in MLflow and the CSV) to
+  every ``logs`` dict in ``on_log`` and to ``state.log_history``; works with
+  ``report_to="none"``;
+* delivers them to the Trainer's reporting callbacks (TensorBoard, MLflow,
+  W&B...) however it was attached: at ``on_init_end`` (and again at
+  ``on_train_begin``) it moves itself before them in the Trainer's callback
+  list, so ``callbacks=[WattprintCallback()]`` works like :func:`attach`;
 * after ``trainer.train(resume_from_checkpoint=...)`` the logged figures
   continue from the checkpoint's last logged totals, and the footprint gets a
   ``resume`` section (``resumed_at_step``, ``previous_energy_j``,
@@ -46,11 +51,13 @@ call ``callback.stop("failed")``.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+import sys
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import wattprint
 from transformers import TrainerCallback
 from wattprint import Footprint
+from wattprint.exporters._names import LEGACY_LOG_NAMES
 from wattprint.integrations._session import CARBON_KG, ENERGY_KWH, SessionAttributes, Totals, is_failure
 from wattprint.integrations.distributed import DistributedTracker
 from wattprint.units import J_PER_KWH
@@ -58,7 +65,7 @@ from wattprint.units import J_PER_KWH
 if TYPE_CHECKING:
     from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
 
-__all__ = ["WattprintCallback", "attach"]
+__all__ = ["WattprintCallback", "attach", "move_first"]
 
 
 class WattprintCallback(TrainerCallback, SessionAttributes):
@@ -98,7 +105,30 @@ class WattprintCallback(TrainerCallback, SessionAttributes):
         return dict(s.resume, previous_energy_j=s.previous.energy_j, previous_carbon_kg=s.previous.carbon_kg)
 
     # -- lifecycle ----------------------------------------------------------------
+    def on_init_end(self, args: "TrainingArguments", state: "TrainerState", control: "TrainerControl", **kwargs: Any) -> None:
+        self._go_first()
+
+    def _go_first(self) -> None:
+        """Move this callback before the Trainer's reporting callbacks, so their ``on_log`` sees the energy.
+
+        The Trainer hands its callbacks no reference to itself or its handler, so the handler is found as
+        the ``self`` of the ``CallbackHandler.call_event`` frame calling this event (bounded walk).
+        """
+        with self.session.guard("putting the callback before the reporting callbacks"):
+            from transformers.trainer_callback import CallbackHandler
+
+            frame = sys._getframe(1)
+            for _ in range(8):
+                if frame is None:
+                    return
+                handler = frame.f_locals.get("self")
+                if isinstance(handler, CallbackHandler):
+                    move_first(handler.callbacks, self)
+                    return
+                frame = frame.f_back
+
     def on_train_begin(self, args: "TrainingArguments", state: "TrainerState", control: "TrainerControl", **kwargs: Any) -> None:
+        self._go_first()
         s = self.session
 
         def make() -> DistributedTracker:
@@ -186,9 +216,13 @@ def _previous_totals(state: "TrainerState") -> Tuple[Totals, Dict[str, Any]]:
     step = int(getattr(state, "global_step", 0) or 0)
     if step <= 0:
         return Totals(), {}
+    legacy = {v: k for k, v in LEGACY_LOG_NAMES.items()}  # checkpoints written before one name per figure
+    energy_keys, carbon_keys = (ENERGY_KWH, legacy["energy.it_kwh"]), (CARBON_KG, legacy["carbon.total_kg"])
     for entry in reversed(list(getattr(state, "log_history", None) or [])):
-        if isinstance(entry, dict) and ENERGY_KWH in entry and int(entry.get("step", 0) or 0) <= step:
-            previous = Totals(float(entry[ENERGY_KWH]) * J_PER_KWH, float(entry.get(CARBON_KG) or 0.0), step)
+        energy_key = next((k for k in energy_keys if isinstance(entry, dict) and k in entry), None)
+        if energy_key is not None and int(entry.get("step", 0) or 0) <= step:
+            carbon = next((entry[k] for k in carbon_keys if entry.get(k) is not None), 0.0)
+            previous = Totals(float(entry[energy_key]) * J_PER_KWH, float(carbon or 0.0), step)
             return previous, {
                 "resumed_at_step": step,
                 "previous_logged_at_step": int(entry.get("step", 0) or 0),
@@ -199,6 +233,13 @@ def _previous_totals(state: "TrainerState") -> Tuple[Totals, Dict[str, Any]]:
         "previous_logged_at_step": None,
         "source": "no wattprint figures in the checkpoint's log_history",
     }
+
+
+def move_first(callbacks: List[Any], cb: Any) -> None:
+    """Put ``cb`` first in the Trainer's callback list (once), before the reporting integrations."""
+    if callbacks and callbacks[0] is cb:
+        return
+    callbacks[:] = [cb] + [c for c in callbacks if c is not cb]
 
 
 def attach(trainer: "Trainer", callback: Optional[WattprintCallback] = None, **tracker_kwargs: Any) -> WattprintCallback:
@@ -213,7 +254,7 @@ def attach(trainer: "Trainer", callback: Optional[WattprintCallback] = None, **t
         The callback (its ``footprint`` after training).
     """
     cb = callback if callback is not None else WattprintCallback(**tracker_kwargs)
-    trainer.callback_handler.callbacks.insert(0, cb)
+    move_first(trainer.callback_handler.callbacks, cb)
     original = trainer.train
 
     @functools.wraps(original)
