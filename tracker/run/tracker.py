@@ -46,8 +46,7 @@ from wattprint.footprint.build import WindowLog, WorkCounts, assemble, check_ann
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import attribution as run_attribution, hooks, outputs
-from wattprint.run import serving
-from wattprint.run import job as job_run
+from wattprint.run import job as job_run, serving
 from wattprint.run.decorator import check_settings, track
 from wattprint.run.exporting import ExporterRunner, error_notes, finish_all
 from wattprint.run.grid_live import resolve_run_factors
