@@ -126,9 +126,11 @@ def inference_section(raw: Mapping[str, Any], components: Sequence[Mapping[str, 
         "prefill": None,
         "components": {
             cid: {"energy_j": float(given.get(cid, 0.0)), "idle_energy_j": float(idle.get(cid, 0.0)),
-                  "measured_energy_j": float(measured.get(cid, 0.0))}
+                  "measured_energy_j": float(measured.get(cid, 0.0)), "job_share": _job_share(components, cid)}
             for cid in measured
         },  # fmt: skip
+        "basis": "the devices' measured energy (node readings); with attribution='job' the run's energy_j may be the "
+                 "job's share of a shared device: components.<id>.job_share",
         "bounds": {
             "j_per_request": [e_lo / n, e_hi / n] if n else None,
             "j_per_token": [e_lo / tout, e_hi / tout] if tout else None,
@@ -151,6 +153,14 @@ def inference_section(raw: Mapping[str, Any], components: Sequence[Mapping[str, 
             "mean_ttft_s": _div(float(raw.get("ttft_s") or 0.0), split_n),
         }
     return section
+
+
+def _job_share(components: Sequence[Mapping[str, Any]], cid: str) -> Optional[float]:
+    """The run's job share of a component (its ``energy_j`` / ``node_energy_j``), ``None`` when not attributed."""
+    for c in components:
+        if str(c.get("id")) == cid and c.get("node_energy_j"):
+            return float(c.get("energy_j") or 0.0) / float(c["node_energy_j"])
+    return None
 
 
 def energy_vs_output(section: Mapping[str, Any]) -> List[List[float]]:
