@@ -77,7 +77,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
             return 2
     paths = args.paths or [os.environ.get("WATTPRINT_OUTPUT_DIR") or "wattprint-runs"]
     try:
-        loaded = report.load_footprints(paths, recursive=args.recursive, ranks=args.ranks)
+        lean = (args.summary and args.format in ("table", "md", "csv") and not (args.what_if or args.pue is not None or args.plot
+                or args.html or getattr(args, "functional_unit", None) or getattr(args, "output", None)))  # fmt: skip
+        loaded = report.load_footprints(paths, recursive=args.recursive, ranks=args.ranks, keep="summary" if lean else "all")
+        if lean and len(loaded.footprints) == 1:  # one run: its own tables are shown, so read it whole
+            loaded = report.load_footprints(paths, recursive=args.recursive, ranks=args.ranks)
     except ReportError as err:
         print(f"wattprint report: {err}", file=sys.stderr)
         return 2

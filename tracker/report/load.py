@@ -15,6 +15,13 @@ job is reported once:
 ``ranks=True`` turns both off and lists every rank as its own run. Figures
 keep the footprint's base units (J, kg, L, s); nothing is converted here.
 
+Memory is flat in the number of runs: each file is parsed once and the parsed
+timeline is not kept (it is most of a file); a footprint read from a folder
+holds a :class:`FileTimeline` that reads it again from the file only when asked
+(plots, HTML). A checkpoint of a killed run has no timeline in its document:
+the timeline journal beside it (``<run_id>.timeline.jsonl``, written by
+:mod:`wattprint.run.outputs`) is read back instead, a torn last line ignored.
+
 Failure modes: a path that does not exist, or a file named explicitly that
 is not a wattprint footprint (missing, unreadable, not JSON, wrong schema),
 raises :class:`~wattprint.errors.ReportError`; in a folder such files are
@@ -34,8 +41,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from wattprint.errors import ReportError
 from wattprint.footprint.merge import merge_footprints
 from wattprint.footprint.model import SCHEMA_ID, Footprint
+from wattprint.report.summary import SummaryFootprint
 
-__all__ = ["LoadResult", "load_footprint", "load_footprints", "find_footprints", "as_footprint", "document_of"]
+__all__ = ["LoadResult", "load_footprint", "load_footprints", "find_footprints", "as_footprint", "document_of", "FileTimeline",
+           "journal_timeline"]
+
+JOURNAL_SUFFIX = ".timeline.jsonl"  # as wattprint.run.outputs writes it (report does not import the run layer)
+JOURNAL_ID = "wattprint.timeline/1"
+_MAX_JOURNAL_POINTS = 4096
 
 
 @dataclass
@@ -86,15 +99,102 @@ def _is_footprint(doc: Any) -> bool:
     )
 
 
-def load_footprint(path: str) -> Footprint:
+def journal_timeline(path: str) -> Dict[str, Any]:
+    """The timeline dict from a checkpoint journal (``{}`` when missing or unreadable).
+
+    Points are cumulative, so thinning them (to at most 4096, evenly) loses only resolution."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = json.loads(fh.readline())
+            if not isinstance(header, dict) or header.get("journal") != JOURNAL_ID:
+                return {}
+            ids = [str(c) for c in header.get("components") or []]
+            rows = []
+            for line in fh:
+                try:
+                    t, steps, e = json.loads(line)
+                    e = [float(x) for x in e]
+                    if len(e) == len(ids) and (not rows or float(t) >= rows[-1][0]):
+                        rows.append((float(t), int(steps), e))
+                except (ValueError, TypeError):
+                    break  # a torn last line (killed mid-write)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    stride = max(1, -(-len(rows) // _MAX_JOURNAL_POINTS))
+    rows = rows[::stride] + ([rows[-1]] if rows and (len(rows) - 1) % stride else [])
+    t_s = [r[0] for r in rows]
+    energy = {cid: [r[2][i] for r in rows] for i, cid in enumerate(ids)}
+    power = {cid: [None] + [round((v[k] - v[k - 1]) / (t_s[k] - t_s[k - 1]), 6) if t_s[k] > t_s[k - 1] else None
+                            for k in range(1, len(v))] for cid, v in energy.items()}
+    return {"t_s": t_s, "steps": [r[1] for r in rows], "energy_j": energy, "power_w": power, "downsample_stride": stride,
+            "source": "checkpoint journal"}
+
+
+class FileTimeline(Mapping):
+    """A footprint's timeline, read from its file (or journal) again only when first used; then kept."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._dict: Optional[Dict[str, Any]] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        if self._dict is None:
+            self._dict = _read_timeline(self.path)
+        return self._dict
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+
+def _journal_of(path: str) -> str:
+    return path[: -len(".json")] + JOURNAL_SUFFIX if path.endswith(".json") else path + JOURNAL_SUFFIX
+
+
+def _read_timeline(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            timeline = json.load(fh).get("timeline")
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+        timeline = None
+    if isinstance(timeline, dict):
+        return timeline
+    return journal_timeline(_journal_of(path))
+
+
+_TIMELINE_KEY = ',\n  "timeline": '  # the last top-level key, as wattprint writes it (indent 2)
+
+
+def _parse(text: str, *, skip_timeline: bool) -> Any:
+    """The JSON document; with ``skip_timeline``, a file written by wattprint is parsed without
+    its trailing ``timeline`` (most of the file), any other file whole."""
+    if skip_timeline:
+        cut = text.rfind(_TIMELINE_KEY)
+        if cut > 0:
+            try:
+                return json.loads(text[:cut] + "\n}")
+            except ValueError:
+                pass  # not laid out as we write it: parse it whole
+    return json.loads(text)
+
+
+def load_footprint(path: str, *, lazy_timeline: bool = False) -> Footprint:
     """Read one ``<run_id>.json`` written by wattprint (with or without its timeline).
+
+    A document without a timeline takes it from its checkpoint journal, if one is beside it.
+    ``lazy_timeline``: keep no parsed timeline; it is read from the file again when first used.
 
     Raises:
         ReportError: the file is missing, unreadable, not JSON, or not a footprint.
     """
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            doc = _parse(fh.read(), skip_timeline=lazy_timeline)
     except FileNotFoundError:
         raise ReportError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -104,7 +204,11 @@ def load_footprint(path: str) -> Footprint:
     if not _is_footprint(doc):
         raise ReportError(f"{path}: not a wattprint footprint (no schema {SCHEMA_ID!r})")
     timeline = doc.pop("timeline", None)
-    return Footprint(doc, timeline if isinstance(timeline, dict) else {})
+    if lazy_timeline:
+        return Footprint(doc, FileTimeline(path))
+    if not isinstance(timeline, dict):
+        timeline = journal_timeline(_journal_of(path)) if os.path.exists(_journal_of(path)) else {}
+    return Footprint(doc, timeline)
 
 
 def find_footprints(paths: Sequence[str], *, recursive: bool = False) -> List[str]:
@@ -184,7 +288,7 @@ def _account_ranks(batch: List[Tuple[str, Footprint]], result: LoadResult) -> Li
     return kept
 
 
-def load_footprints(paths: Sequence[str], *, recursive: bool = False, ranks: bool = False) -> LoadResult:
+def load_footprints(paths: Sequence[str], *, recursive: bool = False, ranks: bool = False, keep: str = "all") -> LoadResult:
     """Load the footprints named by ``paths`` (files or output folders).
 
     A file named explicitly must be a footprint; in a folder, other JSON
@@ -194,6 +298,12 @@ def load_footprints(paths: Sequence[str], *, recursive: bool = False, ranks: boo
     (``<run_id>.job.json``, listed in ``LoadResult.folded``) or, when that
     is missing, merged into one here (``LoadResult.merged``), unless
     ``ranks`` is true, so a comparison never counts a job twice.
+
+    ``keep="summary"``: each run read from a folder is reduced, as soon as it is read, to a
+    :class:`~wattprint.report.summary.SummaryFootprint` (what the comparison table and the
+    csv/md summaries need), so memory stays flat in the number of runs; rank files that may
+    still be merged are kept whole until they are. ``keep="all"`` (default) keeps documents
+    (their timelines are read again from the file when first used).
 
     Raises:
         ReportError: a path does not exist, or an explicit file is not a footprint.
@@ -209,7 +319,10 @@ def load_footprints(paths: Sequence[str], *, recursive: bool = False, ranks: boo
                 continue
             seen.add(key)
             try:
-                batch.append((f, load_footprint(f)))
+                fp = load_footprint(f, lazy_timeline=not explicit)
+                if keep == "summary" and (ranks or _job_of_rank(fp) is None):
+                    fp = SummaryFootprint(fp)
+                batch.append((f, fp))
             except ReportError as err:
                 if explicit:
                     raise

@@ -1,0 +1,119 @@
+"""Reports that stream (issue 20): each footprint read once, only what the tables need kept."""
+
+import json
+import math
+import os
+
+import pytest
+
+from wattprint import ReplaySensor, Tracker
+from wattprint.cli.app import main
+from wattprint.report.load import FileTimeline, journal_timeline, load_footprint, load_footprints
+from wattprint.report.render import render
+from wattprint.report.summary import SummaryFootprint, summarize
+from wattprint.testing import ManualClock
+
+
+def _runs(folder, n=4):
+    for k in range(n):
+        clock = ManualClock()
+        sensors = [ReplaySensor([(0, 100.0 + 10 * k)], component_id="gpu:0", kind="gpu"),
+                   ReplaySensor([(0, 30.0)], component_id="cpu:package-0", kind="cpu")]
+        t = Tracker(run_id=f"r{k}", output_dir=str(folder), sensors=sensors, clock=clock, interval_s=math.inf,
+                    handle_signals=False, region="IE")
+        t.start()
+        for _ in range(50):
+            clock.advance(1.0)
+            t.sample_now()
+            t._on_tick(clock.monotonic())
+        with t.window("eval"):
+            clock.advance(2.0)
+        t.step(100, tokens=1000 * (k + 1))
+        t.stop("partial" if k == 2 else None)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    _runs(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv"])
+def test_summary_mode_renders_exactly_what_whole_documents_render(folder, fmt):
+    whole = load_footprints([str(folder)])
+    lean = load_footprints([str(folder)], keep="summary")
+    assert all(isinstance(fp, SummaryFootprint) for fp in lean.footprints)
+    assert render(lean.footprints, fmt, details=False) == render(whole.footprints, fmt, details=False)
+    assert [summarize(a) for a in lean.footprints] == [summarize(b) for b in whole.footprints]
+
+
+def test_a_summary_footprint_keeps_no_components_windows_or_timeline(folder):
+    fp = load_footprints([str(folder)], keep="summary").footprints[0]
+    doc = fp.to_dict()
+    assert "components" not in doc and "windows" not in doc and fp.timeline == {}
+    assert doc["run_id"] == "r0"
+
+
+def test_timelines_from_a_folder_are_read_again_only_when_used(folder):
+    fp = load_footprints([str(folder)]).footprints[0]
+    assert isinstance(fp._timeline, FileTimeline) and fp._timeline._dict is None  # nothing parsed kept
+    whole = load_footprint(str(folder / "r0.json"))
+    assert fp.timeline == whole.timeline and len(fp.timeline["t_s"]) == 52
+
+
+def test_a_file_not_laid_out_as_we_write_it_is_parsed_whole(folder):
+    doc = json.loads((folder / "r1.json").read_text())
+    (folder / "r1.json").write_text(json.dumps(doc))  # one line, no indent
+    fp = load_footprints([str(folder)]).footprints[1]
+    assert fp.run_id == "r1" and len(fp.timeline["t_s"]) == 52
+
+
+def test_cli_summary_over_a_folder_and_over_one_run(folder, capsys):
+    assert main(["report", str(folder), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "Comparison of 4 runs" in out
+    one = folder / "one"
+    one.mkdir()
+    os.replace(folder / "r3.json", one / "r3.json")
+    assert main(["report", str(one), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "Footprint" in out and "Comparison of" not in out  # one run: its own tables, read whole
+    fp = load_footprints([str(one)]).footprints[0]
+    assert fp.to_dict()["components"]
+
+
+def test_a_killed_runs_checkpoint_takes_its_timeline_from_the_journal(tmp_path):
+    clock = ManualClock()
+    t = Tracker(run_id="k", output_dir=str(tmp_path), sensors=[ReplaySensor([(0, 100.0)], component_id="gpu:0", kind="gpu")],
+                clock=clock, interval_s=1.0, checkpoint_interval_s=5.0, handle_signals=False, event=_Never())
+    t.start()
+    for _ in range(30):
+        clock.advance(1.0)
+        t._sampler.tick()
+    doc = json.loads((tmp_path / "k.json").read_text())
+    assert doc["status"] == "partial" and "timeline" not in doc  # the checkpoint: the document alone
+    journal = tmp_path / "k.timeline.jsonl"
+    lines = journal.read_text().splitlines()
+    assert json.loads(lines[0])["journal"] == "wattprint.timeline/1" and len(lines) >= 26
+    with open(journal, "a") as fh:
+        fh.write('[31.0, 0, [31')  # a torn last line (killed mid-write)
+    fp = load_footprint(str(tmp_path / "k.json"))
+    tl = fp.timeline
+    assert tl["t_s"][0] == 0.0 and tl["t_s"][-1] >= 25.0
+    assert tl["energy_j"]["gpu:0"][-1] == pytest.approx(100.0 * tl["t_s"][-1])
+    assert all(p is None or p == pytest.approx(100.0) for p in tl["power_w"]["gpu:0"])
+    assert journal_timeline(str(tmp_path / "missing.jsonl")) == {}
+    t.stop()
+    assert not journal.exists()  # compacted: the final JSON holds the whole timeline
+    assert len(json.loads((tmp_path / "k.json").read_text())["timeline"]["t_s"]) == 32
+
+
+class _Never:
+    def wait(self, timeout=None):
+        return True
+
+    def set(self):
+        pass
+
+    def is_set(self):
+        return True
