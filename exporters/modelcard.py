@@ -3,8 +3,14 @@
 ``ModelCardExporter(path)`` writes or updates a model card (``README.md``):
 
 * the YAML ``co2_eq_emissions`` block the Hub reads: ``emissions`` (grams
-  CO2e), ``source`` (``"wattprint"``), ``training_type``,
-  ``geographical_location`` and ``hardware_used``;
+  CO2e; the operational carbon by default, as CodeCarbon and other cards
+  report it, the embodied carbon beside it in the section), ``source``
+  (``"wattprint"``), ``training_type``, ``geographical_location`` (a place
+  name with the region code beside it: ``"Ireland (IE)"``,
+  ``"AWS US East (N. Virginia) (aws:us-east-1)"``) and ``hardware_used``;
+* on a card made from huggingface_hub's template, the "Environmental Impact"
+  placeholders (``[More Information Needed]`` for hardware, hours, cloud
+  provider, region, carbon) are filled with the measured figures;
 * a short "Environmental impact" section: energy, carbon (operational and
   embodied), water (on-site and off-site), PUE and grid intensity with their
   sources, written with the :mod:`wattprint.units` formatters (readable units,
@@ -31,6 +37,7 @@ from typing import Any, Dict, List, Optional, Union
 from wattprint import _io
 from wattprint.errors import ConfigError
 from wattprint.footprint.model import Footprint
+from wattprint.footprint.regions import resolve_region
 from wattprint.units import (
     as_float,
     format_carbon,
@@ -42,7 +49,7 @@ from wattprint.units import (
     kwh_to_j,
 )
 
-__all__ = ["ModelCardExporter", "hardware_summary", "impact_section"]
+__all__ = ["ModelCardExporter", "hardware_summary", "impact_section", "place_name", "fill_placeholders"]
 
 BEGIN = "<!-- wattprint:begin -->"
 END = "<!-- wattprint:end -->"
@@ -56,11 +63,12 @@ class ModelCardExporter:
         path: the card file (``README.md``) or the model folder holding it.
         training_type: ``"pre-training"`` or ``"fine-tuning"`` (the Hub's two values).
         geographical_location: where the compute ran, in words; default the
-            footprint's region code (``"IE"``, ``"aws:us-east-1"``).
+            region's place name with its code (``"Ireland (IE)"``).
         hardware_used: e.g. ``"8 x NVIDIA H100"``; default built from the footprint's components.
         emissions: which carbon goes into ``co2_eq_emissions.emissions``:
-            ``"total"`` (operational + embodied, default) or ``"operational"``
-            (what CodeCarbon reports, for comparison with other cards).
+            ``"operational"`` (default: the electricity's carbon, what
+            CodeCarbon and most cards report, so cards compare) or
+            ``"total"`` (operational + embodied).
         heading: the section title (default ``"Environmental impact"``).
 
     Raises:
@@ -78,7 +86,7 @@ class ModelCardExporter:
         training_type: str = "pre-training",
         geographical_location: Optional[str] = None,
         hardware_used: Optional[str] = None,
-        emissions: str = "total",
+        emissions: str = "operational",
         heading: str = "Environmental impact",
     ) -> None:
         try:
@@ -111,7 +119,7 @@ class ModelCardExporter:
             "emissions": round(float(kg) * 1000.0, 6),
             "source": "wattprint",
             "training_type": self.training_type,
-            "geographical_location": self.geographical_location or str(footprint.get("region") or "unknown"),
+            "geographical_location": self.geographical_location or place_name(footprint.get("region")),
             "hardware_used": self.hardware_used or hardware_summary(footprint),
         }
 
@@ -130,7 +138,7 @@ class ModelCardExporter:
         else:
             card = ModelCard(f"---\nco2_eq_emissions: {{}}\n---\n\n# {footprint.get('project') or 'Model'}\n")
         card.data["co2_eq_emissions"] = self.co2_block(footprint)
-        card.text = _place_section(card.text, self.heading, impact_section(footprint, self.emissions))
+        card.text = fill_placeholders(_place_section(card.text, self.heading, impact_section(footprint, self.emissions)), footprint, self)
         _io.atomic_write_text(target, str(card))
         self.last_path = target
 
@@ -199,9 +207,12 @@ def impact_section(footprint: Footprint, emissions: str = "total") -> str:
         "| --- | --- | --- |",
     ]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    which = "operational carbon (electricity)" if emissions == "operational" else "total carbon (operational + embodied)"
     lines += [
         "",
-        f"`co2_eq_emissions.emissions` in the metadata is the {emissions} carbon, in grams CO2e.",
+        f"`co2_eq_emissions.emissions` in the metadata is the {which}, in grams CO2e; "
+        f"the embodied carbon ({format_carbon(emb) if emb is not None else 'not estimated'}) is in the table above"
+        + (", not in the metadata." if emissions == "operational" else ", and included in it."),
         END,
     ]
     return "\n".join(lines)
@@ -234,3 +245,50 @@ def _sources(footprint: Footprint) -> str:
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_PROVIDERS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Microsoft Azure"}
+_TEMPLATE_INTRO = re.compile(r"^Carbon emissions can be estimated using the \[Machine Learning Impact calculator\].*\n?", re.MULTILINE)
+_PLACEHOLDER = "[More Information Needed]"
+
+
+def place_name(region: Any) -> str:
+    """A human place name for a region code, with the code beside it: ``"Ireland (IE)"``,
+    ``"Virginia, United States (US-VA)"``; the code alone when it is not a known region."""
+    code = str(region or "").strip()
+    if not code:
+        return "unknown"
+    try:
+        r = resolve_region(code)
+    except Exception:
+        return code
+    name = f"{r.name}, United States" if r.kind == "us-state" else ("World average" if r.kind == "world" else r.name)
+    return f"{name} ({r.code})"
+
+
+def fill_placeholders(text: str, footprint: Footprint, exporter: Optional["ModelCardExporter"] = None) -> str:
+    """Fill the "Environmental Impact" placeholders of huggingface_hub's card template with the run's figures
+    (lines that still read ``[More Information Needed]``; anything a person wrote is kept)."""
+    if _PLACEHOLDER not in text:
+        return text
+    g = footprint.get
+    provider = None
+    try:
+        provider = resolve_region(str(g("region") or "world")).provider
+    except Exception:
+        pass
+    op, emb = as_float(g("carbon.operational_kg")), as_float(g("carbon.embodied_kg"))
+    carbon = format_carbon(op) + " operational" + (f" (+ {format_carbon(emb)} embodied)" if emb is not None else "")
+    duration_s = as_float(g("duration_s"))
+    values = {
+        "Hardware Type": (exporter.hardware_used if exporter is not None and exporter.hardware_used else None) or hardware_summary(footprint),
+        "Hours used": f"{duration_s / 3600.0:.3g}" if duration_s is not None else None,
+        "Cloud Provider": _PROVIDERS.get(str(provider), str(provider)) if provider else "none (own hardware or not stated)",
+        "Compute Region": (exporter.geographical_location if exporter is not None and exporter.geographical_location else None)
+        or place_name(g("region")),
+        "Carbon Emitted": f"{carbon}, measured with wattprint (see the table above)",
+    }
+    for label, value in values.items():
+        if value is not None:
+            text = text.replace(f"- **{label}:** {_PLACEHOLDER}", f"- **{label}:** {value}")
+    return _TEMPLATE_INTRO.sub("", text) if BEGIN in text else text

@@ -25,6 +25,9 @@ What it does:
   W&B...) however it was attached: at ``on_init_end`` (and again at
   ``on_train_begin``) it moves itself before them in the Trainer's callback
   list, so ``callbacks=[WattprintCallback()]`` works like :func:`attach`;
+* keeps the model card: ``trainer.create_model_card()`` and the card step
+  of ``trainer.push_to_hub()`` rewrite ``README.md``; the card then gets the
+  run's ``co2_eq_emissions`` and energy section again (:func:`keep_card`);
 * after ``trainer.train(resume_from_checkpoint=...)`` the logged figures
   continue from the checkpoint's last logged totals, and the footprint gets a
   ``resume`` section (``resumed_at_step``, ``previous_energy_j``,
@@ -51,6 +54,7 @@ call ``callback.stop("failed")``.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -65,7 +69,7 @@ from wattprint.units import J_PER_KWH
 if TYPE_CHECKING:
     from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
 
-__all__ = ["WattprintCallback", "attach", "move_first"]
+__all__ = ["WattprintCallback", "attach", "move_first", "keep_card"]
 
 
 class WattprintCallback(TrainerCallback, SessionAttributes):
@@ -117,13 +121,17 @@ class WattprintCallback(TrainerCallback, SessionAttributes):
         with self.session.guard("putting the callback before the reporting callbacks"):
             from transformers.trainer_callback import CallbackHandler
 
+            from transformers import Trainer
+
             frame = sys._getframe(1)
             for _ in range(8):
                 if frame is None:
                     return
-                handler = frame.f_locals.get("self")
-                if isinstance(handler, CallbackHandler):
-                    move_first(handler.callbacks, self)
+                owner = frame.f_locals.get("self")
+                if isinstance(owner, CallbackHandler):
+                    move_first(owner.callbacks, self)
+                elif isinstance(owner, Trainer):
+                    keep_card(owner, self)
                     return
                 frame = frame.f_back
 
@@ -242,6 +250,40 @@ def move_first(callbacks: List[Any], cb: Any) -> None:
     callbacks[:] = [cb] + [c for c in callbacks if c is not cb]
 
 
+def keep_card(trainer: "Trainer", cb: WattprintCallback) -> None:
+    """Make ``trainer.create_model_card()`` (and so ``push_to_hub()``'s card step) keep the energy section.
+
+    The Trainer rewrites ``<output_dir>/README.md`` from its training summary; afterwards the card gets
+    the run's ``co2_eq_emissions`` and the wattprint section again (the settings of a
+    ``ModelCardExporter`` given to the callback for that file, else the defaults). Once per trainer.
+    """
+    original = trainer.create_model_card
+    if getattr(original, "_wattprint_keeps_card", False):
+        return
+
+    @functools.wraps(original)
+    def create_model_card(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        fp = cb.footprint
+        if fp is not None and trainer.is_world_process_zero():
+            with cb.session.guard("writing the energy into the model card"):
+                from wattprint.exporters.modelcard import ModelCardExporter
+
+                path = os.path.join(str(trainer.args.output_dir), "README.md")
+                given = [e for e in cb._kwargs.get("exporters") or [] if isinstance(e, ModelCardExporter)]
+                mine = next((e for e in given if e.card_path() == os.path.abspath(path)), None)
+                if mine is None:
+                    base = given[0] if given else None
+                    mine = ModelCardExporter(path) if base is None else ModelCardExporter(
+                        path, training_type=base.training_type, geographical_location=base.geographical_location,
+                        hardware_used=base.hardware_used, emissions=base.emissions, heading=base.heading)
+                mine.export(fp)
+        return result
+
+    create_model_card._wattprint_keeps_card = True  # type: ignore[attr-defined]
+    trainer.create_model_card = create_model_card  # type: ignore[method-assign]
+
+
 def attach(trainer: "Trainer", callback: Optional[WattprintCallback] = None, **tracker_kwargs: Any) -> WattprintCallback:
     """Add a :class:`WattprintCallback` to ``trainer`` first in line, and record crashes.
 
@@ -255,6 +297,7 @@ def attach(trainer: "Trainer", callback: Optional[WattprintCallback] = None, **t
     """
     cb = callback if callback is not None else WattprintCallback(**tracker_kwargs)
     move_first(trainer.callback_handler.callbacks, cb)
+    keep_card(trainer, cb)
     original = trainer.train
 
     @functools.wraps(original)

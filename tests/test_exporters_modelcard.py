@@ -124,3 +124,41 @@ def test_bad_arguments():
         ModelCardExporter("README.md", training_type="training")
     with pytest.raises(ValueError, match="emissions"):
         ModelCardExporter("README.md", emissions="kg")
+
+
+def test_place_name_is_human_with_the_code_beside_it():
+    from wattprint.exporters.modelcard import place_name
+
+    assert place_name("IE") == "Ireland (IE)"
+    assert place_name("US-VA") == "Virginia, United States (US-VA)"
+    assert place_name("aws:us-east-1") == "AWS US East (N. Virginia) (aws:us-east-1)"
+    assert place_name("world") == "World average (world)"
+    assert place_name(None) == "unknown"
+
+
+def test_emissions_default_to_operational_with_embodied_beside_and_a_place_name(tmp_path):
+    card_path = tmp_path / "README.md"
+    fp = _run(tmp_path, [ModelCardExporter(card_path)], region="IE")
+    card = ModelCard.load(card_path)
+    co2 = card.data.co2_eq_emissions
+    assert co2["emissions"] == pytest.approx(fp.get("carbon.operational_kg") * 1000.0, rel=1e-6)
+    assert co2["geographical_location"] == "Ireland (IE)"
+    assert "operational carbon (electricity)" in card.text and "embodied" in card.text
+
+
+def test_the_hub_templates_placeholders_are_filled(tmp_path):
+    from huggingface_hub import ModelCardData
+
+    card_path = tmp_path / "README.md"
+    ModelCard.from_template(ModelCardData(license="mit")).save(card_path)
+    fp = _run(tmp_path, [ModelCardExporter(card_path)], region="aws:us-east-1")
+    card = ModelCard.load(card_path)
+    env = card.text[card.text.index("## Environmental Impact"): card.text.index("## Technical Specifications")]
+    assert "[More Information Needed]" not in env
+    assert "Machine Learning Impact calculator" not in env
+    assert "- **Cloud Provider:** AWS" in env
+    assert "- **Compute Region:** AWS US East (N. Virginia) (aws:us-east-1)" in env
+    assert "- **Hours used:** 1" in env
+    assert BEGIN in env and END in env
+    assert card.data.co2_eq_emissions["emissions"] == pytest.approx(fp.get("carbon.operational_kg") * 1000.0, rel=1e-6)
+    assert card.text.count("[More Information Needed]") > 10  # the other sections' placeholders are the author's to fill

@@ -215,3 +215,39 @@ def test_mlflow_callback_and_exporter_share_one_run_and_one_name(tmp_path, monke
     assert history[-1].value == pytest.approx(8 * WATTS / 3.6e6)
     assert "wattprint/energy_kwh" not in runs[0].data.metrics  # one name per figure
     assert float(runs[0].data.params["wattprint/factors.pue"]) == pytest.approx(cb.footprint.get("factors.pue.value"))
+
+
+def test_the_card_survives_create_model_card_and_push_to_hubs_card_step(tmp_path, monkeypatch):
+    """Offline: push_to_hub's upload is replaced by a copy into a local folder (the 'hub')."""
+    import shutil
+
+    import transformers.trainer as trainer_module
+    from huggingface_hub import ModelCard
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    clock = ManualClock()
+    sensor = wp.ReplaySensor([(0.0, WATTS)], component_id="gpu:0", kind="gpu")
+    cb = WattprintCallback(project="hf", output_dir=str(tmp_path / "runs"), sensors=[sensor], clock=clock, interval_s=math.inf,
+                           handle_signals=False, region="IE")
+    trainer = _trainer(tmp_path, [AdvanceClock(clock), cb], epochs=1)
+    trainer.train()
+    card_path = os.path.join(trainer.args.output_dir, "README.md")
+    trainer.create_model_card(model_name="tiny")
+    card = ModelCard.load(card_path)
+    assert card.data.co2_eq_emissions["emissions"] == pytest.approx(cb.footprint.get("carbon.operational_kg") * 1000.0, rel=1e-4)
+    assert card.data.co2_eq_emissions["geographical_location"] == "Ireland (IE)"
+    assert "<!-- wattprint:begin -->" in card.text
+
+    hub = tmp_path / "hub"
+
+    class LocalHub:
+        def upload_folder(self, folder_path, **kwargs):
+            shutil.copytree(folder_path, hub, dirs_exist_ok=True)
+            return str(hub)
+
+    monkeypatch.setattr(trainer_module, "hf_api", lambda: LocalHub())
+    trainer.hub_model_id = "local/tiny"
+    trainer.push_to_hub()
+    pushed = ModelCard.load(hub / "README.md")
+    assert pushed.data.co2_eq_emissions["emissions"] == pytest.approx(cb.footprint.get("carbon.operational_kg") * 1000.0, rel=1e-4)
+    assert "<!-- wattprint:begin -->" in pushed.text
