@@ -33,7 +33,7 @@ import logging
 import math
 import os
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from wattprint.engine.clock import SYSTEM_CLOCK, Clock
 from wattprint.engine.host import host_info
@@ -41,8 +41,7 @@ from wattprint.engine.ledger import Ledger
 from wattprint.engine.sampler import Sampler, WaitEvent
 from wattprint.engine.sensors.base import Sensor
 from wattprint.engine.sensors.discovery import SourceNote, discover
-from wattprint.errors import WattprintError
-from wattprint.footprint.build import WindowLog, WorkCounts, assemble, check_annotation, status_notes
+from wattprint.footprint.build import WorkCounts, assemble, check_annotation, status_notes
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import attribution as run_attribution, hooks, outputs
@@ -50,6 +49,7 @@ from wattprint.run import job as job_run, serving
 from wattprint.run.decorator import check_settings, track
 from wattprint.run.exporting import ExporterRunner, error_notes, finish_all
 from wattprint.run.grid_live import resolve_run_factors
+from wattprint.run.lifecycle import StopGate, WindowRecorder, exit_status
 from wattprint.settings import TrackerSettings, new_run_id
 from wattprint.units import iso_utc
 
@@ -139,8 +139,8 @@ class Tracker:
         self._runners: List[ExporterRunner] = []
         self._source_notes: List[SourceNote] = []
         self._started_at: Optional[_dt.datetime] = None
-        self._windows = WindowLog()
-        self._open_windows = 0
+        self._windows = WindowRecorder(lambda: self._work.steps)
+        self._stop_gate = StopGate()
         self._work = WorkCounts()
         self._annotations: Dict[str, Any] = self.job.sections()  # job, distributed (empty outside a job)
         self._notes: List[str] = []
@@ -201,16 +201,19 @@ class Tracker:
             if reason is not None and self._state != "stopped":
                 self._interrupted = str(reason)
             if self._state == "stopped":
+                self._stop_gate.wait(self.settings.export_timeout_s + 30.0)  # another thread's stop: its footprint
                 return self.footprint
             if self._state == "new" or self._pid != os.getpid():
                 self._state = "stopped"
                 return None
             self._state = "stopped"
+            self._stop_gate.claim()
             hooks.unregister(self)
         assert self._sampler is not None and self._ledger is not None
         self._sampler.stop()
         now = self._clock.monotonic()
         self._ledger.read(now)
+        self._windows.close_open(self._ledger.snapshot(), now)  # a window open at stop is kept, marked open_at_stop
         serving.finish(self._requests, self._ledger, now)
         self._ledger.append_point(now, self._work.steps)
         _guarded(self.factors.stop)
@@ -223,48 +226,29 @@ class Tracker:
                 self._files.write_json(fp)
         self._ledger.close()
         self.job.finish(fp, self.factors, self._interrupted)  # the job footprint (self.job.footprint), on the last rank
+        self._stop_gate.done()
         return fp
 
     def __enter__(self) -> "Tracker":
         return self.start()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.stop("failed" if exc_type is not None and not issubclass(exc_type, (KeyboardInterrupt, SystemExit)) else None)
+        self.stop(*exit_status(exc_type, exc))  # an exception or sys.exit(3): failed; Ctrl-C: partial
 
     def step(self, n: int = 1, *, samples: Optional[int] = None, tokens: Optional[int] = None, flops: Optional[float] = None) -> None:
         """Count ``n`` steps (and the samples, tokens, FLOPs they did). Reads no sensor; thread-safe."""
         with self._lock:
             self._work.add(n, samples, tokens, flops)
 
-    @contextlib.contextmanager
-    def window(self, name: str) -> Iterator[Dict[str, Any]]:
+    def window(self, name: str) -> "contextlib.AbstractContextManager[Dict[str, Any]]":
         """Measure a named span; nestable and usable from several threads.
 
         Yields a dict that is filled, on exit, with ``duration_s``, ``energy_j`` and
         ``components`` (joules per component id). The footprint keeps the last
-        :data:`~wattprint.footprint.build.MAX_RAW_WINDOWS` windows and totals per name.
+        :data:`~wattprint.footprint.build.MAX_RAW_WINDOWS` windows and totals per name;
+        a window still open at ``stop()`` is closed there and kept (``open_at_stop``).
         """
-        ledger = self._ledger
-        if self._state != "running" or ledger is None:
-            raise WattprintError("window() needs a started tracker: call start() or use `with Tracker():` first")
-        t_start = self._clock.monotonic()
-        ledger.read(t_start)
-        before, steps_before = ledger.snapshot(), self._work.steps
-        record: Dict[str, Any] = {"name": str(name), "start_s": t_start - ledger.t0_s}
-        with self._lock:
-            self._open_windows += 1
-            record["depth"] = self._open_windows - 1
-        try:
-            yield record
-        finally:
-            t_end = self._clock.monotonic()
-            ledger.read(t_end)
-            after = ledger.snapshot()
-            per = {cid: after[cid] - before[cid] for cid in after}
-            record.update(duration_s=t_end - t_start, energy_j=sum(per.values()), components=per, steps=self._work.steps - steps_before)
-            with self._lock:
-                self._open_windows -= 1
-                self._windows.add(record)
+        return self._windows.measure(self._ledger, self._clock, name, self._state == "running")
 
     def request(self, tokens_in: Optional[int] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> Any:
         """A context manager around one served request, yielding its record: set ``tokens_out`` (and
