@@ -51,7 +51,7 @@ import os
 from types import TracebackType
 from typing import Any, Dict, Mapping, Optional, Sequence, Type
 
-from wattprint import Footprint, Tracker
+from wattprint import Footprint, Tracker, new_run_id
 from wattprint.footprint.factors import resolve_factors
 from wattprint.footprint.merge import merge_footprints, write_job_footprint
 from wattprint.integrations._collectives import _broadcast_from_rank0, _cuda_device_count, _dist, _json_bytes, all_reduce_sum, gather_footprints
@@ -134,8 +134,8 @@ class DistributedTracker:
             run_id = self._env.get("WATTPRINT_RUN_ID") or None
         if run_id is not None:
             self._ctx = self._ctx.replace(job_id=run_id)
-        elif self.info.distributed:
-            self._ctx = self._ctx.sequenced()
+        elif self.info.distributed:  # the launcher's job id; ranks given by argument only: rank 0's new id, broadcast at start
+            self._ctx = self._ctx.sequenced() if self._ctx.job_id else self._ctx.replace(job_id=new_run_id())
         # the core assembles from rank files only without a process group and with the rank from the environment
         self._files_assemble = gather and not overridden and _dist() is None
         self._project = project

@@ -303,3 +303,11 @@ def test_bench_ranks_measures_assembly_and_bytes(monkeypatch):
     row = bench.run_one(10, templates, repeats=1)
     assert row["ranks"] == 10 and row["nodes"] == 2 and row["assembly_s_median"] > 0
     assert 0 < row["received_bytes"] < row["full_footprints_bytes"] and row["job_footprint_bytes"] > 0
+
+
+def test_a_single_process_in_a_pod_is_its_own_job(tmp_path, monkeypatch):
+    monkeypatch.setattr(job_ctx, "kubernetes_ids", lambda proc_root="/proc": (POD, CONTAINER))
+    t = run_rank(tmp_path, {})
+    job = t.footprint["job"]
+    assert os.path.basename(t.json_path) == f"{t.run_id}.json" and job["job_id"] == t.run_id
+    assert (job["scheduler"], job["k8s_pod"], job["k8s_container"], job["world_size"]) == ("none", POD, CONTAINER, 1)

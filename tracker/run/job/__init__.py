@@ -23,7 +23,7 @@ from typing import Any, Dict, Mapping, Optional
 from wattprint.footprint.model import Footprint
 from wattprint.run.job.assembly import assemble_when_last, remove_stale
 from wattprint.run.job.context import SCHEDULERS, JobContext, job_context, kubernetes_ids
-from wattprint.settings import TrackerSettings, check_file_name
+from wattprint.settings import TrackerSettings, check_file_name, new_run_id
 
 __all__ = ["JobRun", "JobContext", "job_context", "kubernetes_ids", "attach", "SCHEDULERS"]
 
@@ -49,6 +49,9 @@ class JobRun:
         ctx = self.context
         assert ctx is not None
         changes: Dict[str, Any] = {}
+        if not ctx.job_id:  # nothing shared to name the job after: the run's own id (given or new)
+            changes["run_id"] = s.run_id or new_run_id()
+            ctx = self.context = ctx.replace(job_id=changes["run_id"])
         if ctx.distributed:
             if s.run_id is not None:  # the caller's run id (same on every rank) names the job
                 ctx = self.context = ctx.replace(job_id=s.run_id)

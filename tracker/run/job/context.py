@@ -229,7 +229,7 @@ def _job_id(env: Mapping[str, str], scheduler: str, world_size: int, local_world
         return "mpi-" + _hash(env.get("OMPI_MCA_orte_hnp_uri"), env.get("PMI_PORT"), env.get("HYDRA_CONTROL_FD"), str(world_size))
     if slurm_job:
         return safe_id(f"slurm-{slurm_job}" + (f".{slurm_step}" if slurm_step and slurm_step not in _BATCH_STEPS else ""))
-    return "job-" + _hash(env.get("MASTER_ADDR"), env.get("MASTER_PORT"), str(world_size))
+    return ""  # no launcher, no scheduler (a pod, or ranks given by argument): the Tracker names it after its run
 
 
 def job_context(
