@@ -20,10 +20,12 @@ Job id (all ranks alike): ``WATTPRINT_JOB_ID``; else torchrun's rendezvous id
 (``torchrun-<id>``, plus ``-a<n>`` after a restart); with the default id
 ``none`` on one node, the launch's private folder in ``TORCHELASTIC_ERROR_FILE``
 (unique per launch); SLURM ``slurm-<job>.<step>``; MPI ``PMIX_NAMESPACE`` /
-``OMPI_MCA_ess_base_jobid``; else a hash of the variables every rank shares
-(``MASTER_ADDR``, ``MASTER_PORT``, ...), which two consecutive launches on the
-same port share too: set ``WATTPRINT_JOB_ID`` (or ``run_id``) for multi-node
-torchrun without ``--rdzv-id``. A ``run_id`` the caller gives wins in the Tracker.
+``OMPI_MCA_ess_base_jobid``; for torchrun or MPI without any of these, a hash of
+the variables every rank shares (``MASTER_ADDR``, ``MASTER_PORT``, ...), which
+two consecutive launches on the same port share too: set ``WATTPRINT_JOB_ID``
+(or ``run_id``) for multi-node torchrun without ``--rdzv-id``. Without a
+launcher or scheduler (a pod alone) the id is empty and the Tracker uses its
+run id. A ``run_id`` the caller gives wins in the Tracker.
 
 Failure modes: a malformed ``WATTPRINT_NODE_LEVEL`` or ``WATTPRINT_JOB_WAIT_S`` raises
 :class:`~wattprint.errors.ConfigError` naming it; nothing else raises. An unreadable number is skipped; an unreadable
