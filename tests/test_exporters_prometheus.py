@@ -422,3 +422,34 @@ def test_collector_sample_cost_does_not_grow_with_windows_or_timeline():
     gc.collect()
     assert ref() is None
     assert any(f.name == "wattprint_energy_joules" for f in col.collect())
+
+
+def test_scheduler_context_is_a_bounded_label_of_run_info():
+    from wattprint.exporters._prom_collector import FootprintCollector
+    from wattprint.footprint.model import Footprint
+
+    t, clock = replay_tracker([], run_id="job-1", save=False)
+    t.start()
+    clock.advance(2.0)
+    doc = t.stop().to_dict()
+    doc["job"] = {"job_id": "slurm-4242", "rank": 7, "node": "gpu-node-03" + "x" * 500}
+    col = FootprintCollector()
+    col.update(Footprint(doc), final=True)
+    fams = {f.name: f for f in col.collect()}
+    (info,) = fams["wattprint_run_info"].samples
+    assert info.labels["job_id"] == "slurm-4242" and info.labels["node"].startswith("gpu-node-03") and len(info.labels["node"]) <= 128
+    assert info.labels["rank"] == "7" and info.labels["status"] == "completed"
+    assert {s.labels["rank"] for s in fams["wattprint_energy_joules"].samples} == {"7"}
+    assert "wattprint_power_watts" not in fams  # final: no live gauges
+
+
+def test_the_docs_name_table_matches_the_figure_table():
+    from wattprint.exporters._names import LOG_NAMES, log_name
+
+    with open(DOCS, encoding="utf-8") as fh:
+        docs = fh.read()
+    for key in ("energy.it_kwh", "carbon.total_kg"):
+        assert f"`{log_name(key)}`" in docs and f"`{key}`" in docs
+    assert all(name == "wattprint/" + key for key, name in LOG_NAMES.items())
+    with pytest.raises(KeyError):
+        log_name("energy_kwh")
