@@ -203,3 +203,25 @@ def test_no_inference_section_without_requests_and_errors():
 
     with pytest.raises(WattprintError):
         t.record_request(1, 1, 0.0, 1.0)
+
+
+class _Broken:
+    def export(self, fp):
+        pass
+
+    def on_request(self, row):
+        raise RuntimeError("exporter down")
+
+
+def test_failing_request_exporter_and_bad_tokens_never_break_serving(caplog):
+    t, clock, t0 = _run(exporters=[_Broken()])
+    with t.request(tokens_in=3) as r:
+        clock.advance(0.5)
+        r.tokens_out = "lots"  # not a count: dropped with a warning, the request still counts
+    t.record_request(1, 2, t0, t0 + 0.5)
+    clock.advance(0.5)
+    fp = t.stop()
+    inf = _inference(fp)
+    assert inf["requests"] == 2
+    assert inf["energy_j"] + inf["idle_energy_j"] == pytest.approx(fp.energy_j, rel=1e-9)
+    assert "skipped from now on" in caplog.text and "tokens_out" in caplog.text

@@ -55,7 +55,7 @@ def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[],
     for exp in exporters:
         fn = getattr(exp, "on_request", None)
         if callable(fn):
-            req.subscribe(lambda rec, fn=fn: fn(row(rec)))
+            req.subscribe(_RowCall(fn, row))
     return req
 
 
@@ -93,6 +93,19 @@ def record(req: Optional[RequestLedger], running: bool, tokens_in: Optional[int]
     if req is None or not running:
         raise WattprintError("record_request() needs a started tracker: call start() or use `with Tracker():` first")
     return req.record(tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
+
+
+class _RowCall:
+    """Calls an exporter's ``on_request`` with a settled record's row."""
+
+    def __init__(self, fn: Callable[[Dict[str, Any]], Any], row: Callable[[RequestRecord], Dict[str, Any]]) -> None:
+        self.fn, self.row = fn, row
+
+    def __call__(self, rec: RequestRecord) -> None:
+        self.fn(self.row(rec))
+
+    def __repr__(self) -> str:
+        return f"on_request of {getattr(self.fn, '__self__', self.fn)!r}"
 
 
 class _RowMaker:
