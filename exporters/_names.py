@@ -1,8 +1,8 @@
 """One name per figure in every output, derived from :data:`wattprint.footprint.model.FIGURES`.
 
 Training logs (Lightning, HF Trainer and the loggers they feed: TensorBoard,
-MLflow, CSV loggers) and the MLflow exporter use ``wattprint/`` + the figure
-key (``wattprint/energy.it_kwh``, ``wattprint/carbon.total_kg``), in the unit
+MLflow, CSV loggers) and the MLflow exporter use ``wattprint.`` + the figure
+key (``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg``), in the unit
 the key names; ``runs.csv`` uses the key itself; Prometheus exposes the same
 figure in base units (``wattprint_energy_joules_total``,
 ``wattprint_carbon_grams_total``), as Prometheus names require.
@@ -25,10 +25,10 @@ LEGACY_LOG_NAMES: Dict[str, str] = {"wattprint/energy_kwh": "energy.it_kwh", "wa
 
 
 def log_name(key: str) -> str:
-    """The logged name of the figure ``key`` (``"energy.it_kwh"`` -> ``"wattprint/energy.it_kwh"``)."""
+    """The logged name of the figure ``key`` (``"energy.it_kwh"`` -> ``"wattprint.energy.it_kwh"``)."""
     if key not in LOG_NAMES:
         raise KeyError(f"{key!r} is not a figure of wattprint.footprint.model.FIGURES")
     return LOG_NAMES[key]
 
 
-assert LOG_PREFIX == "wattprint/"
+assert LOG_PREFIX == "wattprint."

@@ -10,9 +10,9 @@ experiment set with ``mlflow.set_experiment`` (or ``MLFLOW_EXPERIMENT_NAME`` /
 ``MLFLOW_EXPERIMENT_ID``, or ``experiment=``).
 
 Names: one per figure in every output (:attr:`wattprint.footprint.model.Figure.log_name`):
-metrics are ``wattprint/`` + the figure key, in the key's unit
-(``wattprint/energy.it_kwh``, ``wattprint/carbon.total_kg``,
-``wattprint/component.gpu_0.energy_j``), the same names the Lightning and HF
+metrics are ``wattprint.`` + the figure key, in the key's unit
+(``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg``,
+``wattprint.component.gpu:0.energy_j``), the same names the Lightning and HF
 callbacks log, so a run fed by both holds each figure once. The factors the run
 was priced with (PUE, grid intensity, WUE, EWIF; rows with ``setting``) and the
 region are params, not metrics. With ``live=True`` the IT energy, carbon and
@@ -44,13 +44,14 @@ __all__ = ["MlflowExporter", "footprint_metrics", "footprint_params", "metric_ke
 
 logger = logging.getLogger("wattprint")
 
-_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")
+_BAD = re.compile(r"[^A-Za-z0-9_\-. /:]")
 _LIVE_KEYS = ("energy.it_kwh", "carbon.total_kg", "water.total_l")
 
 
-def metric_keys(figures: Sequence[Figure] = FIGURES, prefix: str = LOG_PREFIX) -> List[str]:
-    """The metric names, derived from the figure table (rows with ``metric`` that are not settings)."""
-    return [prefix + f.key for f in figures if f.metric and not f.setting]
+def metric_keys(figures: Sequence[Figure] = FIGURES) -> List[str]:
+    """The figure keys logged to MLflow, derived from the figure table (rows with ``metric``): as metrics,
+    except the settings among them (``Figure.setting``: PUE, grid intensity...), which are params."""
+    return [f.key for f in figures if f.metric]
 
 
 def footprint_metrics(footprint: Footprint, prefix: str = LOG_PREFIX, figures: Sequence[Figure] = FIGURES) -> Dict[str, float]:
@@ -63,7 +64,7 @@ def footprint_metrics(footprint: Footprint, prefix: str = LOG_PREFIX, figures: S
             if v is not None:
                 out[prefix + fig.key] = v
     for comp in footprint.get("components") or []:
-        cid = _BAD.sub("_", str(comp.get("id"))).replace(":", "_")
+        cid = _BAD.sub("_", str(comp.get("id")))
         for field in ("energy_j", "mean_power_w", "peak_power_w"):
             v = as_float(comp.get(field))
             if v is not None:
@@ -126,7 +127,7 @@ class MlflowExporter:
         tracking_uri: MLflow tracking URI (default MLflow's own setting).
         experiment: experiment name for a new run (created if missing);
             default the active experiment (``mlflow.set_experiment``).
-        prefix: metric and param name prefix (default ``wattprint/``).
+        prefix: metric and param name prefix (default ``wattprint.``).
         artifact: log the footprint JSON (with its timeline) as
             ``wattprint/<run_id>.json`` (default ``True``).
         live: also log IT energy, carbon and water at each sample (default ``False``).

@@ -41,8 +41,8 @@ __all__ = ["TrainingSession", "SessionAttributes", "Totals", "WarnOnce", "is_fai
 
 logger = logging.getLogger("wattprint")
 
-ENERGY_KWH = log_name("energy.it_kwh")  # "wattprint/energy.it_kwh": one name per figure in every output
-CARBON_KG = log_name("carbon.total_kg")  # "wattprint/carbon.total_kg"
+ENERGY_KWH = log_name("energy.it_kwh")  # "wattprint.energy.it_kwh": one name per figure in every output
+CARBON_KG = log_name("carbon.total_kg")  # "wattprint.carbon.total_kg"
 
 
 def is_failure(exc_type: Optional[Type[BaseException]]) -> bool:
@@ -250,7 +250,7 @@ class TrainingSession:
         return summed[2:]
 
     def figures(self) -> Dict[str, float]:
-        """The cached totals as the logged figures (``wattprint/energy.it_kwh``, ``wattprint/carbon.total_kg``)."""
+        """The cached totals as the logged figures (``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg``)."""
         return {ENERGY_KWH: self.totals.energy_j / J_PER_KWH, CARBON_KG: self.totals.carbon_kg}
 
     def resume_section(self) -> Dict[str, Any]:

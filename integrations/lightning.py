@@ -12,7 +12,7 @@ What it does:
 * counts optimizer steps (``trainer.global_step``, so gradient accumulation
   is right) and samples per batch; each training epoch is a window
   (``epoch 0``, ``epoch 1``...);
-* logs ``wattprint/energy.it_kwh``, ``wattprint/carbon.total_kg`` (the
+* logs ``wattprint.energy.it_kwh``, ``wattprint.carbon.total_kg`` (the
   figure table's names, as in MLflow and the CSV) and
   ``wattprint/epoch_energy_j`` at the end of each training epoch through
   ``pl_module.log`` (summed over ranks), so any Lightning logger receives them;

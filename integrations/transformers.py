@@ -17,7 +17,7 @@ What it does:
 * counts optimizer steps (``state.global_step``), the input tokens when the
   Trainer counts them (``include_num_input_tokens_seen``) and the Trainer's
   FLOP estimate (``state.total_flos``);
-* adds ``wattprint/energy.it_kwh`` and ``wattprint/carbon.total_kg``
+* adds ``wattprint.energy.it_kwh`` and ``wattprint.carbon.total_kg``
   (summed over ranks; the figure table's names, as in MLflow and the CSV) to
   every ``logs`` dict in ``on_log`` and to ``state.log_history``; works with
   ``report_to="none"``;

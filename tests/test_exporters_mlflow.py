@@ -42,15 +42,15 @@ def test_new_run_gets_metrics_tags_and_the_json_artifact(tracking_uri, tmp_path)
     run = client.get_run(exp.run_id)
     assert run.info.run_name == "ml-1" and run.info.status == "FINISHED"
     m = run.data.metrics
-    assert m["wattprint/energy.it_j"] == pytest.approx(500.0)
-    assert m["wattprint/carbon.total_kg"] == pytest.approx(fp.get("carbon.total_kg"))
-    assert m["wattprint/water.offsite_l"] == pytest.approx(fp.get("water.offsite_l"))
-    assert m["wattprint/component.gpu_0.energy_j"] == pytest.approx(400.0)
-    assert m["wattprint/work.tokens"] == 1000
+    assert m["wattprint.energy.it_j"] == pytest.approx(500.0)
+    assert m["wattprint.carbon.total_kg"] == pytest.approx(fp.get("carbon.total_kg"))
+    assert m["wattprint.water.offsite_l"] == pytest.approx(fp.get("water.offsite_l"))
+    assert m["wattprint.component.gpu:0.energy_j"] == pytest.approx(400.0)
+    assert m["wattprint.work.tokens"] == 1000
     # settings are params, not metrics
-    assert "wattprint/factors.pue" not in m
-    assert float(run.data.params["wattprint/factors.pue"]) == pytest.approx(fp.get("factors.pue.value"))
-    assert float(run.data.params["wattprint/factors.carbon_intensity_g_per_kwh"]) == pytest.approx(fp.get("factors.carbon_intensity_g_per_kwh.value"))
+    assert "wattprint.factors.pue" not in m
+    assert float(run.data.params["wattprint.factors.pue"]) == pytest.approx(fp.get("factors.pue.value"))
+    assert float(run.data.params["wattprint.factors.carbon_intensity_g_per_kwh"]) == pytest.approx(fp.get("factors.carbon_intensity_g_per_kwh.value"))
     assert run.data.tags["wattprint.run_id"] == "ml-1" and run.data.tags["wattprint.status"] == "completed"
     (art,) = client.list_artifacts(exp.run_id, "wattprint")
     local = client.download_artifacts(exp.run_id, art.path, str(tmp_path / "dl"))
@@ -83,7 +83,7 @@ def test_logs_into_the_active_run_and_live_history(tracking_uri):
         t.stop()
         assert exp.run_id == active.info.run_id
     client = MlflowClient(tracking_uri)
-    history = client.get_metric_history(active.info.run_id, "wattprint/energy.it_kwh")
+    history = client.get_metric_history(active.info.run_id, "wattprint.energy.it_kwh")
     assert [(h.step, h.value) for h in history] == [(5, pytest.approx(250.0 / 3.6e6)), (10, pytest.approx(500.0 / 3.6e6))]
     assert client.get_run(active.info.run_id).info.status == "FINISHED"  # ended by its owner, not by us
 
@@ -92,7 +92,7 @@ def test_footprint_metrics_leave_out_nulls():
     from wattprint import Footprint
 
     fp = Footprint({"energy": {"it_j": 1.0, "it_kwh": None}, "work": {"mfu": None, "steps": 3}, "components": []})
-    assert footprint_metrics(fp) == {"wattprint/energy.it_j": 1.0, "wattprint/work.steps": 3.0}
+    assert footprint_metrics(fp) == {"wattprint.energy.it_j": 1.0, "wattprint.work.steps": 3.0}
 
 
 def test_unreachable_tracking_server_is_retried_then_isolated(tmp_path, monkeypatch, caplog):
@@ -132,12 +132,12 @@ def test_an_exporter_built_before_start_run_joins_the_run_active_when_the_figure
     assert exp.run_id == active.info.run_id
     runs = MlflowClient(tracking_uri).search_runs([active.info.experiment_id])
     assert [r.info.run_id for r in runs] == [active.info.run_id]  # no second run
-    assert runs[0].data.metrics["wattprint/energy.it_j"] == pytest.approx(250.0)  # 2 s at 100 W GPU + 25 W CPU
+    assert runs[0].data.metrics["wattprint.energy.it_j"] == pytest.approx(250.0)  # 2 s at 100 W GPU + 25 W CPU
 
 
 def test_metric_names_are_the_figure_log_names():
     from wattprint.footprint.model import FIGURES
 
-    names = set(metric_keys())
-    assert names == {f.log_name for f in FIGURES if f.metric and not f.setting}
-    assert "wattprint/energy.it_kwh" in names and "wattprint/carbon.total_kg" in names
+    names = {"wattprint." + k for k in metric_keys()}
+    assert names == {f.log_name for f in FIGURES if f.metric}
+    assert "wattprint.energy.it_kwh" in names and "wattprint.carbon.total_kg" in names

@@ -50,11 +50,11 @@ def test_lands_in_the_experiment_set_and_in_the_users_active_run(uri):
         runs = client.search_runs([exp_id])
         assert [r.info.run_id for r in runs] == [active.info.run_id]
         run = runs[0]
-        assert run.data.metrics["wattprint/energy.it_kwh"] == pytest.approx(fp.get("energy.it_kwh"))
-        assert run.data.metrics["wattprint/carbon.total_kg"] == pytest.approx(fp.get("carbon.total_kg"))
+        assert run.data.metrics["wattprint.energy.it_kwh"] == pytest.approx(fp.get("energy.it_kwh"))
+        assert run.data.metrics["wattprint.carbon.total_kg"] == pytest.approx(fp.get("carbon.total_kg"))
         assert run.data.params["lr"] == "0.001"
-        assert float(run.data.params["wattprint/factors.pue"]) == pytest.approx(fp.get("factors.pue.value"))
-        assert "wattprint/factors.pue" not in run.data.metrics
+        assert float(run.data.params["wattprint.factors.pue"]) == pytest.approx(fp.get("factors.pue.value"))
+        assert "wattprint.factors.pue" not in run.data.metrics
         assert run.data.tags["wattprint.run_id"] == "srv-1"
         assert [a.path for a in client.list_artifacts(active.info.run_id, "wattprint")] == ["wattprint/srv-1.json"]
     finally:

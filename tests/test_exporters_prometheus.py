@@ -450,6 +450,6 @@ def test_the_docs_name_table_matches_the_figure_table():
         docs = fh.read()
     for key in ("energy.it_kwh", "carbon.total_kg"):
         assert f"`{log_name(key)}`" in docs and f"`{key}`" in docs
-    assert all(name == "wattprint/" + key for key, name in LOG_NAMES.items())
+    assert all(name == "wattprint." + key for key, name in LOG_NAMES.items())
     with pytest.raises(KeyError):
         log_name("energy_kwh")

@@ -67,7 +67,7 @@ def lightning_job(out_dir: str) -> dict:
     trainer.fit(Tiny(), loader)
     return {
         "global_step": trainer.global_step,
-        "logged_energy_kwh": float(trainer.callback_metrics["wattprint/energy.it_kwh"]),
+        "logged_energy_kwh": float(trainer.callback_metrics["wattprint.energy.it_kwh"]),
         "logged_epoch_energy_j": float(trainer.callback_metrics["wattprint/epoch_energy_j"]),
         "own": cb.dt.tracker.footprint.to_dict(),
         "returned_job": cb.footprint is cb.dt.job_footprint and cb.footprint is not None,
@@ -102,12 +102,12 @@ def transformers_job(out_dir: str) -> dict:
     cb = WattprintCallback(**tracker_kwargs(out_dir, clock))
     trainer = Trainer(model=model, args=args, train_dataset=data, callbacks=[Advance(), cb])
     trainer.train()
-    logged = [h for h in trainer.state.log_history if "loss" in h and "wattprint/energy.it_kwh" in h]
+    logged = [h for h in trainer.state.log_history if "loss" in h and "wattprint.energy.it_kwh" in h]
     return {
         "global_step": trainer.state.global_step,
         "world_size": args.world_size,
         "tokens_seen": trainer.state.num_input_tokens_seen,
-        "logged_energy_kwh": [h["wattprint/energy.it_kwh"] for h in logged],
+        "logged_energy_kwh": [h["wattprint.energy.it_kwh"] for h in logged],
         "own": cb.dt.tracker.footprint.to_dict(),
         "returned_job": cb.footprint is cb.dt.job_footprint and cb.footprint is not None,
         "job_path": cb.dt.job_path,

@@ -93,12 +93,12 @@ def test_fit_leaves_a_footprint_with_the_steps_trained_and_epoch_windows(tmp_pat
     # energy and carbon reached the trainer's logger
     logger.save()
     (metrics_csv,) = glob.glob(str(tmp_path / "logs" / "lit" / "*" / "metrics.csv"))
-    rows = [r for r in csv.DictReader(open(metrics_csv)) if r.get("wattprint/energy.it_kwh")]
+    rows = [r for r in csv.DictReader(open(metrics_csv)) if r.get("wattprint.energy.it_kwh")]
     assert len(rows) == 3
-    assert float(rows[-1]["wattprint/energy.it_kwh"]) == pytest.approx(12 * STEP_S * WATTS / 3.6e6)
+    assert float(rows[-1]["wattprint.energy.it_kwh"]) == pytest.approx(12 * STEP_S * WATTS / 3.6e6)
     assert float(rows[0]["wattprint/epoch_energy_j"]) == pytest.approx(4 * STEP_S * WATTS)
-    assert float(rows[-1]["wattprint/carbon.total_kg"]) == pytest.approx(fp.get("carbon.total_kg"))
-    assert trainer.callback_metrics["wattprint/energy.it_kwh"].item() == pytest.approx(12 * STEP_S * WATTS / 3.6e6)
+    assert float(rows[-1]["wattprint.carbon.total_kg"]) == pytest.approx(fp.get("carbon.total_kg"))
+    assert trainer.callback_metrics["wattprint.energy.it_kwh"].item() == pytest.approx(12 * STEP_S * WATTS / 3.6e6)
     # Lightning's plan of optimizer steps became the tracker's total (enables the forecast)
     assert cb.dt.tracker.total_steps == trainer.estimated_stepping_batches == 12
 

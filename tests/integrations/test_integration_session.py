@@ -32,7 +32,7 @@ def test_a_session_counts_epochs_and_keeps_summed_totals(tmp_path):
     assert rec["energy_j"] == pytest.approx(3 * WATTS)
     assert s.update_totals([rec["energy_j"]], read=False) == pytest.approx([3 * WATTS])
     assert s.totals.energy_j == pytest.approx(3 * WATTS) and s.totals.steps == 3
-    assert s.figures()["wattprint/energy.it_kwh"] == pytest.approx(3 * WATTS / 3.6e6)
+    assert s.figures()["wattprint.energy.it_kwh"] == pytest.approx(3 * WATTS / 3.6e6)
     fp = s.finish(None, gather=True, section=("test", {"stage": "fit", "done": True}))
     assert fp.status == "completed" and fp["test"] == {"stage": "fit", "done": True}
     assert [w["name"] for w in fp["windows"]] == ["epoch 0"]

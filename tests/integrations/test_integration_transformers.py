@@ -85,11 +85,11 @@ def test_trainer_run_leaves_a_footprint_with_the_steps_trained(tmp_path):
     assert fp["transformers"]["global_step"] == 8
     assert os.path.exists(os.path.join(str(tmp_path / "runs"), f"{fp.run_id}.json"))
     # energy and carbon were added to the logs (report_to="none")
-    logged = [h for h in trainer.state.log_history if "wattprint/energy.it_kwh" in h]
+    logged = [h for h in trainer.state.log_history if "wattprint.energy.it_kwh" in h]
     assert [h["step"] for h in logged if "loss" in h] == [2, 4, 6, 8]
-    assert logged[0]["wattprint/energy.it_kwh"] == pytest.approx(2 * WATTS / 3.6e6)
-    assert logged[-1]["wattprint/energy.it_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
-    assert logged[-1]["wattprint/carbon.total_kg"] == pytest.approx(fp.get("carbon.total_kg"))
+    assert logged[0]["wattprint.energy.it_kwh"] == pytest.approx(2 * WATTS / 3.6e6)
+    assert logged[-1]["wattprint.energy.it_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
+    assert logged[-1]["wattprint.carbon.total_kg"] == pytest.approx(fp.get("carbon.total_kg"))
     # the trainer's plan became the tracker's total, so live footprints carry a forecast
     assert cb.dt.tracker.total_steps == trainer.state.max_steps == 8
 
@@ -110,7 +110,7 @@ def test_attach_puts_the_callback_first_and_records_a_crash(tmp_path):
     fp = cb.footprint
     assert fp.status == "failed" and fp.get("work.steps") == 5
     assert json.load(open(os.path.join(str(tmp_path / "runs"), f"{fp.run_id}.json")))["status"] == "failed"
-    assert seen and all("wattprint/energy.it_kwh" in logs for logs in seen)
+    assert seen and all("wattprint.energy.it_kwh" in logs for logs in seen)
 
 
 def test_bad_settings_fail_when_the_callback_is_built():
@@ -138,7 +138,7 @@ def test_resume_from_a_checkpoint_continues_the_totals(tmp_path):
     assert resume["previous_energy_j"] == pytest.approx(4 * WATTS)
     assert resume["cumulative_energy_j"] == pytest.approx(8 * WATTS)
     last = [h for h in t2.state.log_history if "loss" in h][-1]
-    assert last["wattprint/energy.it_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
+    assert last["wattprint.energy.it_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
 
 
 class _Reporter(TrainerCallback):  # stands in for a report_to integration, registered before ours
@@ -158,8 +158,8 @@ def test_callbacks_list_delivers_the_energy_to_the_reporting_callbacks(tmp_path)
     assert trainer.callback_handler.callbacks[0] is cb
     trainer.train()
     logged = [logs for logs in reporter.seen if "loss" in logs]
-    assert len(logged) == 4 and all("wattprint/energy.it_kwh" in logs for logs in logged)
-    assert logged[-1]["wattprint/energy.it_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
+    assert len(logged) == 4 and all("wattprint.energy.it_kwh" in logs for logs in logged)
+    assert logged[-1]["wattprint.energy.it_kwh"] == pytest.approx(8 * WATTS / 3.6e6)
 
 
 def test_tensorboard_receives_the_energy_read_back_with_tensorboards_reader(tmp_path, monkeypatch):
@@ -180,7 +180,7 @@ def test_tensorboard_receives_the_energy_read_back_with_tensorboards_reader(tmp_
         acc.Reload()
         for tag in acc.Tags().get("scalars", []):
             scalars[tag] = [(e.step, e.value) for e in acc.Scalars(tag)]
-    energy = scalars["train/wattprint/energy.it_kwh"] if "train/wattprint/energy.it_kwh" in scalars else scalars["wattprint/energy.it_kwh"]
+    energy = scalars["train/wattprint.energy.it_kwh"] if "train/wattprint.energy.it_kwh" in scalars else scalars["wattprint.energy.it_kwh"]
     assert sorted({s for s, _ in energy}) == [2, 4, 6, 8]  # every log step (the final summary line at 8 too)
     assert energy[-1][1] == pytest.approx(8 * WATTS / 3.6e6, rel=1e-5)
 
@@ -210,11 +210,11 @@ def test_mlflow_callback_and_exporter_share_one_run_and_one_name(tmp_path, monke
     exp = client.get_experiment_by_name("hf-energy")
     runs = client.search_runs([exp.experiment_id])
     assert len(runs) == 1 and exporter.run_id == runs[0].info.run_id
-    history = client.get_metric_history(runs[0].info.run_id, "wattprint/energy.it_kwh")
+    history = client.get_metric_history(runs[0].info.run_id, "wattprint.energy.it_kwh")
     assert [h.step for h in history][:4] == [2, 4, 6, 8]
     assert history[-1].value == pytest.approx(8 * WATTS / 3.6e6)
     assert "wattprint/energy_kwh" not in runs[0].data.metrics  # one name per figure
-    assert float(runs[0].data.params["wattprint/factors.pue"]) == pytest.approx(cb.footprint.get("factors.pue.value"))
+    assert float(runs[0].data.params["wattprint.factors.pue"]) == pytest.approx(cb.footprint.get("factors.pue.value"))
 
 
 def test_the_card_survives_create_model_card_and_push_to_hubs_card_step(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from wattprint.units import J_PER_KWH, as_float
 __all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS", "FIGURES", "Figure", "PromFigure", "COMPONENT_KINDS", "csv_fields", "LOG_PREFIX"]
 
 SCHEMA_ID = "wattprint.footprint/1"
-LOG_PREFIX = "wattprint/"  # training logs and MLflow: LOG_PREFIX + figure key (Figure.log_name)
+LOG_PREFIX = "wattprint."  # training logs and MLflow: LOG_PREFIX + figure key (Figure.log_name)
 COMPONENT_KINDS = ("gpu", "cpu", "dram", "ram")  # named energy figures; anything else is "other"
 
 
@@ -287,8 +287,8 @@ class Figure:
 
     @property
     def log_name(self) -> str:
-        """Its name in training logs (Lightning, HF Trainer, TensorBoard) and MLflow: ``wattprint/`` + key,
-        e.g. ``wattprint/energy.it_kwh``; the CSV column is the key, the Prometheus family its base-unit twin."""
+        """Its name in training logs (Lightning, HF Trainer, TensorBoard) and MLflow: ``wattprint.`` + key,
+        e.g. ``wattprint.energy.it_kwh``; the CSV column is the key, the Prometheus family its base-unit twin."""
         return LOG_PREFIX + self.key
 
     @property
