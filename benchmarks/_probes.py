@@ -68,7 +68,28 @@ def _quiet_logs() -> None:
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
 
 
+def _fake_gpus(n: int) -> None:
+    """``pynvml`` is the fake NVML library with ``n`` GPUs (counters advancing at 300 W each)."""
+    import time as _time
+
+    from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
+
+    fleet = [FakeGpu(uuid=f"GPU-{i:08x}-0000-0000-0000-000000000000") for i in range(n)]
+    nvml = make_fake_nvml(fleet)
+    real_energy = nvml.nvmlDeviceGetTotalEnergyConsumption
+    t0 = _time.monotonic()
+
+    def energy(h: object) -> int:
+        h.gpu.energy_mj = 10_000_000 + int((_time.monotonic() - t0) * 300_000)  # type: ignore[attr-defined]
+        return real_energy(h)
+
+    nvml.nvmlDeviceGetTotalEnergyConsumption = energy
+    sys.modules["pynvml"] = nvml
+
+
 def _import(tool: str) -> object:
+    if tool.endswith("_8gpu"):
+        _fake_gpus(8)
     if tool.startswith("wattprint"):
         import wattprint
 
@@ -84,6 +105,8 @@ def _make(tool: str, module: object, outdir: str) -> object:
     """A tracker as a user would build it (CodeCarbon offline, no files)."""
     if tool == "wattprint":
         return module.Tracker("bench", save=False)  # type: ignore[attr-defined]
+    if tool == "wattprint_defaults_8gpu":  # the real defaults: files, 60 s checkpoints, 1 s ticks; 8 (fake) GPUs
+        return module.Tracker("bench", output_dir=outdir)  # type: ignore[attr-defined]
     if tool == "wattprint_files":
         return module.Tracker("bench", output_dir=outdir)  # type: ignore[attr-defined]
     if tool == "wattprint_10hz":

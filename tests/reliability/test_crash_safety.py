@@ -148,3 +148,31 @@ def test_forked_child_neither_crashes_nor_double_counts(tmp_path):
     assert proc.returncode == 0, err
     assert "child (True, False) 0" in out  # the child wrote nothing and exited cleanly
     assert "steps 2" in out  # the child's steps were not added to the parent's run
+
+
+def test_sigkill_leaves_a_partial_footprint_and_a_timeline_journal_that_report_reads(tmp_path):
+    """Checkpoints write the document without its timeline plus the new points onto a journal (issue 20)."""
+    from wattprint.report.load import load_footprint
+
+    proc, ready = start_script(
+        tmp_path,
+        f"""
+        t = wp.Tracker(run_id="kj", sensors=[{REPLAY}], interval_s=0.05, checkpoint_interval_s=0.2)
+        t.start()
+        time.sleep(1.0)
+        READY.write_text("x")
+        time.sleep(60)
+        """,
+    )
+    wait_for(ready, proc)
+    proc.kill()
+    proc.wait(timeout=60)
+    doc = load(tmp_path, "kj")
+    assert doc["status"] == "partial" and "timeline" not in doc
+    journal = tmp_path / "out" / "kj.timeline.jsonl"
+    assert journal.exists()
+    fp = load_footprint(str(tmp_path / "out" / "kj.json"))
+    tl = fp.timeline
+    assert tl["t_s"][0] == 0.0 and len(tl["t_s"]) >= 5
+    assert tl["energy_j"]["gpu:0"][-1] == pytest.approx(100.0 * tl["t_s"][-1], rel=1e-6)
+    assert tl["t_s"][-1] <= doc["duration_s"] + 1e-9

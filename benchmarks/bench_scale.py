@@ -1,0 +1,349 @@
+"""The costs that grow with the work (issue 20): GPUs, windows, ticks, checkpoints, runs in a folder; window edges vs Zeus.
+
+    python benchmarks/bench_scale.py [--quick] [--out benchmarks/out/scale.json]
+    python benchmarks/bench_scale.py --ticks-1e8 --out benchmarks/out/scale_1e8.json
+
+Everything runs in this process on a simulated clock (``ManualClock``) against the fake
+NVML library (``wattprint.testing.fake_pynvml``), so a "minute" of run costs what its
+ticks and checkpoint cost, not a minute. Each figure is the median of repeated
+batches with its quartiles (IQR). Sections:
+
+* ``edges``: one window's begin+end (``Tracker.window``) against Zeus 0.16
+  ``ZeusMonitor.begin_window``/``end_window`` (``sync_execution=False``) on the same fake
+  library (Zeus needs two extra attributes it checks: ``_nvmlGetFunctionPointer`` and
+  ``nvmlDeviceGetArchitecture``), at 1, 8, 64 GPUs, alternating batches.
+* ``steady``: CPU per simulated minute at the real defaults (1 s ticks, 60 s checkpoints,
+  files on) against ``save=False``, at 0 (a replay CPU sensor), 8 and 64 GPUs, over a
+  run already 2,048 points long; and one checkpoint's cost and JSON size.
+* ``windows``: building the footprint after 10, 10^3, 10^5 windows.
+* ``timeline``: appends per second and the shape (points, stride, the least and most
+  populated tenth of the run) after 10^3 ... 10^7 ticks; ``--ticks-1e8`` (alone) pushes 10^8
+  ticks through a run's timeline, then writes its footprint and validates it against the schema.
+* ``report``: ``wattprint report --summary`` over 10^3 and 10^4 small footprints in a
+  folder, in a child process: wall time and peak RSS (``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List
+
+import wattprint as wp
+from wattprint.engine.sensors.nvidia import NvidiaSensor
+from wattprint.testing import ManualClock
+from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
+
+
+def q(values: List[float]) -> Dict[str, float]:
+    v = sorted(values)
+    qs = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else [v[0]] * 3
+    return {"median": statistics.median(v), "q1": qs[0], "q3": qs[2], "n": len(v)}
+
+
+def gpus(n: int) -> List[FakeGpu]:
+    return [FakeGpu(uuid=f"GPU-{i:08x}-0000-0000-0000-000000000000") for i in range(n)]
+
+
+class _Never:
+    def wait(self, timeout: Any = None) -> bool:
+        return True
+
+    def set(self) -> None:
+        pass
+
+    def is_set(self) -> bool:
+        return True
+
+
+def _sensors(n_gpus: int, nvml: Any = None) -> List[Any]:
+    cpu = wp.ReplaySensor([(0, 65.0)], component_id="cpu:package-0", kind="cpu")
+    if n_gpus == 0:
+        return [cpu]
+    return [NvidiaSensor(nvml or make_fake_nvml(gpus(n_gpus))), cpu]
+
+
+# -- window edges vs Zeus ---------------------------------------------------------------
+
+
+def edges(n_gpus: int, batches: int, per: int) -> Dict[str, Any]:
+    import pynvml as real
+
+    fleet = gpus(n_gpus)
+    nvml = make_fake_nvml(fleet)
+    plain = nvml.nvmlDeviceGetTotalEnergyConsumption
+
+    def moving(h: Any) -> int:  # every read sees the counter move (Zeus warns on zero-energy windows), for both tools
+        h.gpu.energy_mj += 1
+        return plain(h)
+
+    nvml.nvmlDeviceGetTotalEnergyConsumption = moving
+    out: Dict[str, Any] = {"gpus": n_gpus}
+    t = wp.Tracker(sensors=[NvidiaSensor(nvml)], interval_s=math.inf, save=False, handle_signals=False)
+    t.start()
+    bare = wp.Tracker(sensors=[NvidiaSensor(nvml)], interval_s=math.inf, save=False, handle_signals=False)
+    bare.start()
+    bare._ledger.observer = None  # the engine's edges alone, without the attribution hook on each read
+    zeus = None
+    try:
+        nvml._nvmlGetFunctionPointer = lambda name: None  # Zeus refuses a pynvml without it
+        nvml.nvmlDeviceGetArchitecture = lambda h: real.NVML_DEVICE_ARCH_HOPPER
+
+        def not_supported(*args: Any) -> Any:
+            raise real.NVMLError(real.NVML_ERROR_NOT_SUPPORTED)
+
+        nvml.nvmlDeviceGetC2cModeInfoV = not_supported  # "not a Grace Hopper"
+        saved = sys.modules.get("pynvml")
+        sys.modules["pynvml"] = nvml
+        try:
+            for name in [m for m in sys.modules if m.startswith("zeus")]:
+                del sys.modules[name]
+            from zeus.monitor import ZeusMonitor
+
+            zeus = ZeusMonitor(gpu_indices=list(range(n_gpus)), cpu_indices=[])
+        finally:
+            if saved is not None:
+                sys.modules["pynvml"] = saved
+    except Exception as err:  # Zeus missing or refusing the fake
+        out["zeus_error"] = f"{type(err).__name__}: {err}"
+    wp_us, z_us, ratios, bare_us, bare_ratios = [], [], [], [], []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(per):
+            with t.window("w"):
+                pass
+        t1 = time.perf_counter()
+        wp_us.append((t1 - t0) / per * 1e6)
+        t1 = time.perf_counter()
+        for _ in range(per):
+            with bare.window("w"):
+                pass
+        bare_us.append((time.perf_counter() - t1) / per * 1e6)
+        if zeus is not None:
+            t1 = time.perf_counter()
+            for _ in range(per):
+                zeus.begin_window("w", sync_execution=False)
+                zeus.end_window("w", sync_execution=False)
+            t2 = time.perf_counter()
+            z_us.append((t2 - t1) / per * 1e6)
+            ratios.append(wp_us[-1] / z_us[-1])
+            bare_ratios.append(bare_us[-1] / z_us[-1])
+    t.stop()
+    bare.stop()
+    out["wattprint_us"] = q(wp_us)
+    out["wattprint_no_attribution_hook_us"] = q(bare_us)
+    if z_us:
+        out["zeus_us"] = q(z_us)
+        out["ratio"] = q(ratios)
+        out["ratio_no_attribution_hook"] = q(bare_ratios)
+    return out
+
+
+# -- steady background CPU with checkpoints -----------------------------------------------
+
+
+def steady(n_gpus: int, minutes: int, workdir: str) -> Dict[str, Any]:
+    """CPU seconds per simulated minute, save on (defaults) vs off, after a 2,048-point warm-up."""
+    res: Dict[str, Any] = {"gpus": n_gpus}
+    for save in (True, False):
+        fleet = gpus(n_gpus)
+        clock = ManualClock()
+        out = tempfile.mkdtemp(dir=workdir)
+        t = wp.Tracker(run_id="steady", output_dir=out, save=save, sensors=_sensors(n_gpus, make_fake_nvml(fleet)),
+                       clock=clock, interval_s=1.0, handle_signals=False, event=_Never())  # fmt: skip
+        t.start()
+        sampler = t._sampler
+
+        def tick(fleet: List[FakeGpu] = fleet, clock: ManualClock = clock, sampler: Any = sampler) -> None:
+            for g in fleet:
+                g.energy_mj += 300_000
+            clock.advance(1.0)
+            sampler.tick()
+
+        for _ in range(2048 + 30):
+            tick()
+        per_min = []
+        for _ in range(minutes):
+            c0 = time.process_time()
+            for _ in range(60):
+                tick()
+            per_min.append(time.process_time() - c0)
+        res["save" if save else "nosave"] = {"cpu_ms_per_min": q([x * 1e3 for x in per_min])}
+        if save:
+            # one checkpoint, and the old whole-document write beside it
+            fp = t._build(clock.monotonic(), "partial", final=False)
+            c = []
+            for _ in range(5):
+                c0 = time.process_time()
+                t._files.write_checkpoint(fp, t._ledger)
+                c.append((time.process_time() - c0) * 1e3)
+            w = []
+            for _ in range(3):
+                fp = t._build(clock.monotonic(), "partial", final=False)
+                c0 = time.process_time()
+                t._files.write_json(fp)
+                w.append((time.process_time() - c0) * 1e3)
+            res["checkpoint_ms"] = q(c)
+            res["whole_json_ms"] = q(w)
+            res["checkpoint_bytes"] = len(json.dumps(fp.to_dict(), indent=2))
+            res["whole_json_bytes"] = os.path.getsize(t.json_path)
+        t.stop()
+        shutil.rmtree(out, ignore_errors=True)
+    res["ratio"] = res["save"]["cpu_ms_per_min"]["median"] / res["nosave"]["cpu_ms_per_min"]["median"]
+    return res
+
+
+# -- windows --------------------------------------------------------------------------------
+
+
+def windows(n_windows: int) -> Dict[str, Any]:
+    clock = ManualClock()
+    t = wp.Tracker(sensors=_sensors(8), clock=clock, interval_s=math.inf, save=False, handle_signals=False)
+    t.start()
+    c0 = time.process_time()
+    for i in range(n_windows):
+        with t.window(f"w{i % 10}"):
+            clock.advance(0.01)
+    edge_us = (time.process_time() - c0) / n_windows * 1e6
+    builds = []
+    for _ in range(5):
+        c0 = time.process_time()
+        fp = t.snapshot()
+        builds.append((time.process_time() - c0) * 1e3)
+    size = len(fp.to_json(timeline=True))
+    t.stop()
+    return {"windows": n_windows, "edge_pair_us": edge_us, "build_ms": q(builds), "json_bytes": size}
+
+
+# -- timeline --------------------------------------------------------------------------------
+
+
+def timeline(n_ticks: int) -> Dict[str, Any]:
+    from wattprint.engine.timeline import Timeline
+
+    tl = Timeline(["gpu:0"], 2048)
+    append = tl.append
+    t0 = time.perf_counter()
+    for i in range(n_ticks):
+        append(float(i), i, (float(i),))
+    dt = time.perf_counter() - t0
+    d = tl.to_dict()
+    counts = [0] * 10
+    for x in d["t_s"]:
+        counts[min(9, int(x * 10 // n_ticks))] += 1
+    shares = [c / len(d["t_s"]) for c in counts]
+    return {"ticks": n_ticks, "append_us": dt / n_ticks * 1e6, "points": len(d["t_s"]), "stride": d["downsample_stride"],
+            "tenth_min_pct": 100 * min(shares), "tenth_max_pct": 100 * max(shares)}  # fmt: skip
+
+
+def ticks_1e8(workdir: str) -> Dict[str, Any]:
+    """10^8 one-second ticks through a Ledger's timeline, then a footprint written and validated."""
+    import jsonschema
+
+    from wattprint.footprint.schema import footprint_schema
+
+    n = 100_000_000
+    clock = ManualClock()
+    t = wp.Tracker(run_id="long", output_dir=workdir, sensors=_sensors(0), clock=clock, interval_s=math.inf,
+                   handle_signals=False)  # fmt: skip
+    t.start()
+    ledger = t._ledger
+    tl = ledger.timeline
+    e = [0.0]
+    t0 = time.perf_counter()
+    append = tl.append
+    for i in range(1, n):
+        append(float(i), i, e)
+    t1 = time.perf_counter()
+    clock.advance(float(n))
+    fp = t.stop()
+    with open(t.json_path) as fh:
+        doc = json.load(fh)
+    errors = list(jsonschema.Draft202012Validator(footprint_schema()).iter_errors(doc))
+    return {"ticks": n, "append_s": t1 - t0, "points": len(doc["timeline"]["t_s"]), "stride": doc["timeline"]["downsample_stride"],
+            "schema_errors": len(errors), "status": fp.status if fp else None}  # fmt: skip
+
+
+# -- report over a folder ---------------------------------------------------------------------
+
+
+def report(n_runs: int, workdir: str) -> Dict[str, Any]:
+    folder = os.path.join(workdir, f"runs{n_runs}")
+    os.makedirs(folder, exist_ok=True)
+    clock = ManualClock()
+    t = wp.Tracker(run_id="tmpl", output_dir=folder, sensors=_sensors(1), clock=clock, interval_s=math.inf, handle_signals=False)
+    t.start()
+    for _ in range(300):
+        clock.advance(1.0)
+        t.sample_now()
+        t._on_tick(clock.monotonic())
+    t.step(100, tokens=10_000)
+    t.stop()
+    with open(os.path.join(folder, "tmpl.json")) as fh:
+        text = fh.read()
+    os.unlink(os.path.join(folder, "tmpl.json"))
+    os.unlink(os.path.join(folder, "runs.csv"))
+    for k in range(n_runs):
+        with open(os.path.join(folder, f"r{k:05d}.json"), "w") as fh:
+            fh.write(text.replace('"tmpl"', f'"r{k:05d}"', 1))
+    code = ("import resource, sys, time\nfrom wattprint.cli.app import main\nt=time.perf_counter()\n"
+            "rc=main(['report', sys.argv[1], '--summary'])\n"
+            "sys.stderr.write('%f %d\\n' % (time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, folder], capture_output=True, text=True, timeout=900)
+    wall, rss_kb = proc.stderr.strip().splitlines()[-1].split()
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"runs": n_runs, "file_bytes": len(text), "wall_s": float(wall), "peak_rss_mib": int(rss_kb) / 1024.0, "rc": proc.returncode}
+
+
+def run(quick: bool, with_1e8: bool) -> Dict[str, Any]:
+    work = tempfile.mkdtemp(prefix="wattprint-scale-")
+    res: Dict[str, Any] = {"quick": quick}
+    step: Callable[[str], None] = lambda s: print(f"bench_scale: {s}", file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        if with_1e8:  # on its own: a minute or two
+            step("10^8 ticks")
+            res["ticks_1e8"] = ticks_1e8(work)
+            return res
+        step("edges")
+        res["edges"] = [edges(n, 3 if quick else 9, max(5, (100 if quick else 600) // n)) for n in (1, 8, 64)]
+        step("steady")
+        res["steady"] = [steady(n, 2 if quick else 5, work) for n in (0, 8, 64)]
+        step("windows")
+        res["windows"] = [windows(n) for n in ((10, 1000) if quick else (10, 1000, 100_000))]
+        step("timeline")
+        res["timeline"] = [timeline(n) for n in ((10**3, 10**5) if quick else (10**3, 10**4, 10**5, 10**6, 10**7))]
+        step("report")
+        res["report"] = [report(n, work) for n in ((100,) if quick else (1000, 10_000))]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res["loadavg"] = os.getloadavg()[0]
+    return res
+
+
+def main(argv: Any = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--ticks-1e8", action="store_true", help="only push 10^8 ticks through a run's timeline and write its footprint "
+                    "(a minute or two; run.py reads out/scale_1e8.json)")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "scale.json"))
+    args = ap.parse_args(argv)
+    res = run(args.quick, args.ticks_1e8)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(res, fh, indent=2)
+    print(json.dumps(res, indent=1)[:6000])
+    return 0
+
+
+if __name__ == "__main__":
+    _ = resource
+    sys.exit(main())
