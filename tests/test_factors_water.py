@@ -103,3 +103,20 @@ def test_a_tracked_run_records_the_basis_and_reports_withdrawal():
     assert doc["water"]["onsite_l"] == pytest.approx(it_kwh * 0.14 * 1.2)  # Virginia's WUE, times PUE as asked
     assert doc["water"]["withdrawal_offsite_l"] == pytest.approx(it_kwh * 1.2 * 43.8)
     jsonschema.validate(doc, footprint_schema())
+
+
+def test_grid_year_prices_an_older_run_with_its_year(capsys):
+    va = resolve_factors(region="US-VA", grid_year=2016, env={}).carbon_intensity
+    assert (va.value, va.year, va.basis) == (369.13, 2016, "direct")  # eGRID2016, as CodeCarbon packages it
+    ca = resolve_factors(region="US-CA", grid_year=2016, env={}).carbon_intensity
+    assert ca.year == 2023 and "no 2016 grid figure" in (ca.note or "")  # not in the data: the current row, said so
+    assert resolve_factors(region="IE", env={"WATTPRINT_GRID_YEAR": "2023"}).carbon_intensity.value == 290.8
+    doc = estimate(energy_kwh=1000, region="US-VA", grid_year=2016, env={})
+    assert doc["carbon"]["operational_kg"] == pytest.approx(doc["energy"]["facility_kwh"] * 369.13 / 1000)
+    assert main(["estimate", "--energy-kwh", "1000", "--region", "US-AZ", "--grid-year", "2016", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["factors"]["carbon_intensity_g_per_kwh"]["year"] == 2016
+    from wattprint.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        resolve_factors(grid_year=1800, env={})
+    assert err.value.setting == "grid_year"

@@ -80,13 +80,14 @@ def _register_planner_flags(est: argparse.ArgumentParser) -> None:
       help="report water withdrawal beside consumption (bundled factors, or ONSITE,OFFSITE L/kWh)")
     a("--pue-on-wue", action="store_true", default=None, dest="pue_on_wue", help="multiply on-site WUE by PUE (off: The Green Grid)")
     a("--grid-basis", choices=("lifecycle", "direct"), dest="grid_basis", help="grid intensity basis (default: each row as published)")
+    a("--grid-year", type=int, dest="grid_year", help="price with that year's grid figure where bundled (an older run)")
     a("--requests", type=float, help="requests served: per-request energy, carbon and water (inference planning)")
     a("--from", dest="from_run", metavar="RUN.json", help="a measured run: scale its J/token (--tokens) or J/step (--steps)")
     a("--steps", type=float, help="planned steps (with --from: scale the run's J/step)")
 
 
 _PLANNER_KEYS = ("gpu_hours", "peak_flops_per_s", "embodied_kg_per_device", "facility_energy_kwh", "idle_power_w", "host_embodied_kg",
-                 "usage_share", "market_intensity_g_per_kwh", "renewable_share", "withdrawal", "pue_on_wue", "grid_basis",
+                 "usage_share", "market_intensity_g_per_kwh", "renewable_share", "withdrawal", "pue_on_wue", "grid_basis", "grid_year",
                  "requests", "from_run", "steps")
 
 

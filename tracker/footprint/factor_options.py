@@ -10,6 +10,9 @@ Units: gCO2e/kWh for intensities, L/kWh for water factors.
   share: ``lifecycle = direct + U`` with U the mean (lifecycle - direct) of the Electricity
   Maps 2024 yearly zone averages (``docs/planning.md``): 62 gCO2e/kWh (30-82) for US zones,
   57 (15-118) elsewhere; the range widens the bounds. A user-given intensity is never converted.
+- ``grid_year``: price with the grid figure of that year (an older run priced with its own
+  year) where ``data/grid_history.csv`` has it for the region's row; otherwise the current row
+  is kept and its note says so. The factor's ``year`` records the year used.
 - ``withdrawal``: ``True`` for the bundled factors, or ``(onsite, offsite)`` L/kWh. On-site
   withdrawal = on-site consumption / 0.8 (cooling towers consume about 80 % of what they
   withdraw, 70-90 %: Li et al. 2023, citing Meta); off-site: 43.8 L/kWh for US electricity
@@ -24,15 +27,17 @@ Failure modes: a bad value raises :class:`~wattprint.errors.ConfigError` naming 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from wattprint.errors import ConfigError
-from wattprint.footprint.regions import UNITS, Factor, Region, _chain
-from wattprint.settings import setting_bool
+from wattprint.footprint.regions import UNITS, Factor, Region, _chain, row_factor
+from wattprint.footprint.tables import read_data_csv
+from wattprint.settings import setting_bool, setting_float
 
-__all__ = ["GRID_BASES", "UPSTREAM_G_PER_KWH", "planner_options", "convert_basis", "withdrawal_factors", "withdrawal_figures"]
+__all__ = ["GRID_BASES", "UPSTREAM_G_PER_KWH", "planner_options", "convert_basis", "price_year", "withdrawal_factors", "withdrawal_figures"]
 
 GRID_BASES = ("lifecycle", "direct")
 # (central, low, high) lifecycle - direct, gCO2e/kWh: Electricity Maps 2024 yearly zone averages (references/factors.md §1.4)
@@ -70,6 +75,22 @@ def convert_basis(ci: Factor, basis: Optional[str], region: Region) -> Factor:
     note = (f"{ci.basis} {ci.value:g} gCO2e/kWh converted to {basis}: {'+' if basis == 'lifecycle' else '-'}{up:g} "
             f"(upstream share, Electricity Maps 2024 zone averages; range {up_lo:g}-{up_hi:g})")
     return replace(ci, value=value, low=low, high=high, basis=basis, note=note)
+
+
+@functools.lru_cache(maxsize=1)
+def _history() -> Dict[Tuple[str, int], Dict[str, str]]:
+    return {(r["region"], int(r["year"])): r for r in read_data_csv("grid_history.csv")}
+
+
+def price_year(ci: Factor, year: Optional[int], region: Region) -> Factor:
+    """The grid intensity of ``year`` for the row in use, where the history has it (else ``ci``, with a note)."""
+    if year is None or ci.year == year or ci.origin in ("argument", "live") or ci.origin.startswith("env:"):
+        return ci
+    code = ci.origin.split(":", 1)[1] if ci.origin.startswith("region:") else "world"
+    row = _history().get((code, year))
+    if row is None:
+        return replace(ci, note=f"no {year} grid figure bundled for {code}; the {ci.year} figure is used")
+    return row_factor("carbon_intensity", row, "intensity_g_per_kwh", "low", "high", ci.origin, f"priced with the {year} figure (grid_year)")
 
 
 def withdrawal_factors(value: Any, setting: str, wue: Factor, ewif: Factor, region: Region) -> Tuple[Optional[Factor], Optional[Factor]]:
@@ -120,6 +141,10 @@ def planner_options(opts: Mapping[str, Any], env: Mapping[str, str], region: Reg
         basis = str(raw).strip().lower() if isinstance(raw, str) else None
         if basis not in GRID_BASES:
             raise ConfigError(setting, f"must be one of {', '.join(GRID_BASES)} (default: each row as published), got {raw!r}")
+    year_v = setting_float("grid_year", opts.get("grid_year"), env, None, minimum=1990.0, inclusive=True)
+    if year_v is not None and (year_v != int(year_v) or year_v > 2100):
+        raise ConfigError("grid_year" if opts.get("grid_year") is not None else "WATTPRINT_GRID_YEAR", f"must be a year such as 2023, got {year_v!r}")
+    ci = price_year(ci, int(year_v) if year_v is not None else None, region)
     w_raw, w_setting = _option("withdrawal", opts, env)
     on, off = withdrawal_factors(w_raw, w_setting, wue, ewif, region)
     return {

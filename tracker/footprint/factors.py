@@ -86,6 +86,7 @@ ACCOUNTING_OPTIONS = (
     "water_source",
     "task_stage",
     "grid_basis",
+    "grid_year",
     "pue_on_wue",
     "withdrawal",
 )
@@ -240,6 +241,7 @@ def resolve_factors(
         water_source: ``potable``, ``non-potable``, ``recycled`` or ``unknown`` (default).
         task_stage: ``training``, ``fine-tuning``, ``inference`` or ``development``.
         grid_basis: ``lifecycle`` or ``direct`` grid intensity (default: each row as published; recorded).
+        grid_year: price with that year's grid figure where ``data/grid_history.csv`` has it (older runs).
         pue_on_wue: multiply on-site WUE by PUE (default ``False``, The Green Grid's definition).
         withdrawal: ``True`` (bundled factors) or ``(onsite, offsite)`` L/kWh: report water withdrawal too.
         grid, grid_zone, grid_token, grid_url, grid_timeout_s, grid_refresh_s,

@@ -81,6 +81,7 @@ def estimate(
     withdrawal: Optional[Any] = None,
     pue_on_wue: Optional[bool] = None,
     grid_basis: Optional[str] = None,
+    grid_year: Optional[int] = None,
     requests: Optional[float] = None,
     from_run: Optional[Any] = None,
     steps: Optional[float] = None,
@@ -106,6 +107,7 @@ def estimate(
         withdrawal: ``True`` (bundled factors) or ``(onsite, offsite)`` L/kWh: water withdrawal beside consumption.
         pue_on_wue: multiply on-site WUE by PUE (default off, as The Green Grid defines WUE).
         grid_basis: ``"lifecycle"`` or ``"direct"`` grid intensity (default each row as published).
+        grid_year: price with that year's grid figure where the bundled history has it.
         requests: requests served (inference planning): per-request energy, carbon and water too.
         from_run, steps: a measured run (path or dict) whose J/token (``tokens``) or J/step (``steps``) is scaled.
         region, pue, wue_l_per_kwh, ewif_l_per_kwh, intensity_g_per_kwh: factors, as for a Tracker.
@@ -119,7 +121,7 @@ def estimate(
         ConfigError: missing or contradictory inputs, unknown GPU model or region (the setting is named).
     """
     env = os.environ if env is None else env
-    env = {k: v for k, v in env.items() if not k.startswith("WATTPRINT_GRID") or k == "WATTPRINT_GRID_BASIS"}  # never live data
+    env = {k: v for k, v in env.items() if not k.startswith("WATTPRINT_GRID") or k in ("WATTPRINT_GRID_BASIS", "WATTPRINT_GRID_YEAR")}  # never live data
     notes: List[str] = []
     params_v, tokens_v, flops_v = num("params", params), num("tokens", tokens), num("flops", flops)
     mfu_v, hours_v, gpu_hours_v = num("mfu", mfu, maximum=1.0), num("hours", hours), num("gpu_hours", gpu_hours)
@@ -175,7 +177,7 @@ def estimate(
         intensity_g_per_kwh=intensity_g_per_kwh, env=env,
         **{k: v for k, v in (("lifetime_years", lifetime_years), ("market_intensity_g_per_kwh", market_intensity_g_per_kwh),
                              ("renewable_share", renewable_share), ("withdrawal", withdrawal), ("pue_on_wue", pue_on_wue),
-                             ("grid_basis", grid_basis)) if v is not None},
+                             ("grid_basis", grid_basis), ("grid_year", grid_year)) if v is not None},
     )
 
     if energy_v is not None or facility_v is not None or calib is not None:
@@ -227,7 +229,7 @@ def estimate(
             "power_w": power_v, "peak_flops_per_s": peak_v, "embodied_kg_per_device": emb_dev_v, "idle_power_w": idle_v,
             "host_embodied_kg": host_v, "usage_share": share_v, "market_intensity_g_per_kwh": market_intensity_g_per_kwh,
             "renewable_share": renewable_share, "withdrawal": withdrawal if withdrawal is None or isinstance(withdrawal, (bool, str)) else list(withdrawal),
-            "pue_on_wue": pue_on_wue, "grid_basis": grid_basis, "requests": requests_v, "steps": steps_v,
+            "pue_on_wue": pue_on_wue, "grid_basis": grid_basis, "grid_year": grid_year, "requests": requests_v, "steps": steps_v,
             "from_run": None if from_run is None else (from_run if isinstance(from_run, str) else (calib.run_id if calib else None)),
             "region": region,
         },
