@@ -113,8 +113,8 @@ def climate_wue(code: str) -> Optional[ClimateWue]:
     t_c, rh = float(row["t_mean_c"]), float(row["rh_mean_pct"])
     tw = wet_bulb_c(t_c, rh)
     k = _calibration()
-    value = k * tower_wue_l_per_kwh(tw)
-    high = max(value, tower_wue_l_per_kwh(tw + HIGH_WARMING_C))
+    value = round(k * tower_wue_l_per_kwh(tw), 2)  # an estimate: two decimals
+    high = round(max(value, tower_wue_l_per_kwh(tw + HIGH_WARMING_C)), 2)
     note = (
         f"estimated from climate, not published: {row['site']}, annual mean {t_c:g} degC / {rh:g} % RH, "
         f"wet-bulb {tw:.1f} degC; cooling-tower model x {k:.2f} (fleet calibration); wide bounds: 0 (air-cooled) to {high:.2f}"
