@@ -195,6 +195,8 @@ def test_calibrate_from_a_measured_run(tmp_path, capsys):
     assert doc["region"] == "IE"  # priced where the pilot ran
     c = cli(capsys, "--from", str(run), "--tokens", "1e9")
     assert c["energy"]["it_j"] == pytest.approx(doc["energy"]["it_j"])
+    by_steps = cli(capsys, "--from", str(run), "--steps", "5000")
+    assert by_steps["energy"]["it_j"] == pytest.approx(pilot["work"]["j_per_step"] * 5000)
     with pytest.raises(ConfigError) as err:
         estimate(from_run=str(run), env={})
     assert err.value.setting == "tokens"
