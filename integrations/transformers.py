@@ -56,6 +56,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import wattprint
@@ -119,11 +120,10 @@ class WattprintCallback(TrainerCallback, SessionAttributes):
         the ``self`` of the ``CallbackHandler.call_event`` frame calling this event (bounded walk).
         """
         with self.session.guard("putting the callback before the reporting callbacks"):
+            from transformers import Trainer
             from transformers.trainer_callback import CallbackHandler
 
-            from transformers import Trainer
-
-            frame = sys._getframe(1)
+            frame: Optional[FrameType] = sys._getframe(1)
             for _ in range(8):
                 if frame is None:
                     return
