@@ -725,8 +725,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             res["memory"] = bench_memory(settings["wp_samples"], settings["cc_samples"], False)
             log("PyTorch hook (bench_hook.py)")
             res["hook"] = bench_hook(run_it=not args.skip_hook)
-        log("growth curves (bench_tick.py, bench_scale.py)")
-        res["growth"] = bench_growth(quick)
+        if not quick:  # minutes on a busy machine: not part of the smoke run
+            log("growth curves (bench_tick.py, bench_scale.py)")
+            res["growth"] = bench_growth(quick)
     res["machine"]["load_avg_1min_end"] = _loadavg()
     res["gpu"] = load_gpu_results()
     attempts = []
