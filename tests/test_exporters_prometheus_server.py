@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -72,13 +73,26 @@ def observed(tmp_path_factory):
             t, clock = replay_tracker([exp], power_w=WATTS[name], run_id=f"{mode}-{name}", project=mode, save=True,
                                       output_dir=str(tmp / "runs"), total_steps=LENGTHS_S[name] * 2)
             runs[(mode, name)] = (exp, t, clock)
-    targets = [f"127.0.0.1:{exp.port}" for exp, _, _ in runs.values() if exp.port is not None]
+    # one more run whose replayed clock follows the wall clock, so that rates can be checked against its power
+    rate_exp = PrometheusExporter(port=0, linger_s=10.0, scrape_interval_s=SCRAPE_INTERVAL_S)
+    rate_t, rate_clock = replay_tracker([rate_exp], power_w=WATTS["long"], run_id="rate-1", project="rate", save=False, interval_s=0.05)
+    rate_stop = threading.Event()
+
+    def follow_the_wall_clock() -> None:  # the rate run's replayed clock keeps up with real time, sampled every 50 ms
+        start_wall, start_clock = time.monotonic(), rate_clock.monotonic()
+        while not rate_stop.wait(0.05):
+            rate_clock.advance(max(0.0, time.monotonic() - start_wall - (rate_clock.monotonic() - start_clock)))
+            rate_t.sample_now()
+    targets = [f"127.0.0.1:{exp.port}" for exp, _, _ in runs.values() if exp.port is not None] + [f"127.0.0.1:{rate_exp.port}"]
     prom = start_prometheus(str(tmp), targets, gw.addr)
     try:
         # wait (bounded) until Prometheus scrapes every pull target: the runs start once it is watching
         prom.wait_until('count(up{job="wattprint"} == 1) or vector(0)', lambda r: float(r[0]["value"][1]) == len(targets), 30)
         for _, t, _ in runs.values():
             t.start()
+        rate_t.start()
+        follower = threading.Thread(target=follow_the_wall_clock, daemon=True)
+        follower.start()
         for tick in range(max(LENGTHS_S.values())):
             for (_mode, name), (_exp, t, clock) in runs.items():
                 if tick < LENGTHS_S[name]:
@@ -88,13 +102,16 @@ def observed(tmp_path_factory):
                 if tick + 1 == LENGTHS_S[name] and t.running:
                     t.stop()
             time.sleep(SCRAPE_INTERVAL_S * 1.2)  # a scrape of the live values between ticks
+        rate_stop.set()
+        follower.join(10)
+        rate_t.stop()
         docs = {}
         for (mode, name), (_exp, t, _) in runs.items():
             if t.running:
                 t.stop()
             with open(t.json_path, encoding="utf-8") as fh:
                 docs.setdefault(mode, {})[name] = json.load(fh)
-        for exp, _, _ in runs.values():
+        for exp in [e for e, _, _ in runs.values()] + [rate_exp]:
             if exp.port is not None:
                 assert exp.wait_closed(15.0), "the endpoint never saw its final values scraped"
         # every transport's final values are in Prometheus (pushed groups are scraped within a second)
@@ -106,9 +123,10 @@ def observed(tmp_path_factory):
         time.sleep(SCRAPE_INTERVAL_S * 2.5)  # the linger is over and the gateway rescraped: stale markers written
         yield prom, docs, time.time()
     finally:
-        for _exp, t, _ in runs.values():
+        for _exp, t, _ in list(runs.values()) + [(rate_exp, rate_t, rate_clock)]:
             if t.running:
                 t.stop()
+        rate_stop.set()
         prom.server.stop()
         gw.stop()
 
@@ -188,3 +206,16 @@ def test_live_power_was_seen_while_the_runs_ran_one_series_per_run(observed):
     raw = prom.query('count by (run_id) (last_over_time(wattprint_run_duration_seconds{project="both"}[10m]))')
     assert all(float(r["value"][1]) == 2 for r in raw)
     assert re.search(r"irate\(", exprs[("Power from the energy counters", "A")])
+
+
+def test_rate_panels_read_the_true_power_of_a_short_run(observed):
+    """A run of a few seconds: irate over the dashboard's window reads its power; a 1 min rate() (Grafana's
+    $__rate_interval at a 15 s scrape interval) reads a fraction of it."""
+    prom, _, t_end = observed
+    exprs = _panel_exprs()
+    series = prom.query_range(_grafana(exprs[("Power from the energy counters", "A")], "rate"), t_end - 60.0, t_end, SCRAPE_INTERVAL_S)
+    (gpu,) = [s for s in series if s["metric"]["component"] == "gpu:0"]
+    values = [float(v[1]) for v in gpu["values"]]
+    assert max(values) == pytest.approx(WATTS["long"], rel=0.3)
+    slow = prom.query_range('sum(rate(wattprint_energy_joules_total{project="rate", component="gpu:0"}[1m]))', t_end - 60.0, t_end, SCRAPE_INTERVAL_S)
+    assert max(float(v[1]) for v in slow[0]["values"]) < 0.5 * WATTS["long"]
