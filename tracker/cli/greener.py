@@ -51,7 +51,7 @@ def plan_for(args: argparse.Namespace, tracker: Any, *, clock: Any = None, sleep
         ConfigError: a bad flag (see the module docstring).
     """
     if not getattr(args, "when_greener", False):
-        for dest in ("dry_run", "within", "expect", "forecast_provider", "forecast_file"):
+        for dest in ("dry_run", "within", "expect", "forecast_provider", "forecast_zone", "forecast_url", "forecast_file"):
             if getattr(args, dest, None):
                 raise ConfigError(dest, "needs --when-greener")
         return None
