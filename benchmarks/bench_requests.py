@@ -104,13 +104,21 @@ async def _asgi_calls(app: Any, n: int, stream: bool) -> float:
              "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}  # fmt: skip
 
     async def receive():
-        return {"type": "http.request", "body": body, "more_body": False}
+        # the request body once per call of the app; later calls (Starlette listening for a
+        # disconnect while it streams) wait, and are cancelled when the response is done
+        if not sent_body[0]:
+            sent_body[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
 
     async def send(message):
         return None
 
+    sent_body = [False]
     t0 = time.perf_counter()
     for _ in range(n):
+        sent_body[0] = False
         await app(dict(scope), receive, send)
     return (time.perf_counter() - t0) / n * 1e6
 

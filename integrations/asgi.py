@@ -120,6 +120,11 @@ class _Reader:
             payload = raw[5:].strip()
             if not payload or payload == b"[DONE]":
                 continue
+            if self.events and self.rec.model is not None and b'"usage"' not in payload:
+                # past the first token: count content events without parsing each one
+                if b'"content"' in payload or b'"text"' in payload or b'"tool_calls"' in payload:
+                    self.events += 1
+                continue
             try:
                 event = json.loads(payload)
             except ValueError:
