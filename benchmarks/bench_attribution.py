@@ -21,7 +21,7 @@ and, on a shared GPU, per-process utilisation) on every 1 s tick).
 
 Sensor sets: ``discovered`` (what this machine has: RAPL or the CPU/RAM estimates) and
 ``fake-gpu`` (a fake NVML GPU shared with another process, lists and per-process SM utilisation
-every tick, plus a fake RAPL package). The fake NVML's Python objects cost what the real
+every tick, plus a fake RAPL package), ``fake-gpu-alone`` (the job alone on it: lists only). The fake NVML's Python objects cost what the real
 ``pynvml`` wrapper's do; the driver's ioctls are not in it.
 
 Writes ``benchmarks/out/attribution.json`` and prints a summary; ``job / today`` as the median
@@ -50,9 +50,13 @@ from wattprint.testing.fake_pynvml import FakeGpu, FakeProcess, make_fake_nvml
 def _sensors(kind: str, tmp: str) -> Any:
     if kind == "discovered":
         return None
-    FakePowercap(os.path.join(tmp, "rapl"), sockets=1)
-    gpu = FakeGpu(uuid="GPU-1", processes=[FakeProcess(os.getpid()), FakeProcess(os.getppid())],
-                  sm_util={os.getpid(): 75, os.getppid(): 25})  # fmt: skip
+    if not os.path.isdir(os.path.join(tmp, "rapl")):
+        FakePowercap(os.path.join(tmp, "rapl"), sockets=1)
+    if kind == "fake-gpu-alone":
+        gpu = FakeGpu(uuid="GPU-1", processes=[FakeProcess(os.getpid())], sm_util={os.getpid(): 90})
+    else:
+        gpu = FakeGpu(uuid="GPU-1", processes=[FakeProcess(os.getpid()), FakeProcess(os.getppid())],
+                      sm_util={os.getpid(): 75, os.getppid(): 25})  # fmt: skip
     return [NvidiaSensor(nvml=make_fake_nvml([gpu]), env={}), RaplSensor(os.path.join(tmp, "rapl"))]
 
 
@@ -104,7 +108,7 @@ def main(argv: List[str] | None = None) -> Dict[str, Any]:
     seconds, ticks, repeats = (60, 100, 1) if args.quick else (args.seconds, args.ticks, args.repeats)
     results: Dict[str, Any] = {"seconds": seconds, "ticks": ticks, "repeats": repeats, "cpu_count": os.cpu_count(), "run": {}, "arms": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("discovered", "fake-gpu"):
+        for kind in ("discovered", "fake-gpu", "fake-gpu-alone"):
             runs: Dict[str, List[float]] = {"today": [], "node": [], "job": []}
             per_s: Dict[str, List[float]] = {"today": [], "node": [], "job": []}
             for r in range(repeats):

@@ -372,12 +372,14 @@ def _idle_power_w(value: Optional[Mapping[str, float]], env: Mapping[str, str]) 
         raw = env.get("WATTPRINT_IDLE_POWER_W", "").strip()
         if not raw:
             return types.MappingProxyType({})
-        setting, value = "WATTPRINT_IDLE_POWER_W", {}
+        setting = "WATTPRINT_IDLE_POWER_W"
+        pairs: Dict[str, Any] = {}
         for part in raw.split(","):
             key, sep, num = part.partition("=")
             if not sep or not key.strip():
                 raise ConfigError(setting, f"must be id=watts pairs separated by commas (cpu=20,gpu:0=60), got {raw!r}")
-            value[key.strip()] = num.strip()  # type: ignore[index]
+            pairs[key.strip()] = num.strip()
+        value = pairs
     if not isinstance(value, Mapping):
         raise ConfigError(setting, f"must be a mapping of component id or kind to watts, got {value!r}")
     out = {str(k): setting_float(setting, v, {}, None, minimum=0.0) for k, v in value.items()}

@@ -81,7 +81,7 @@ class JobUsage:
             else:
                 members = cg.procs()
                 allowed = self.pids | set(self.proc.ancestors(self.root_pid))
-                self.cgroup_is_job = bool(members) and set(members) <= allowed and cg.path not in ("", "/")
+                self.cgroup_is_job = bool(members) and set(members or ()) <= allowed and cg.path not in ("", "/")
         self._last_refresh_s = now_s
 
     def sample(self, now_s: float) -> Optional[UsageSample]:
