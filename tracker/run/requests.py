@@ -37,8 +37,8 @@ Lines log, Prometheus) and to :class:`~wattprint.run.requests_stats.RequestStats
 
 Failure modes: a subscriber that raises is logged once and skipped, never
 raised into the server; bad arguments to :meth:`RequestLedger.record` raise
-``ValueError``. Nothing here reads a sensor or blocks on I/O under its lock
-except the subscribers' calls, made after the lock is released.
+``ValueError``. Nothing here reads a sensor or does I/O under its lock;
+subscribers are called after the lock is released.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ import math
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from wattprint.run.request_record import Interval, RequestRecord, check_time, count, label, safe_count
 from wattprint.run.requests_stats import RequestStats
 
 __all__ = [
@@ -63,85 +64,6 @@ DEFAULT_RETENTION_S = 600.0
 DEFAULT_PREFILL_TOKEN_WEIGHT = 0.25
 DEFAULT_DECODE_TOKEN_WEIGHT = 1.0
 MAX_INTERVALS = 200_000  # hard bound on retained intervals; the oldest settle first
-_EPS_S = 1e-6  # a request of zero duration lasts this long
-
-
-class RequestRecord:
-    """One request. ``Tracker.request()`` yields it; set ``tokens_out`` (and call :meth:`first_token`).
-
-    After it settles, ``energy_j`` (joules, all components), ``components`` (joules per
-    component id), ``prefill_energy_j``/``decode_energy_j`` (when the first-token time is
-    known) and ``estimated`` are filled in.
-    """
-
-    __slots__ = (
-        "tokens_in", "tokens_out", "model", "endpoint", "start_s", "end_s", "first_token_s", "_clock",
-        "energy", "estimated_j", "prefill_j", "seq", "done",
-    )  # fmt: skip
-
-    def __init__(self, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float, end_s: Optional[float] = None,
-                 first_token_s: Optional[float] = None, model: Optional[str] = None, endpoint: Optional[str] = None,
-                 clock: Optional[Callable[[], float]] = None) -> None:  # fmt: skip
-        self.tokens_in, self.tokens_out = tokens_in, tokens_out
-        self.model, self.endpoint = model, endpoint
-        self.start_s, self.end_s, self.first_token_s = start_s, end_s, first_token_s
-        self._clock = clock
-        self.energy: List[float] = []
-        self.estimated_j = 0.0
-        self.prefill_j = 0.0
-        self.seq = 0
-        self.done = False
-
-    def first_token(self) -> None:
-        """Mark the first output token now (the first call counts)."""
-        if self.first_token_s is None and self._clock is not None:
-            self.first_token_s = self._clock()
-
-    @property
-    def energy_j(self) -> float:
-        return sum(self.energy) + self.estimated_j
-
-    @property
-    def estimated(self) -> bool:
-        return self.estimated_j > 0.0
-
-    @property
-    def duration_s(self) -> float:
-        return max(0.0, (self.end_s if self.end_s is not None else self.start_s) - self.start_s)
-
-    # -- weights -------------------------------------------------------------
-
-    def weight(self, a: float, b: float, wp: float, wd: float) -> Tuple[float, float]:
-        """(prefill, decode) weighted tokens processed in ``[a, b]``."""
-        s = self.start_s
-        e = max(self.end_s if self.end_s is not None else s, s + _EPS_S)
-        tin = self.tokens_in or 0
-        tout = self.tokens_out or 0
-        if tin <= 0 and tout <= 0:
-            tout = 1
-        ft = self.first_token_s
-        if ft is not None and s < ft < e:
-            pre = wp * tin * _overlap(s, ft, a, b) / (ft - s)
-            dec = wd * tout * _overlap(ft, e, a, b) / (e - ft)
-            return pre, dec
-        share = _overlap(s, e, a, b) / (e - s)
-        return wp * tin * share, wd * tout * share
-
-    def span(self) -> Tuple[float, float]:
-        s = self.start_s
-        return s, max(self.end_s if self.end_s is not None else s, s + _EPS_S)
-
-
-def _overlap(s: float, e: float, a: float, b: float) -> float:
-    return max(0.0, min(e, b) - max(s, a))
-
-
-class _Interval:
-    __slots__ = ("t0", "t1", "idx", "energy", "idle_only")
-
-    def __init__(self, t0: float, t1: float, idx: List[int], energy: List[float]) -> None:
-        self.t0, self.t1, self.idx, self.energy = t0, t1, idx, energy
-        self.idle_only = False
 
 
 class RequestLedger:
@@ -165,8 +87,8 @@ class RequestLedger:
         self._lock = threading.Lock()
         self._last_e: List[Optional[float]] = [None] * self._n
         self._last_t: List[Optional[float]] = [None] * self._n
-        self._intervals: List[_Interval] = []  # not settled yet, ordered by t1
-        self._settled: List[_Interval] = []  # settled within retention_s, ordered by t1 (idle ones may reopen)
+        self._intervals: List[Interval] = []  # not settled yet, ordered by t1
+        self._settled: List[Interval] = []  # settled within retention_s, ordered by t1 (idle ones may reopen)
         self._open: Dict[int, RequestRecord] = {}
         self._pending: List[RequestRecord] = []  # ended, not yet settled; ordered by start_s
         self._pending_starts: List[float] = []
@@ -192,9 +114,9 @@ class RequestLedger:
 
     def begin(self, tokens_in: Optional[int] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> RequestRecord:
         """Open a request now; finish it with :meth:`end`."""
-        n_in = _count("tokens_in", tokens_in)
+        n_in = count("tokens_in", tokens_in)
         with self._lock:  # the start is read under the lock: no interval settles past it unseen
-            rec = RequestRecord(n_in, None, self.clock(), model=_label(model), endpoint=_label(endpoint), clock=self.clock)
+            rec = RequestRecord(n_in, None, self.clock(), model=label(model), endpoint=label(endpoint), clock=self.clock)
             self._seq += 1
             rec.seq = self._seq
             self._open[rec.seq] = rec
@@ -207,7 +129,7 @@ class RequestLedger:
             if self._open.pop(rec.seq, None) is None:
                 return
             rec.end_s = end_s
-            rec.tokens_out = _safe_count(rec.tokens_out)
+            rec.tokens_out = safe_count(rec.tokens_out)
             self._add(rec)
 
     def record(self, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float, end_s: float,
@@ -218,15 +140,15 @@ class RequestLedger:
             ValueError: a negative token count, a non-finite time, ``end_s < start_s`` or a
                 first-token time outside ``[start_s, end_s]``.
         """
-        start_s, end_s = _time("start_s", start_s), _time("end_s", end_s)
+        start_s, end_s = check_time("start_s", start_s), check_time("end_s", end_s)
         if end_s < start_s:
             raise ValueError(f"end_s ({end_s}) is before start_s ({start_s})")
         if first_token_s is not None:
-            first_token_s = _time("first_token_s", first_token_s)
+            first_token_s = check_time("first_token_s", first_token_s)
             if not start_s <= first_token_s <= end_s:
                 raise ValueError("first_token_s must lie within [start_s, end_s]")
-        rec = RequestRecord(_count("tokens_in", tokens_in), _count("tokens_out", tokens_out), start_s, end_s,
-                            first_token_s, _label(model), _label(endpoint))  # fmt: skip
+        rec = RequestRecord(count("tokens_in", tokens_in), count("tokens_out", tokens_out), start_s, end_s,
+                            first_token_s, label(model), label(endpoint))  # fmt: skip
         with self._lock:
             self._external = True
             self._seq += 1
@@ -279,7 +201,7 @@ class RequestLedger:
     def on_tick(self, now_s: float, energy_j: Mapping[str, float], read_at_s: Mapping[str, Optional[float]], final: bool = False) -> None:
         """Take the intervals read since the last tick, settle what can settle, notify subscribers."""
         with self._lock:
-            spans: Dict[Tuple[float, float], _Interval] = {}
+            spans: Dict[Tuple[float, float], Interval] = {}
             for c, cid in enumerate(self.ids):
                 t, e = read_at_s.get(cid), energy_j.get(cid)
                 t_prev, e_prev = self._last_t[c], self._last_e[c]
@@ -292,7 +214,7 @@ class RequestLedger:
                 self.measured[c] += delta
                 iv = spans.get((t_prev, t))
                 if iv is None:
-                    iv = spans[(t_prev, t)] = _Interval(t_prev, t, [], [])
+                    iv = spans[(t_prev, t)] = Interval(t_prev, t, [], [])
                 iv.idx.append(c)
                 iv.energy.append(delta)
             for iv in sorted(spans.values(), key=lambda x: x.t1):
@@ -308,7 +230,7 @@ class RequestLedger:
         with self._lock:
             for rec in list(self._open.values()):
                 rec.end_s = now_s
-                rec.tokens_out = _safe_count(rec.tokens_out)
+                rec.tokens_out = safe_count(rec.tokens_out)
                 self._add(rec)
             if self._open:
                 self.stats.unfinished += len(self._open)
@@ -379,7 +301,7 @@ class RequestLedger:
             self.stats.add(rec)
         return done
 
-    def _split(self, iv: _Interval, scan: Sequence[RequestRecord]) -> None:
+    def _split(self, iv: Interval, scan: Sequence[RequestRecord]) -> None:
         """Give out one interval: its energy is spread evenly over time, cut into segments at the
         requests' start, first-token and end times; each segment goes to the requests active in it
         by weighted tokens, or to idle when none is. So no request gets energy from a moment it was
@@ -469,30 +391,3 @@ class RequestLedger:
                 prefill_token_weight=self.wp, decode_token_weight=self.wd,
             )  # fmt: skip
             return raw
-
-
-def _count(name: str, value: Any) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a count >= 0, got {value!r}")
-    return int(value)
-
-
-def _safe_count(value: Any) -> Optional[int]:
-    """A count set by the caller on a record; a bad one is dropped (logged), never raised at the request's end."""
-    try:
-        return _count("tokens_out", value)
-    except ValueError:
-        logger.warning("wattprint: tokens_out=%r is not a count >= 0; the request is counted without it", value)
-        return None
-
-
-def _time(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite time in seconds, got {value!r}")
-    return float(value)
-
-
-def _label(value: Any) -> Optional[str]:
-    return None if value is None else str(value)[:200]
