@@ -254,3 +254,29 @@ def test_conservation_attributed_plus_unattributed_is_the_node_energy(intervals,
     assert 0.0 <= f["energy_j"] <= f["node_energy_j"] + 1e-9
     assert f["bounds_j"][0] <= f["energy_j"] + 1e-9 <= f["bounds_j"][1] + 2e-9
     assert 0.0 <= f["idle_energy_j"] <= f["node_idle_energy_j"] + 1e-9
+
+
+def test_dedicated_node_keeps_the_job_within_a_few_percent_and_the_os_unattributed(tmp_path):
+    proc = FakeProc(tmp_path / "proc", cpus=2)
+    proc.add(1, ppid=0, comm="systemd")
+    pc = FakePowercap(tmp_path / "rapl", sockets=1, dram=True, psys=False, mmio=False, core=False)
+    (tmp_path / "cg").mkdir()
+    env = {"WATTPRINT_PROC_ROOT": str(tmp_path / "proc"), "WATTPRINT_CGROUP_ROOT": str(tmp_path / "cg")}
+    clock = ManualClock()
+    t = wattprint.Tracker(sensors=[RaplSensor(str(tmp_path / "rapl"))], clock=clock, interval_s=INF, save=False, env=env)
+    t.start()
+    for i in range(10):
+        clock.advance(1.0)
+        proc.run(proc.self_pid, 190)  # the job keeps both CPUs busy
+        proc.run(1, 4)  # the OS: 2 % of the busy time
+        proc.node_ticks(busy=0, idle=6)
+        pc.add_j("cpu:package-0", 60.0 + 5 * (i % 2))
+        pc.add_j("dram:0", 8.0)
+        t.sample_now()
+    doc = t.stop().to_dict()
+    for c in doc["components"]:
+        assert c["attribution"] == "process-share"
+        assert c["energy_j"] == pytest.approx(c["node_energy_j"], rel=0.05)
+        assert doc["attribution"]["unattributed_j"][c["id"]] == pytest.approx(c["node_energy_j"] - c["energy_j"])
+        assert doc["attribution"]["unattributed_j"][c["id"]] > 0
+    _assert_stated(doc)
