@@ -71,6 +71,8 @@ def sig_digits(x: float) -> str:
     a = abs(x)
     if a == 0:
         return "0"
+    if a >= 1e9 or not math.isfinite(a):  # only absurd sizes get this far in a readable unit: keep them short
+        return f"{x:.3g}"
     if a >= 1000:
         return f"{x:,.0f}"
     if a >= 100:
@@ -140,10 +142,14 @@ def format_power(power_w: Optional[float]) -> str:
 
 
 def format_duration(duration_s: Optional[float]) -> str:
-    """Seconds as ``12.3 s``, ``4 min 05 s``, ``2 h 07 min`` or ``3 d 04 h``."""
+    """Seconds as ``12.3 s``, ``4 min 05 s``, ``2 h 07 min``, ``3 d 04 h`` (``1.2e+05 years`` past a millennium)."""
     if duration_s is None:
         return "–"
     s = float(duration_s)
+    if not math.isfinite(s):
+        return "–"
+    if s >= 1000 * 365.25 * 86400:  # beyond a thousand years: years, three figures
+        return f"{s / (365.25 * 86400):.3g} years"
     if s < 60:
         return f"{s:.1f} s"
     if s < 3600:

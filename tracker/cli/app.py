@@ -241,7 +241,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if extra:  # a misspelt option: the subcommand's usage, not the top-level one
         (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     args.flag_names = flag_map(sub) if sub is not None else {}
-    return int(args.func(args) or 0)
+    try:
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that left shows up here, not as "Exception ignored" at exit
+        return rc
+    except BrokenPipeError:  # `wattprint report | head`: the reader left; no traceback, the usual exit status
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python would complain again when it flushes stdout at exit
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

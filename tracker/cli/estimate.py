@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from wattprint import units
 from wattprint.cli._flags import describe
+from wattprint._io import strict_json
 from wattprint.errors import ConfigError
 from wattprint.footprint.regions import name_source
 
@@ -132,7 +133,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         print(f"wattprint estimate: {describe(err, flags)}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(doc, indent=2, default=str))
+        print(strict_json(doc))  # never NaN/Infinity
     else:
         print(format_estimate(doc))
     return 0

@@ -36,6 +36,7 @@ input raises :class:`~wattprint.errors.ConfigError` naming the keyword; nothing 
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -133,6 +134,8 @@ def estimate(
     requests_v, steps_v = num("requests", requests), num("steps", steps)
     if not isinstance(gpus, int) or isinstance(gpus, bool) or gpus < 1:
         raise ConfigError("gpus", f"must be an integer >= 1, got {gpus!r}")
+    given_numbers = {"energy_kwh": energy_v, "facility_energy_kwh": facility_v, "hours": hours_v, "gpu_hours": gpu_hours_v,
+                     "power_w": power_v, "idle_power_w": idle_v, "flops": flops_v, "tokens": tokens_v, "params": params_v}  # fmt: skip
     given = [n for n, v in (("energy_kwh", energy_v), ("facility_energy_kwh", facility_v), ("from_run", from_run)) if v is not None]
     if len(given) > 1:
         raise ConfigError(given[1], f"give one energy input, not {' and '.join(given)}")
@@ -248,6 +251,10 @@ def estimate(
     doc["work"]["flops_source"] = flops_source
     if requests_v is not None:
         doc["per_request"] = per_request(doc, requests_v)
+    it_j = doc["energy"]["it_j"]
+    if not math.isfinite(it_j) or not math.isfinite(doc["energy"].get("facility_kwh") or 0.0):
+        big = max(((n, v) for n, v in given_numbers.items() if v is not None), key=lambda nv: nv[1], default=("energy_kwh", None))
+        raise ConfigError(big[0], f"the inputs give an energy too large to compute ({big[1]!r} is out of range)")
     return doc
 
 
