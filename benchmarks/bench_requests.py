@@ -7,11 +7,12 @@ Measures, on this machine:
 1. µs per ``Tracker.record_request`` call (replayed sensor, no sampler thread),
    µs per ``with Tracker.request()`` (begin + end), and the sampler-side cost of
    settling, per request (``sample_now()`` after a burst; this runs off the request path);
-2. the middleware's cost in-process: µs per request through ``WattprintMiddleware``
+2. the middleware's cost in-process: CPU µs per request through ``WattprintMiddleware``
    against the same ASGI app called directly (no network, JSON and streamed responses);
-3. the added latency over HTTP: a uvicorn server on 127.0.0.1 with and without the
-   middleware, 8 concurrent httpx clients, the same requests (the app sleeps 5 ms per
-   request); rounds alternate between the two servers to spread machine noise.
+3. the added latency over HTTP: two uvicorn server processes on 127.0.0.1, one with the
+   middleware (and a tracker sampling every 0.1 s), one without, 8 concurrent httpx
+   clients, the same requests (the app sleeps 5 ms per request, half are streamed);
+   rounds alternate between the two servers to spread machine noise.
 
 CodeCarbon (3.3.2) has no per-request attribution to compare against (its
 ``EmissionsTracker`` measures a whole process or task; there is no request ledger or
@@ -29,9 +30,10 @@ import math
 import os
 import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from wattprint import Tracker
 from wattprint.integrations.asgi import WattprintMiddleware
@@ -116,11 +118,11 @@ async def _asgi_calls(app: Any, n: int, stream: bool) -> float:
         return None
 
     sent_body = [False]
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: other load on the machine does not count
     for _ in range(n):
         sent_body[0] = False
         await app(dict(scope), receive, send)
-    return (time.perf_counter() - t0) / n * 1e6
+    return (time.process_time() - t0) / n * 1e6
 
 
 def bench_asgi_inprocess(n: int) -> Dict[str, float]:
@@ -142,26 +144,48 @@ def bench_asgi_inprocess(n: int) -> Dict[str, float]:
 # -- over HTTP -------------------------------------------------------------------------
 
 
-class _Server:
-    def __init__(self, app: Any) -> None:
-        import uvicorn
+def serve(middleware: bool, port: int) -> None:
+    """The benchmark's server process: the fake endpoint, with or without the middleware (and a tracker)."""
+    import uvicorn
 
+    app: Any = _app(0.005)
+    if middleware:
+        t = Tracker(sensors=[replay_sensor(300.0)], interval_s=0.1, handle_signals=False, save=False, env={}).start()
+        app = WattprintMiddleware(app, tracker=t)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+
+
+class _Server:
+    """A server subprocess (this script with ``--serve``), stopped by its PID."""
+
+    def __init__(self, middleware: bool) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.cmd = [sys.executable, os.path.abspath(__file__), "--serve", "middleware" if middleware else "bare", "--port", str(self.port)]
+        self.proc: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{self.port}"
+        import httpx
+
+        self.proc = subprocess.Popen(self.cmd)
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(url + "/v1/completions", json={"prompt": "a", "max_tokens": 1}, timeout=2)
+                return url
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("benchmark server did not start within 60 s")
 
     def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 async def _http_load(base: str, n: int, concurrency: int) -> List[float]:
@@ -188,9 +212,7 @@ async def _http_load(base: str, n: int, concurrency: int) -> List[float]:
 
 
 def bench_http(n: int, concurrency: int = 8, rounds: int = 3) -> Dict[str, float]:
-    t = Tracker(sensors=[replay_sensor(300.0)], interval_s=0.1, handle_signals=False, save=False, env={}).start()
-    inner = _app(0.005)
-    with _Server(inner) as bare_url, _Server(WattprintMiddleware(_app(0.005), tracker=t)) as mid_url:
+    with _Server(False) as bare_url, _Server(True) as mid_url:
         asyncio.run(_http_load(bare_url, 50, concurrency))  # warm up both
         asyncio.run(_http_load(mid_url, 50, concurrency))
         bare: List[float] = []
@@ -198,7 +220,6 @@ def bench_http(n: int, concurrency: int = 8, rounds: int = 3) -> Dict[str, float
         for _ in range(rounds):
             bare += asyncio.run(_http_load(bare_url, n, concurrency))
             mid += asyncio.run(_http_load(mid_url, n, concurrency))
-    t.stop()
     return {"concurrency": concurrency, "requests_each": n * rounds,
             "bare_p50_ms": statistics.median(bare) * 1e3, "middleware_p50_ms": statistics.median(mid) * 1e3,
             "bare_mean_ms": statistics.fmean(bare) * 1e3, "middleware_mean_ms": statistics.fmean(mid) * 1e3,
@@ -212,7 +233,12 @@ def main() -> None:
     parser.add_argument("--asgi-requests", type=int, default=2000, help="in-process ASGI calls per variant (default 2000)")
     parser.add_argument("--http-requests", type=int, default=400, help="HTTP requests per server per round (default 400)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "requests.json"))
+    parser.add_argument("--serve", choices=("bare", "middleware"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve == "middleware", args.port)
+        return
     res: Dict[str, Any] = {"ledger": bench_ledger(args.requests), "asgi_in_process": bench_asgi_inprocess(args.asgi_requests),
                            "http_8_clients": bench_http(args.http_requests),
                            "codecarbon": "no per-request equivalent in CodeCarbon 3.3.2: nothing to put side by side",
