@@ -39,7 +39,7 @@ import math
 import operator
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
 
 from wattprint.engine.sensors.base import Component, Gap, Sensor
 from wattprint.engine.timeline import Point, Timeline, TimelineView
@@ -232,9 +232,10 @@ class Ledger:
             values, reason = {}, f"{type(err).__name__}: {err}"
             self._log_once(sensor.name, reason)
         ids = self._ids_of[key]
-        vals = list(map(values.get, ids))
+        got = list(map(values.get, ids))
         with self.lock:
-            if None not in vals:  # every component read: bulk updates, no per-component Python loop
+            if None not in got:
+                vals = cast(List[float], got)  # every component read: bulk updates, no per-component Python loop
                 self.energy_j.update(zip(ids, vals, strict=True))
                 self.read_at_s.update(dict.fromkeys(ids, now_s))
                 if self._open_gaps:
@@ -250,7 +251,7 @@ class Ledger:
                     self._sensor_ref[key] = (now_s, vals)
             else:
                 self._sensor_ref.pop(key, None)  # peaks restart after the hole
-                for cid, value in zip(ids, vals, strict=True):
+                for cid, value in zip(ids, got, strict=True):
                     if value is None:
                         self._open_gap(cid, now_s, sensor.last_error(cid) or reason)
                         continue

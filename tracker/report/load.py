@@ -109,7 +109,7 @@ def journal_timeline(path: str) -> Dict[str, Any]:
             if not isinstance(header, dict) or header.get("journal") != JOURNAL_ID:
                 return {}
             ids = [str(c) for c in header.get("components") or []]
-            rows = []
+            rows: List[Tuple[float, int, List[float]]] = []
             for line in fh:
                 try:
                     t, steps, e = json.loads(line)

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.counters import CounterStep, EnergyCounter
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor, SensorMode
 from wattprint.errors import SensorError
 
@@ -149,14 +149,14 @@ class ChannelSensor(Sensor):
                     continue  # missing from the reading: the ledger records the gap
                 counter = ch.counter
                 if counter is not None:
-                    step = counter.update_fast(raw if fast is not None else int(raw), now_s)  # a bare float: no allocation
-                    if type(step) is float:
-                        ch.energy_j += step
-                    else:
+                    step = counter.update_fast(int(raw), now_s)  # a bare float for an ordinary step: no allocation
+                    if isinstance(step, CounterStep):
                         if step.is_gap:
                             start_s = now_s if ch.last_ok_s is None else ch.last_ok_s
                             self.record_gap(ch.component_id, start_s, now_s, f"{self.gap_label} counter {step.event}")
                         ch.energy_j += step.delta_j
+                    else:
+                        ch.energy_j += step
                 else:
                     ch.energy_j = ch.integrator.add(raw, now_s)
                 ch.last_ok_s = now_s

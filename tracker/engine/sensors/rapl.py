@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
-from wattprint.engine.counters import EnergyCounter
+from wattprint.engine.counters import CounterStep, EnergyCounter
 from wattprint.engine.host import cpu_model_name
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, Component, Sensor
 from wattprint.errors import ConfigError, SensorPermissionError, SensorUnavailable
@@ -224,12 +224,12 @@ class RaplSensor(Sensor):
                 self._drop_fd(cid)  # reopened next time
                 continue  # missing this time: the sampler records the gap
             step = self._counters[cid].update_fast(raw, now_s)
-            if type(step) is float:
-                delta_j = step
-            else:
+            if isinstance(step, CounterStep):
                 if step.is_gap:
                     self.record_gap(cid, self._last_ok_s.get(cid, now_s), now_s, f"rapl counter {step.event}")
                 delta_j = step.delta_j
+            else:
+                delta_j = step
             out[cid] = energy_j = self._energy_j[cid] + delta_j
             self._energy_j[cid] = energy_j
             self._last_ok_s[cid] = now_s
