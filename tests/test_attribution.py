@@ -280,3 +280,15 @@ def test_dedicated_node_keeps_the_job_within_a_few_percent_and_the_os_unattribut
         assert doc["attribution"]["unattributed_j"][c["id"]] == pytest.approx(c["node_energy_j"] - c["energy_j"])
         assert doc["attribution"]["unattributed_j"][c["id"]] > 0
     _assert_stated(doc)
+
+
+def test_live_grid_carbon_follows_the_jobs_share_not_the_node_timeline():
+    from wattprint.footprint.accounting import _series_carbon_g  # the per-interval carbon of a live grid
+    import datetime as dt
+
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    timeline = {"t_s": [0.0, 1.0, 2.0], "energy_j": {"gpu:0": [0.0, 1000.0, 2000.0]}}  # the node drew 2000 J
+    readings = [(t0, 100.0), (t0 + dt.timedelta(seconds=1), 300.0)]
+    node_g = _series_carbon_g(readings, timeline, t0, 2000.0, 1.0)
+    job_g = _series_carbon_g(readings, timeline, t0, 500.0, 1.0)  # the job's share: a quarter
+    assert job_g == pytest.approx(node_g / 4)

@@ -103,6 +103,9 @@ def _series_carbon_g(
             i = bisect.bisect_right(offsets, (t_s[k - 1] + t_s[k]) / 2.0) - 1
             total_g += d_j * kwh_factor * values[i if i > 0 else 0]
         covered_j = cum[-1] - cum[0]
+        if covered_j > it_j > 0:  # the timeline holds node energy; components hold the job's share (attribution)
+            total_g *= it_j / covered_j
+            covered_j = it_j
     rest_j = it_j - covered_j
     if rest_j > 0:
         total_g += rest_j / J_PER_KWH * pue * readings[-1][1]
