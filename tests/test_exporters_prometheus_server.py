@@ -61,6 +61,13 @@ def observed(tmp_path_factory):
     """Run the six runs under a real Prometheus; yield (prometheus, {mode: {name: json doc}}, t_end)."""
     tmp = tmp_path_factory.mktemp("prom-server")
     gw = start_pushgateway(str(tmp))
+    try:
+        yield from _observe(tmp, gw)
+    finally:
+        gw.stop()
+
+
+def _observe(tmp, gw):
     runs = {}
     for mode in MODES:
         for name in LENGTHS_S:
@@ -128,7 +135,6 @@ def observed(tmp_path_factory):
                 t.stop()
         rate_stop.set()
         prom.server.stop()
-        gw.stop()
 
 
 def _total(docs, fn):
