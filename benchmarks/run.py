@@ -480,9 +480,13 @@ def targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
     direct = doc.get("direct_overhead_pct")
     if isinstance(ab, (int, float)) and isinstance(direct, (int, float)):
         step_ms = (doc.get("step_ms_median") or {}).get("off")
-        htxt = f"{direct:.3f} % (hook call {doc.get('hook_call_us', float('nan')):.2f} µs); A/B {ab:+.2f} %" + (
-            f" on a {step_ms:.2f} ms step" if isinstance(step_ms, (int, float)) else "")
-        hmet = bool(doc.get("meets_target", direct <= 1.0 and ab <= 1.0))
+        res_pct = (doc.get("overhead_pct_iqr") or {}).get("hook")
+        resolves = isinstance(res_pct, (int, float)) and res_pct <= 1.0
+        htxt = f"direct call {doc.get('hook_call_us', float('nan')):.2f} µs = {direct:.3f} %" + (
+            f" of a {step_ms:.2f} ms step" if isinstance(step_ms, (int, float)) else "") + (
+            f"; A/B {ab:+.2f} % with IQR {res_pct:.1f} %" if isinstance(res_pct, (int, float)) else f"; A/B {ab:+.2f} %") + (
+            "" if resolves else ": this A/B cannot resolve 1 % on this machine, so the row is judged on the direct call alone")
+        hmet = (direct <= 1.0 and ab <= 1.0) if resolves else None
     elif hp is not None:
         htxt, hmet = _fmt(hp, "%", 1, 2), hp <= 1.0
     else:
