@@ -52,7 +52,8 @@ DEFAULT_OUTPUT_DIR = "wattprint-runs"
 MIN_INTERVAL_S, MAX_INTERVAL_S = 0.01, 7 * 86400.0
 
 #: Tracker keyword arguments resolved by the run layer's factor resolver, not here.
-FACTOR_ARGS = ("region", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "intensity_g_per_kwh", "accounting_options")
+FACTOR_ARGS = ("region", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "intensity_g_per_kwh", "accounting_options",
+               "water_source", "task_stage", "market_intensity_g_per_kwh", "renewable_share")
 #: Tracker keyword arguments that are objects, not settings: checked (``exporters``) but not stored.
 RUNTIME_ARGS = ("sensors", "exporters", "clock", "event")
 

@@ -82,6 +82,8 @@ class Tracker:
         export_timeout_s: how long ``stop()`` waits for each exporter, seconds (default 10).
         total_steps: steps the run will take, if known; live footprints then carry a ``forecast``.
         accounting_options: extra keyword arguments for :func:`wattprint.footprint.accounting.resolve_factors`.
+        water_source, task_stage: ``potable|non-potable|recycled|unknown`` and ``training|fine-tuning|inference|development``.
+        market_intensity_g_per_kwh, renewable_share: supplier factor or renewable share: market-based scope 2 only.
         requests_log: file name in ``output_dir`` for one JSON line per served request (see :meth:`request`).
         request_retention_s, prefill_token_weight, decode_token_weight: request attribution (:mod:`wattprint.run.requests`).
         job: the job this run is a rank of: ``None`` reads it from the environment (``WATTPRINT_JOB``; :mod:`wattprint.run.job`), ``False`` none, or a :class:`~wattprint.JobContext`.
@@ -115,6 +117,8 @@ class Tracker:
         job: Any = None,
         attribution: Optional[str] = None,
         idle_power_w: Optional[Mapping[str, float]] = None,
+        water_source: Optional[str] = None, task_stage: Optional[str] = None,
+        market_intensity_g_per_kwh: Optional[float] = None, renewable_share: Optional[float] = None,
     ) -> None:  # fmt: skip
         settings_args = {k: v for k, v in locals().items() if k not in ("self", "sensors", "clock", "event")}
         self.settings = s = TrackerSettings.resolve(**settings_args)  # every setting is checked here, or raises
