@@ -7,11 +7,16 @@ import os
 import pytest
 
 
+# the launcher variables a plain Tracker reads its job from (wattprint.run.job.context)
+_LAUNCHER_PREFIXES = ("SLURM_", "OMPI_COMM_WORLD_", "PMIX_", "PMI_", "TORCHELASTIC_")
+_LAUNCHER_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "SLURMD_NODENAME")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_wattprint_env(monkeypatch, tmp_path):
     for key in list(os.environ):
-        if key.startswith("WATTPRINT_"):
-            monkeypatch.delenv(key, raising=False)
+        if key.startswith("WATTPRINT_") or key.startswith(_LAUNCHER_PREFIXES) or key in _LAUNCHER_VARS:
+            monkeypatch.delenv(key, raising=False)  # a suite run inside sbatch/torchrun behaves as anywhere else
     monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "wattprint-runs"))
     monkeypatch.setenv("WATTPRINT_PROMETHEUS_LINGER_S", "0")  # tests that need the linger pass linger_s
     yield
