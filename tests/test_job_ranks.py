@@ -311,3 +311,10 @@ def test_a_single_process_in_a_pod_is_its_own_job(tmp_path, monkeypatch):
     job = t.footprint["job"]
     assert os.path.basename(t.json_path) == f"{t.run_id}.json" and job["job_id"] == t.run_id
     assert (job["scheduler"], job["k8s_pod"], job["k8s_container"], job["world_size"]) == ("none", POD, CONTAINER, 1)
+
+
+def test_torchrun_inside_srun_is_torchrun_with_the_slurm_ids():
+    env = {**slurm_env(1, ntasks=2, per_node=1), **torchrun_env(5, world=8, local_world=4, run_id="none")}
+    ctx = wp.job_context(env)  # two nodes, torchrun on each: the default rendezvous id is no use across nodes
+    assert (ctx.scheduler, ctx.rank, ctx.world_size, ctx.local_world_size) == ("torchrun", 5, 8, 4)
+    assert (ctx.slurm_job_id, ctx.slurm_step_id, ctx.job_id) == ("4242", "0", "torchrun-slurm-4242.0")
