@@ -184,6 +184,11 @@ def test_requests_log_is_json_lines_in_output_dir(tmp_path):
     assert rows[0]["components"]["gpu:0"] == pytest.approx(rows[0]["energy_j"])
     assert rows[0]["carbon_g"] > 0 and rows[0]["water_ml"] > 0
     assert rows[0]["ttft_s"] == pytest.approx(0.1)
+    r = rows[0]
+    assert r["water_onsite_ml"] + r["water_offsite_ml"] == pytest.approx(r["water_ml"])
+    lo, hi = r["bounds"]["energy_j"]
+    assert lo < r["energy_j"] < hi
+    assert r["bounds"]["carbon_g"][0] < r["carbon_g"] < r["bounds"]["carbon_g"][1]
 
 
 def test_no_inference_section_without_requests_and_errors():

@@ -58,17 +58,26 @@ def _with_energy(components: Sequence[Mapping[str, Any]], energy: Mapping[str, f
 
 
 def per_joule(components: Sequence[Mapping[str, Any]], factors: Any, live: Any = None) -> Dict[str, Any]:
-    """Operational carbon (g) and water (mL, on-site + off-site) per joule of each component,
-    from :func:`account` on 1 J of it (the accounting is linear in joules)."""
+    """Per joule of each component, from :func:`account` on 1 J of it (the accounting is linear in joules):
+    operational carbon (g) and water (mL: total, on-site, off-site), each with its low/high bound."""
     carbon: Dict[str, float] = {}
     water: Dict[str, float] = {}
+    onsite: Dict[str, float] = {}
+    offsite: Dict[str, float] = {}
+    bounds: Dict[str, Dict[str, List[float]]] = {}
     for c in components:
         cid = str(c.get("id"))
         acc = account(components=[dict(c, energy_j=1.0)], duration_s=0.0, work={}, factors=factors, live=live)
         carbon[cid] = acc["carbon"]["operational_kg"] * 1000.0
         water[cid] = acc["water"]["total_l"] * 1000.0
+        onsite[cid] = acc["water"]["onsite_l"] * 1000.0
+        offsite[cid] = acc["water"]["offsite_l"] * 1000.0
+        b = acc["bounds"]
+        bounds[cid] = {"energy_j": list(b["energy.it_j"]), "carbon_g": [x * 1000.0 for x in b["carbon.operational_kg"]],
+                       "water_ml": [x * 1000.0 for x in b["water.total_l"]]}  # fmt: skip
     n = len(components) or 1
-    return {"carbon_g_per_j": carbon, "water_ml_per_j": water,
+    return {"carbon_g_per_j": carbon, "water_ml_per_j": water, "onsite_water_ml_per_j": onsite,
+            "offsite_water_ml_per_j": offsite, "bounds_per_j": bounds,
             "mean_carbon_g_per_j": sum(carbon.values()) / n, "mean_water_ml_per_j": sum(water.values()) / n}  # fmt: skip
 
 

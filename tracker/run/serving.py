@@ -5,8 +5,9 @@
 for ``Tracker.request``. The optional JSON Lines log (``requests_log``, a file
 name inside ``output_dir``) gets one object per settled request: times in
 seconds since the run started, ``energy_j`` and ``components`` in joules,
-``carbon_g`` in gCO2e and ``water_ml`` in millilitres (on-site + off-site),
-through :func:`wattprint.footprint.inference.per_joule` (the run's accounting).
+``carbon_g`` in gCO2e (operational) and ``water_ml`` in millilitres (on-site +
+off-site, also apart), with low/high ``bounds``, through
+:func:`wattprint.footprint.inference.per_joule` (the run's accounting).
 
 Failure modes: a log that cannot be written is logged once and dropped; the
 run and the server go on. ``request()`` on a tracker that is not running raises
@@ -20,7 +21,7 @@ import json
 import logging
 import os
 import threading
-from typing import IO, Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from wattprint.engine.ledger import Ledger
 from wattprint.errors import WattprintError
@@ -140,9 +141,22 @@ class _RowMaker:
             "prefill_energy_j": rec.prefill_j if rec.first_token_s is not None else None,
             "decode_energy_j": sum(rec.energy) - rec.prefill_j if rec.first_token_s is not None else None,
             "carbon_g": carbon_g, "water_ml": water_ml,
+            "water_onsite_ml": sum(coef["onsite_water_ml_per_j"].get(cid, 0.0) * e for cid, e in comps.items()),
+            "water_offsite_ml": sum(coef["offsite_water_ml_per_j"].get(cid, 0.0) * e for cid, e in comps.items()),
+            "bounds": _bounds(coef["bounds_per_j"], comps),
             "estimated": rec.estimated, "estimated_energy_j": rec.estimated_j,
         }  # fmt: skip
         return row
+
+
+def _bounds(per_j: Dict[str, Dict[str, List[float]]], comps: Dict[str, float]) -> Dict[str, List[float]]:
+    """Low/high of a request's measured energy, operational carbon and water, from each component's per-joule bounds."""
+    out: Dict[str, List[float]] = {"energy_j": [0.0, 0.0], "carbon_g": [0.0, 0.0], "water_ml": [0.0, 0.0]}
+    for cid, e in comps.items():
+        for key, (lo, hi) in (per_j.get(cid) or {}).items():
+            out[key][0] += lo * e
+            out[key][1] += hi * e
+    return out
 
 
 class RequestLog:
