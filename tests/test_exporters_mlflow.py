@@ -15,6 +15,10 @@ from wattprint.exporters.mlflow import MlflowExporter, footprint_metrics, metric
 
 @pytest.fixture
 def tracking_uri(tmp_path, monkeypatch):
+    from mlflow.tracking import fluent
+
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)  # no experiment left set by another test
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)  # set_experiment exports it; removed again after the test
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow >= 3 keeps the file store behind this flag
     uri = (tmp_path / "mlruns").as_uri()
     mlflow.set_tracking_uri(uri)

@@ -23,7 +23,11 @@ def server_uri(tmp_path_factory):
 
 
 @pytest.fixture
-def uri(server_uri):
+def uri(server_uri, monkeypatch):
+    from mlflow.tracking import fluent
+
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)  # set_experiment below is undone after each test
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)  # set_experiment exports it; removed again after the test
     mlflow.set_tracking_uri(server_uri)
     yield server_uri
     mlflow.set_tracking_uri(None)

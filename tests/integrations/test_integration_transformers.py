@@ -190,6 +190,10 @@ def test_mlflow_callback_and_exporter_share_one_run_and_one_name(tmp_path, monke
     from mlflow.tracking import MlflowClient
     from wattprint.exporters.mlflow import MlflowExporter
 
+    from mlflow.tracking import fluent
+
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)  # HF's callback calls set_experiment: undone after the test
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)  # set_experiment exports it; removed again after the test
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     uri = (tmp_path / "mlruns").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
