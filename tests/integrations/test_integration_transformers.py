@@ -255,3 +255,14 @@ def test_the_card_survives_create_model_card_and_push_to_hubs_card_step(tmp_path
     pushed = ModelCard.load(hub / "README.md")
     assert pushed.data.co2_eq_emissions["emissions"] == pytest.approx(cb.footprint.get("carbon.operational_kg") * 1000.0, rel=1e-4)
     assert "<!-- wattprint:begin -->" in pushed.text
+
+
+def test_a_checkpoint_logged_with_the_old_names_still_resumes():
+    from types import SimpleNamespace
+
+    from wattprint.integrations.transformers import _previous_totals
+
+    state = SimpleNamespace(global_step=4, log_history=[{"step": 4, "loss": 1.0, "wattprint/energy_kwh": 2e-4, "wattprint/carbon_kg": 5e-5}])
+    previous, resume = _previous_totals(state)
+    assert previous.energy_j == pytest.approx(2e-4 * 3.6e6) and previous.carbon_kg == pytest.approx(5e-5)
+    assert resume["previous_logged_at_step"] == 4
