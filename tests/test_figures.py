@@ -26,6 +26,9 @@ SUMMARY_TODAY = [
     "carbon_operational_kg", "carbon_embodied_kg", "carbon_total_kg", "water_onsite_l", "water_offsite_l", "water_total_l",
     "steps", "samples", "tokens", "flops", "j_per_step", "j_per_sample", "j_per_token", "mfu", "cci_g_per_eflop", "forecast_energy_j", "forecast_progress", "notes",
     "cue_kg_per_kwh", "carbon_scope2_location_kg", "carbon_scope2_market_kg", "carbon_scope3_embodied_kg", "water_source", "task_stage",
+    "water_withdrawal_onsite_l", "water_withdrawal_offsite_l", "water_withdrawal_total_l", "requests", "tokens_out",
+    "inference_energy_j", "inference_idle_energy_j", "j_per_request", "wh_per_1000_requests", "carbon_g_per_request",
+    "water_ml_per_request",
 ]
 MLFLOW_TODAY = {
     "duration_s", "energy.it_j", "energy.it_kwh", "energy.facility_kwh", "carbon.operational_kg", "carbon.embodied_kg",
@@ -33,6 +36,9 @@ MLFLOW_TODAY = {
     "work.flops", "work.j_per_step", "work.j_per_sample", "work.j_per_token", "work.mfu", "work.cci_g_per_eflop",
     "factors.pue", "factors.carbon_intensity_g_per_kwh", "factors.wue_l_per_kwh", "factors.ewif_l_per_kwh",
     "carbon.cue_kg_per_kwh", "carbon.scope2_location_kg", "carbon.scope2_market_kg", "carbon.scope3_embodied_kg",
+    "water.withdrawal_onsite_l", "water.withdrawal_offsite_l", "water.withdrawal_total_l", "inference.requests",
+    "inference.tokens_out", "inference.energy_j", "inference.idle_energy_j", "inference.j_per_request",
+    "inference.wh_per_1000_requests", "inference.carbon_g_per_request", "inference.water_ml_per_request",
 }
 PROMETHEUS_TODAY = {
     "wattprint_energy_joules_total", "wattprint_power_watts", "wattprint_facility_energy_joules_total",
@@ -113,7 +119,7 @@ def test_table_rows_are_consistent():
             assert f.prometheus.type in ("counter", "gauge") and f.prometheus.name.endswith("_total") == (f.prometheus.type == "counter")
     assert all(len(v) == 1 for v in families.values()), "rows of one family share type, help and label names"
     for f in FIGURES:
-        assert f.unit and f.kind in ("run", "energy", "quality", "factor", "carbon", "water", "work", "forecast")
+        assert f.unit and f.kind in ("run", "energy", "quality", "factor", "carbon", "water", "work", "forecast", "inference")
         assert dataclasses.is_dataclass(f)
 
 

@@ -261,7 +261,7 @@ class Figure:
         key: the stable flat name (CSV column, MLflow metric after the prefix), a dotted path.
         unit: ``"J"``, ``"kWh"``, ``"kgCO2e"``, ``"L"``, ``"s"``, ``"ratio"``, ``"count"``,
             ``"gCO2e/kWh"``, ``"L/kWh"``, ``"FLOP"``, ``"gCO2e/EFLOP"``, ``"kgCO2e/kWh"``, ``"text"``, ``"time"``, ``"flag"``.
-        kind: ``"run"``, ``"energy"``, ``"quality"``, ``"factor"``, ``"carbon"``, ``"water"``, ``"work"``, ``"forecast"``.
+        kind: ``"run"``, ``"energy"``, ``"quality"``, ``"factor"``, ``"carbon"``, ``"water"``, ``"work"``, ``"forecast"``, ``"inference"``.
         csv: a column of ``runs.csv`` (:data:`CSV_FIELDS`).
         metric: an MLflow metric.
         summary: its name in the report summary (``wattprint.report.SUMMARY_FIELDS``), or ``None``.
@@ -380,6 +380,19 @@ FIGURES: Tuple[Figure, ...] = (
     F("carbon.scope3_embodied_kg", "kgCO2e", "carbon", metric=True, summary="carbon_scope3_embodied_kg"),
     F("water.source", "text", "water", summary="water_source"),
     F("task_stage", "text", "run", summary="task_stage"),
+    # water withdrawal beside consumption (issue 15; only when asked for)
+    F("water.withdrawal_onsite_l", "L", "water", metric=True, summary="water_withdrawal_onsite_l"),
+    F("water.withdrawal_offsite_l", "L", "water", metric=True, summary="water_withdrawal_offsite_l"),
+    F("water.withdrawal_total_l", "L", "water", metric=True, summary="water_withdrawal_total_l"),
+    # a serving run's requests (issue 13; only when requests were recorded)
+    F("inference.requests", "count", "inference", metric=True, summary="requests"),
+    F("inference.tokens_out", "count", "inference", metric=True, summary="tokens_out"),
+    F("inference.energy_j", "J", "inference", metric=True, summary="inference_energy_j"),
+    F("inference.idle_energy_j", "J", "inference", metric=True, summary="inference_idle_energy_j"),
+    F("inference.j_per_request", "J", "inference", metric=True, summary="j_per_request"),
+    F("inference.wh_per_1000_requests", "Wh", "inference", metric=True, summary="wh_per_1000_requests"),
+    F("inference.carbon_g_per_request", "gCO2e", "inference", metric=True, summary="carbon_g_per_request"),
+    F("inference.water_ml_per_request", "mL", "inference", metric=True, summary="water_ml_per_request"),
 )
 del F
 
