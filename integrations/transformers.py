@@ -169,9 +169,9 @@ class WattprintCallback(TrainerCallback, SessionAttributes):
 
     # -- counting -------------------------------------------------------------------
     def on_step_end(self, args: "TrainingArguments", state: "TrainerState", control: "TrainerControl", **kwargs: Any) -> None:
-        self._count(state)
+        self._count(state, args)
 
-    def _count(self, state: "TrainerState") -> None:
+    def _count(self, state: "TrainerState", args: Any = None) -> None:
         dt = self.session.dt
         if dt is None or not dt.running:
             return
@@ -185,8 +185,9 @@ class WattprintCallback(TrainerCallback, SessionAttributes):
                 tokens, self._last_tokens = max(0, seen - self._last_tokens), seen
                 total_flos = float(getattr(state, "total_flos", 0.0) or 0.0)
                 flops, self._last_flos = max(0.0, total_flos - self._last_flos), total_flos
+            samples = steps * _samples_per_step(args) if args is not None else 0  # this rank's; the job sums the ranks
             if steps or tokens or flops:
-                dt.step(steps, tokens=tokens or None, flops=flops or None)
+                dt.step(steps, samples=samples or None, tokens=tokens or None, flops=flops or None)
 
     def on_epoch_begin(self, args: "TrainingArguments", state: "TrainerState", control: "TrainerControl", **kwargs: Any) -> None:
         if self.session.running:
@@ -310,3 +311,12 @@ def attach(trainer: "Trainer", callback: Optional[WattprintCallback] = None, **t
 
     trainer.train = train
     return cb
+
+
+def _samples_per_step(args: Any) -> int:
+    """Samples one optimizer step takes on this rank: per-device batch x gradient accumulation
+    (the last, shorter batch of an epoch is counted full; 0 when the arguments do not say)."""
+    try:
+        return max(0, int(getattr(args, "per_device_train_batch_size", 0) or 0) * int(getattr(args, "gradient_accumulation_steps", 1) or 1))
+    except (TypeError, ValueError):
+        return 0

@@ -78,6 +78,7 @@ def test_trainer_run_leaves_a_footprint_with_the_steps_trained(tmp_path):
     assert trainer.state.global_step == 8
     assert fp.get("work.steps") == trainer.state.global_step
     assert fp.get("work.tokens") == trainer.state.num_input_tokens_seen == 16 * SEQ * 2
+    assert fp.get("work.samples") == 16 * 2  # per-device batch 4 x 8 steps (issue 19: it was 0)
     assert fp.get("work.flops") == pytest.approx(trainer.state.total_flos)
     assert fp.energy_j == pytest.approx(8 * WATTS)
     assert [w["name"] for w in fp["windows"]] == ["epoch 0", "epoch 1"]
