@@ -32,3 +32,12 @@ def test_redaction_covers_flags_assignments_and_urls():
     argv = ["x", "--hf-token", "a", "--password=b", "OPENAI_API_KEY=c", "https://me:d@host/repo", "--lr", "3e-4"]
     assert redact(argv) == ["x", "--hf-token", REDACTED, f"--password={REDACTED}", f"OPENAI_API_KEY={REDACTED}",
                             f"https://me:{REDACTED}@host/repo", "--lr", "3e-4"]  # fmt: skip
+
+
+def test_prometheus_port_says_where_it_serves(tmp_path, capsys):
+    import pytest
+
+    pytest.importorskip("prometheus_client")
+    rc = cli.main(["run", "--output-dir", str(tmp_path), "--prometheus-port", "0", "--prometheus-linger", "0", "--", sys.executable, "-c", "pass"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "serving Prometheus metrics at http://127.0.0.1:" in err and "/metrics" in err

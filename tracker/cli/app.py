@@ -155,6 +155,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "dry_run", False):
         return 0
     tracker.start()
+    for url in (getattr(e, "url", None) for e in exporters):
+        if url and not args.quiet:  # say where the metrics are served
+            print(f"wattprint: serving Prometheus metrics at {url}", file=sys.stderr)
     try:
         from wattprint.cli.relay import spawn  # --live on a terminal: the child's output never glued to the status line
 
