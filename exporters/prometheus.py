@@ -128,6 +128,8 @@ class PrometheusExporter:
             raise ConfigError("port", f"must be an integer 0-65535 (0: any free port), got {port!r}")
         if port is None and pushgateway is None:
             raise ConfigError("port", "give a port for the pull endpoint, a pushgateway address, or both")
+        if not isinstance(addr, str) or not addr.strip():  # "" would bind every interface, silently
+            raise ConfigError("addr", f"must be an address to bind (\"127.0.0.1\"; \"0.0.0.0\" to listen on every interface), got {addr!r}")
         for name, value, minimum in (
             ("push_interval_s", push_interval_s, 0.0),
             ("push_timeout_s", push_timeout_s, 1e-3),
