@@ -73,9 +73,10 @@ class ComponentAccount:
             u_rel: Optional[float] = None) -> None:  # fmt: skip
         """One interval: node energy ``delta_j`` over ``dt_s``; job's usage ``share`` and idle share ``reserved``
         (``None``: the usage share)."""
-        if not dt_s > 0 or not math.isfinite(delta_j):
+        if not dt_s > 0 or not delta_j < math.inf:  # also false for NaN
             return
-        delta_j = max(0.0, delta_j)
+        if delta_j < 0.0:
+            delta_j = 0.0
         s = _clamp01(share)
         r = s if reserved is None else _clamp01(reserved)
         self.e_j += delta_j
@@ -84,12 +85,15 @@ class ComponentAccount:
         self.c_s += r * dt_s
         self.t_s += dt_s
         power_w = delta_j / dt_s
-        self.min_w_short = min(self.min_w_short, power_w)
-        if dt_s >= BASELINE_MIN_INTERVAL_S:
-            self.min_w = min(self.min_w, power_w)
-        self.methods_j[method] = self.methods_j.get(method, 0.0) + delta_j
+        if power_w < self.min_w_short:
+            self.min_w_short = power_w
+        if dt_s >= BASELINE_MIN_INTERVAL_S and power_w < self.min_w:
+            self.min_w = power_w
+        methods = self.methods_j
+        methods[method] = methods.get(method, 0.0) + delta_j
         u = METHOD_UNCERTAINTY.get(method, 0.1) if u_rel is None else u_rel
-        self.u_weighted_j += u * max(s, r) * delta_j
+        if u:
+            self.u_weighted_j += u * (s if s > r else r) * delta_j
         if s > 0 or r > 0:
             self.used = True
 

@@ -73,6 +73,7 @@ class JobUsage:
 
     def _refresh(self, now_s: float) -> None:
         self.pids = self.proc.tree(self.root_pid)
+        self.pids_seen |= self.pids
         cg = self.cgroup
         if cg is not None and self._last_refresh_s is None:  # decided once: the counter must not switch mid-run
             job_id = self.env.get("SLURM_JOB_ID")
@@ -93,7 +94,8 @@ class JobUsage:
         refreshed = first or now_s - (self._last_refresh_s or 0.0) >= self.tree_refresh_s
         if refreshed:
             self._refresh(now_s)
-        stats = self.proc.stats(self.pids | set(self._known))
+        known = self._known
+        stats = self.proc.stats(self.pids if len(known) <= 1 and len(self.pids) <= 1 else self.pids | set(known))
         d_full = d_child = 0
         alive: Dict[int, Tuple[int, int, int]] = {}
         rss = 0
@@ -107,10 +109,11 @@ class JobUsage:
                 d_full += total
             alive[st.pid] = (st.start_ticks, total, st.child_ticks)
             rss += st.rss_bytes
-        vanished = sum(v[1] for pid, v in self._known.items() if pid not in alive)
+        vanished = sum(v[1] for pid, v in known.items() if pid not in alive) if len(alive) != len(known) or alive.keys() != known.keys() else 0
         self._known = alive
-        self.pids = set(alive) | {self.root_pid}
-        self.pids_seen |= set(alive)
+        if alive.keys() != self.pids:
+            self.pids = set(alive) | {self.root_pid}
+            self.pids_seen |= self.pids
         self._job_ticks += max(0, d_full - min(vanished, max(0, d_child)))
         job_ticks, via_cgroup = self._job_ticks, False
         if self.cgroup_is_job and self.cgroup is not None:
