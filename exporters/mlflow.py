@@ -270,7 +270,7 @@ class MlflowExporter:
         self._log_params(client, run_id, footprint_params(footprint, self.prefix))
         if self.artifact:
             with tempfile.TemporaryDirectory(prefix="wattprint-mlflow-") as tmp:
-                path = os.path.join(tmp, f"{re.sub(r'[^A-Za-z0-9._-]+', '_', str(footprint.run_id))}.json")
+                path = os.path.join(tmp, artifact_name(str(footprint.run_id)))
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(footprint.to_json(timeline=True))
                 self._retry("log_artifact", client.log_artifact, run_id, path, artifact_path="wattprint")
@@ -286,3 +286,14 @@ class MlflowExporter:
 
     def __repr__(self) -> str:
         return f"MlflowExporter(run_id={self.run_id!r})"
+
+
+def artifact_name(run_id: str, max_chars: int = 120) -> str:
+    """The footprint artifact's file name: the run id made path-safe, ``.json``; a long id is cut and
+    given a hash of the whole id (artifact stores limit names well below 255 bytes), so it is never lost."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).lstrip(".") or "run"
+    if len(safe) > max_chars:
+        import hashlib
+
+        safe = safe[: max_chars - 13] + "-" + hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return safe + ".json"
