@@ -124,8 +124,10 @@ def journal_timeline(path: str) -> Dict[str, Any]:
     rows = rows[::stride] + ([rows[-1]] if rows and (len(rows) - 1) % stride else [])
     t_s = [r[0] for r in rows]
     energy = {cid: [r[2][i] for r in rows] for i, cid in enumerate(ids)}
-    power = {cid: [None] + [round((v[k] - v[k - 1]) / (t_s[k] - t_s[k - 1]), 6) if t_s[k] > t_s[k - 1] else None
-                            for k in range(1, len(v))] for cid, v in energy.items()}
+    power: Dict[str, List[Optional[float]]] = {}
+    for cid, v in energy.items():
+        power[cid] = [None] + [round((v[k] - v[k - 1]) / (t_s[k] - t_s[k - 1]), 6) if t_s[k] > t_s[k - 1] else None
+                               for k in range(1, len(v))]
     return {"t_s": t_s, "steps": [r[1] for r in rows], "energy_j": energy, "power_w": power, "downsample_stride": stride,
             "source": "checkpoint journal"}
 
