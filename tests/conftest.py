@@ -19,6 +19,8 @@ def _isolated_wattprint_env(monkeypatch, tmp_path):
             monkeypatch.delenv(key, raising=False)  # a suite run inside sbatch/torchrun behaves as anywhere else
     monkeypatch.setenv("WATTPRINT_OUTPUT_DIR", str(tmp_path / "wattprint-runs"))
     monkeypatch.setenv("WATTPRINT_PROMETHEUS_LINGER_S", "0")  # tests that need the linger pass linger_s
+    if "MLFLOW_TRACKING_URI" not in os.environ:  # MLflow 3's default store is ./mlflow.db: never in the checkout
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow-default.db'}")
     yield
 
 
