@@ -2,7 +2,7 @@
 
 Layers inside ``tracker/`` (package ``wattprint``), bottom to top:
 
-- base: ``units``, ``errors``, ``settings`` (the option readers), ``_io``, ``_lazy``, ``_version`` (everyone may use these);
+- base: ``units``, ``errors``, ``options`` (the option readers), ``settings`` (the one resolver), ``_io``, ``_lazy``, ``_version`` (everyone may use these);
 - engine: ``wattprint.engine`` (clock, counters, timeline, ledger, sampler, sensors, host);
 - footprint: ``wattprint.footprint`` (model, schema, builder, accounting, factors, planning, merge);
 - run: ``wattprint.run`` (the Tracker, its settings, outputs, exporter runner, process hooks, live grid);
@@ -20,7 +20,7 @@ from typing import Iterator, List, Optional, Tuple
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = {"tracker": "wattprint", "exporters": "wattprint.exporters", "integrations": "wattprint.integrations"}
 
-BASE = ("wattprint.units", "wattprint.errors", "wattprint.settings", "wattprint._io", "wattprint._lazy", "wattprint._version")
+BASE = ("wattprint.units", "wattprint.errors", "wattprint.options", "wattprint.settings", "wattprint._io", "wattprint._lazy", "wattprint._version")
 ENGINE = ("wattprint.engine",)
 FOOTPRINT = ("wattprint.footprint",)
 RUN = ("wattprint.run",)
@@ -42,6 +42,7 @@ RULES: List[Tuple[str, Tuple[str, ...]]] = [
     ("wattprint.errors", BASE),
     ("wattprint._io", BASE),
     ("wattprint.settings", BASE),
+    ("wattprint.options", BASE),
     ("wattprint._version", ()),
     ("wattprint._lazy", ()),
     ("wattprint", BASE + ENGINE + FOOTPRINT + RUN),  # the package __init__: the public API

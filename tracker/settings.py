@@ -24,14 +24,14 @@ root degrades quietly (to an estimate).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 import types
 import uuid
-from typing import Any, Dict, Mapping, Optional, Sequence, overload
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from wattprint.errors import ConfigError
+from wattprint.options import setting_bool, setting_float, setting_str  # re-exported: the option readers
 
 __all__ = [
     "TrackerSettings",
@@ -56,99 +56,6 @@ FACTOR_ARGS = ("region", "pue", "wue_l_per_kwh", "ewif_l_per_kwh", "intensity_g_
                "water_source", "task_stage", "market_intensity_g_per_kwh", "renewable_share")
 #: Tracker keyword arguments that are objects, not settings: checked (``exporters``) but not stored.
 RUNTIME_ARGS = ("sensors", "exporters", "clock", "event")
-
-
-@overload
-def setting_float(
-    name: str, value: Any, env: Mapping[str, str], default: float, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...,
-    maximum: Optional[float] = ...
-) -> float: ...
-
-
-@overload
-def setting_float(
-    name: str, value: Any, env: Mapping[str, str], default: None, *, minimum: float, inclusive: bool = ..., allow_inf: bool = ...,
-    maximum: Optional[float] = ...
-) -> Optional[float]: ...
-
-
-def setting_float(
-    name: str,
-    value: Any,
-    env: Mapping[str, str],
-    default: Optional[float],
-    *,
-    minimum: float,
-    inclusive: bool = True,
-    allow_inf: bool = False,
-    maximum: Optional[float] = None,
-) -> Optional[float]:
-    """Resolve a number: ``value``, else ``WATTPRINT_<NAME>``, else ``default``.
-
-    Raises:
-        ConfigError: not a number, NaN, below the minimum, or infinite where not allowed.
-    """
-    setting = name
-    if value is None:
-        var = "WATTPRINT_" + name.upper()
-        raw = env.get(var)
-        if raw is None or raw.strip() == "":
-            return default
-        setting, value = var, raw.strip()
-    if isinstance(value, bool):
-        raise ConfigError(setting, f"must be a number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(setting, f"must be a number {'>=' if inclusive else '>'} {minimum:g}, got {value!r}") from None
-    rel = ">=" if inclusive else ">"
-    if math.isnan(v) or (math.isinf(v) and not (allow_inf and v > 0)):
-        allowed = f"a finite number {rel} {minimum:g}" + (" or inf" if allow_inf else "")
-        raise ConfigError(setting, f"must be {allowed}, got {value!r}")
-    if v < minimum or (not inclusive and v == minimum):
-        raise ConfigError(setting, f"must be {rel} {minimum:g}{' (or inf)' if allow_inf else ''}, got {value!r}")
-    if maximum is not None and math.isfinite(v) and v > maximum:
-        raise ConfigError(setting, f"must be at most {maximum:g}{' (or inf)' if allow_inf else ''}, got {value!r}")
-    return v
-
-
-@overload
-def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default: str) -> str: ...
-
-
-@overload
-def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default: None) -> Optional[str]: ...
-
-
-def setting_str(name: str, value: Optional[str], env: Mapping[str, str], default: Optional[str]) -> Optional[str]:
-    """Resolve a string: ``value`` (non-empty), else ``WATTPRINT_<NAME>``, else ``default``."""
-    if value is not None:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(name, f"must be a non-empty string, got {value!r}")
-        return value
-    var = "WATTPRINT_" + name.upper()
-    raw = env.get(var)
-    if raw is not None and raw != "" and not raw.strip():
-        raise ConfigError(var, f"is blank ({raw!r}); unset it or give a value")
-    return raw if raw not in (None, "") else default
-
-
-def setting_bool(name: str, value: Optional[bool], env: Mapping[str, str], default: bool) -> bool:
-    """Resolve a flag: ``value``, else ``WATTPRINT_<NAME>`` (1/0, true/false, yes/no, on/off), else ``default``."""
-    if value is not None:
-        if not isinstance(value, bool):
-            raise ConfigError(name, f"must be True or False, got {value!r}")
-        return value
-    var = "WATTPRINT_" + name.upper()
-    raw = env.get(var)
-    if raw is None or raw == "":
-        return default
-    low = raw.strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(var, f"must be one of 1/0, true/false, yes/no, on/off, got {raw!r}")
 
 
 def check_output_dir(setting: str, path: str) -> str:

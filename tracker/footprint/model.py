@@ -18,16 +18,15 @@ sections (they give ``None``); :attr:`Footprint.run_id`, :attr:`status` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint._io import strict_json
+from wattprint.footprint.figure import LOG_PREFIX, Figure, PromFigure
 from wattprint.units import J_PER_KWH, as_float
 
 __all__ = ["Footprint", "SCHEMA_ID", "CSV_FIELDS", "FIGURES", "Figure", "PromFigure", "COMPONENT_KINDS", "csv_fields", "LOG_PREFIX"]
 
 SCHEMA_ID = "wattprint.footprint/1"
-LOG_PREFIX = "wattprint."  # training logs and MLflow: LOG_PREFIX + figure key (Figure.log_name)
 COMPONENT_KINDS = ("gpu", "cpu", "dram", "ram")  # named energy figures; anything else is "other"
 
 
@@ -238,63 +237,6 @@ class Footprint:
 
 
 # -- the figure table -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PromFigure:
-    """How a figure is exposed to Prometheus: family ``name`` (counters end in ``_total``),
-    ``type`` (``"counter"``/``"gauge"``), ``help``, the ``scale`` to base units and any
-    fixed ``labels`` (``(("scope", "onsite"),)``) telling rows of one family apart."""
-
-    name: str
-    type: str
-    help: str
-    scale: float = 1.0
-    labels: Tuple[Tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One flat figure of the footprint.
-
-    Attributes:
-        key: the stable flat name (CSV column, MLflow metric after the prefix), a dotted path.
-        unit: ``"J"``, ``"kWh"``, ``"kgCO2e"``, ``"L"``, ``"s"``, ``"ratio"``, ``"count"``,
-            ``"gCO2e/kWh"``, ``"L/kWh"``, ``"FLOP"``, ``"gCO2e/EFLOP"``, ``"kgCO2e/kWh"``, ``"text"``, ``"time"``, ``"flag"``.
-        kind: ``"run"``, ``"energy"``, ``"quality"``, ``"factor"``, ``"carbon"``, ``"water"``, ``"work"``, ``"forecast"``, ``"inference"``.
-        csv: a column of ``runs.csv`` (:data:`CSV_FIELDS`).
-        metric: an MLflow metric.
-        summary: its name in the report summary (``wattprint.report.SUMMARY_FIELDS``), or ``None``.
-        prometheus: its Prometheus family, or ``None``.
-        path: the document path when it is not ``key``; ``value``: a derived figure's accessor.
-        csv_default: the CSV cell when the value is ``None``.
-    """
-
-    key: str
-    unit: str
-    kind: str
-    csv: bool = False
-    metric: bool = False
-    summary: Optional[str] = None
-    prometheus: Optional[PromFigure] = None
-    path: Optional[str] = None
-    value: Optional[Callable[[Footprint], Any]] = None
-    csv_default: Any = None
-
-    @property
-    def numeric(self) -> bool:
-        return self.unit not in ("text", "time", "flag")
-
-    @property
-    def log_name(self) -> str:
-        """Its name in training logs (Lightning, HF Trainer, TensorBoard) and MLflow: ``wattprint.`` + key,
-        e.g. ``wattprint.energy.it_kwh``; the CSV column is the key, the Prometheus family its base-unit twin."""
-        return LOG_PREFIX + self.key
-
-    @property
-    def setting(self) -> bool:
-        """A factor the run was priced with (PUE, grid intensity, WUE): an MLflow param, not a metric."""
-        return self.kind == "factor"
 
 
 def _kind_j(kind: str) -> Callable[[Footprint], Any]:
