@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.errors import ReportError
+from wattprint.report.inputs import read_regular, shape_problem
 from wattprint.footprint.merge import merge_footprints
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.report.summary import SummaryFootprint
@@ -104,6 +105,8 @@ def journal_timeline(path: str) -> Dict[str, Any]:
 
     Points are cumulative, so thinning them (to at most 4096, evenly) loses only resolution."""
     try:
+        if not os.path.isfile(path):  # a FIFO named like a journal is never opened
+            return {}
         with open(path, encoding="utf-8") as fh:
             header = json.loads(fh.readline())
             if not isinstance(header, dict) or header.get("journal") != JOURNAL_ID:
@@ -126,8 +129,9 @@ def journal_timeline(path: str) -> Dict[str, Any]:
     energy = {cid: [r[2][i] for r in rows] for i, cid in enumerate(ids)}
     power: Dict[str, List[Optional[float]]] = {}
     for cid, v in energy.items():
-        power[cid] = [None] + [round((v[k] - v[k - 1]) / (t_s[k] - t_s[k - 1]), 6) if t_s[k] > t_s[k - 1] else None
-                               for k in range(1, len(v))]
+        series: List[Optional[float]] = [None]
+        series += [round((v[k] - v[k - 1]) / (t_s[k] - t_s[k - 1]), 6) if t_s[k] > t_s[k - 1] else None for k in range(1, len(v))]
+        power[cid] = series
     return {"t_s": t_s, "steps": [r[1] for r in rows], "energy_j": energy, "power_w": power, "downsample_stride": stride,
             "source": "checkpoint journal"}
 
@@ -195,16 +199,22 @@ def load_footprint(path: str, *, lazy_timeline: bool = False) -> Footprint:
         ReportError: the file is missing, unreadable, not JSON, or not a footprint.
     """
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = _parse(fh.read(), skip_timeline=lazy_timeline)
+        doc = _parse(read_regular(path), skip_timeline=lazy_timeline)
     except FileNotFoundError:
         raise ReportError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ReportError(f"{path}: cannot read ({err})") from err
     except json.JSONDecodeError as err:
         raise ReportError(f"{path}: not JSON ({err.msg}, line {err.lineno}); a run still being written?") from err
+    except RecursionError:
+        raise ReportError(f"{path}: nested too deeply to be a footprint") from None
+    except ValueError as err:  # e.g. an integer of thousands of digits
+        raise ReportError(f"{path}: not a readable footprint ({err})") from None
     if not _is_footprint(doc):
         raise ReportError(f"{path}: not a wattprint footprint (no schema {SCHEMA_ID!r})")
+    problem = shape_problem(doc)
+    if problem is not None:
+        raise ReportError(f"{path}: malformed footprint: {problem}")
     timeline = doc.pop("timeline", None)
     if lazy_timeline:
         return Footprint(doc, FileTimeline(path))

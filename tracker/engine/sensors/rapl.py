@@ -175,6 +175,8 @@ class RaplSensor(Sensor):
                 max_range = int(_read_text(os.path.join(zone.path, "max_energy_range_uj")))
             except (OSError, ValueError):
                 max_range = 2**32 - 1
+            if max_range <= 0:  # a broken zone (0 or negative): the common 32-bit range, never a crash at start
+                max_range = 2**32 - 1
             try:
                 _read_text(zone.energy_file)
             except PermissionError as err:
