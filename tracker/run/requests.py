@@ -47,6 +47,7 @@ import bisect
 import heapq
 import logging
 import math
+import operator
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -57,6 +58,7 @@ __all__ = [
     "RequestLedger", "RequestRecord", "DEFAULT_RETENTION_S", "DEFAULT_PREFILL_TOKEN_WEIGHT",
     "DEFAULT_DECODE_TOKEN_WEIGHT", "MAX_INTERVALS",
 ]  # fmt: skip
+_END = operator.attrgetter("t1")  # an interval's end, the settled list's order
 
 logger = logging.getLogger("wattprint")
 
@@ -273,8 +275,11 @@ class RequestLedger:
             for c in iv.idx:
                 if iv.t1 > self._settled_t[c]:
                     self._settled_t[c] = iv.t1
-        self._settled.extend(batch)
-        self._settled.sort(key=lambda x: x.t1)
+        batch_by_end = sorted(batch, key=_END)
+        reopened = bool(self._settled) and batch_by_end[0].t1 < self._settled[-1].t1
+        self._settled.extend(batch_by_end)  # a usual tick ends after everything settled: the order holds, no O(n) sort
+        if reopened:
+            self._settled.sort(key=_END)
         horizon = now_s - self.retention_s
         drop = 0
         while drop < len(self._settled) and (self._settled[drop].t1 < horizon or len(self._settled) - drop > MAX_INTERVALS):
