@@ -56,7 +56,7 @@ def main() -> None:
             t.step(samples=args.batch, flops=6.0 * params * args.batch)
             if time.monotonic() - last_print >= args.progress_s:
                 last_print = time.monotonic()
-                print(f"  step {step + 1}/{args.steps}, loss {loss.item():.3f}, {t.energy_j:.1f} J so far", flush=True)
+                print(f"  step {step + 1}/{args.steps}, loss {loss.item():.3f}, {t.snapshot().energy_j:.1f} J so far (this job)", flush=True)
             if step == args.steps // 2:
                 with t.window("eval"):
                     with torch.no_grad():

@@ -298,7 +298,8 @@ class Tracker:
 
     @property
     def energy_j(self) -> float:
-        """IT energy so far (at the last reading), joules."""
+        """The devices' measured IT energy so far (at the last reading), joules: the node's, read without
+        building anything; the job's attributed share is ``snapshot().energy_j``."""
         return sum(self._ledger.energy_since_start_j().values()) if self._ledger is not None else 0.0
 
     @property
