@@ -16,6 +16,7 @@ run and the server go on. ``request()`` on a tracker that is not running raises
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -48,6 +49,7 @@ def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[],
                         decode_token_weight=settings.decode_token_weight)  # fmt: skip
     energy, read_at = _readings(ledger)
     req.start(now_s, energy, read_at)
+    req.dormant = _Dormant()  # type: ignore[attr-defined]
     comps = [component_entry(c, 0.0, 0.0, 0.0) for c in ledger.components]
     row = _RowMaker(req, comps, factors)
     if settings.requests_log:
@@ -60,14 +62,49 @@ def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[],
     return req
 
 
+#: Ticks a request ledger keeps while no request has come (replayed at the first one, so that a
+#: late ``record_request`` still finds its intervals); older ones merge into one idle interval.
+DORMANT_TICKS = 4096
+
+
+class _Dormant:
+    """Until the first request, a tick only keeps its readings (two dict copies); the ledger's
+    interval and settling work (more than the engine's own per tick) starts with the first request."""
+
+    def __init__(self) -> None:
+        self.ticks: "collections.deque[tuple]" = collections.deque(maxlen=DORMANT_TICKS)
+        self.lock = threading.Lock()
+
+
 def tick(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
-    if req is not None:
-        energy, read_at = _readings(ledger)
-        req.on_tick(now_s, energy, read_at)
+    if req is None:
+        return
+    energy, read_at = _readings(ledger)
+    dormant = getattr(req, "dormant", None)
+    if dormant is not None:
+        with dormant.lock:
+            if req.dormant is not None:  # still no request: keep the readings only
+                dormant.ticks.append((now_s, energy, read_at))
+                return
+    req.on_tick(now_s, energy, read_at)
+
+
+def _wake(req: RequestLedger) -> None:
+    """The first request: replay the kept ticks in order (exactly what the ledger would have seen)."""
+    dormant = getattr(req, "dormant", None)
+    if dormant is None:
+        return
+    with dormant.lock:
+        if req.dormant is None:
+            return
+        for now_s, energy, read_at in dormant.ticks:
+            req.on_tick(now_s, energy, read_at)
+        req.dormant = None
 
 
 def finish(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
     if req is not None:
+        _wake(req)  # a run that served nothing settles its kept ticks as idle, as before
         energy, read_at = _readings(ledger)
         req.finish(now_s, energy, read_at)
         log = getattr(req, "log", None)
@@ -81,6 +118,7 @@ def request(req: Optional[RequestLedger], running: bool, tokens_in: Optional[int
     """``Tracker.request``: open a record, yield it, close it (also when the body raises)."""
     if req is None or not running:
         raise WattprintError("request() needs a started tracker: call start() or use `with Tracker():` first")
+    _wake(req)
     rec = req.begin(tokens_in, model, endpoint)
     try:
         yield rec
@@ -93,6 +131,7 @@ def record(req: Optional[RequestLedger], running: bool, tokens_in: Optional[int]
     """``Tracker.record_request``."""
     if req is None or not running:
         raise WattprintError("record_request() needs a started tracker: call start() or use `with Tracker():` first")
+    _wake(req)
     return req.record(tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
 
 

@@ -1,0 +1,39 @@
+"""Until the first request, the request ledger only keeps each tick's readings (the interval and
+settling work is not done on the sampler's tick of a run that serves nothing); at the first request
+the kept ticks are replayed, so a late first request is measured as exactly as before."""
+
+from __future__ import annotations
+
+import pytest
+from wattprint.testing import replay_tracker
+
+
+def test_ticks_before_the_first_request_do_no_interval_work_and_a_late_first_request_is_exact():
+    t, clock = replay_tracker([(0.0, 100.0), (10.0, 300.0)], save=False)  # 100 W for 10 s, then 300 W
+    t.start()
+    t0 = clock.monotonic()
+    for _ in range(20):
+        clock.advance(1.0)
+        t.sample_now()
+    req = t._requests
+    assert req.dormant is not None and len(req.dormant.ticks) == 20 and not req._intervals  # only readings kept
+    rec = t.record_request(10, 10, t0 + 12.0, t0 + 15.0)  # first request, recorded late, inside the 300 W part
+    assert req.dormant is None
+    fp = t.stop()
+    inf = fp.to_dict()["inference"]
+    assert rec.energy_j == pytest.approx(900.0)  # alone in its span: 300 W x 3 s, from the replayed ticks
+    assert inf["energy_j"] + inf["idle_energy_j"] == pytest.approx(fp.energy_j)
+    assert inf["idle_energy_j"] == pytest.approx(100.0 * 10 + 300.0 * 7)
+
+
+def test_a_run_that_serves_nothing_has_no_inference_section_and_keeps_its_readings_bounded():
+    from wattprint.run import serving
+
+    t, clock = replay_tracker(50.0, save=False)
+    t.start()
+    for _ in range(serving.DORMANT_TICKS + 10):
+        clock.advance(0.5)
+        t.sample_now()
+    assert len(t._requests.dormant.ticks) == serving.DORMANT_TICKS
+    fp = t.stop()
+    assert "inference" not in fp.to_dict()
