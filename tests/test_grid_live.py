@@ -7,12 +7,12 @@ import json
 import logging
 import math
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
+from servers.loopback import serve
 import wattprint as wp
 from wattprint.cli.app import main
 from wattprint.errors import ConfigError
@@ -73,12 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    yield from serve(_Handler)  # tests/servers/loopback.py
 
 
 @pytest.fixture(autouse=True)
