@@ -87,6 +87,7 @@ class RequestLedger:
         self.retention_s = float(retention_s)
         self.wp, self.wd = float(prefill_token_weight), float(decode_token_weight)
         self._lock = threading.Lock()
+        self.dormant: Any = None  # set by wattprint.run.serving: ticks kept until the first request
         self._last_e: List[Optional[float]] = [None] * self._n
         self._last_t: List[Optional[float]] = [None] * self._n
         self._intervals: List[Interval] = []  # not settled yet, ordered by t1

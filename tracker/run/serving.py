@@ -49,7 +49,7 @@ def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[],
                         decode_token_weight=settings.decode_token_weight)  # fmt: skip
     energy, read_at = _readings(ledger)
     req.start(now_s, energy, read_at)
-    req.dormant = _Dormant()  # type: ignore[attr-defined]
+    req.dormant = _Dormant()
     comps = [component_entry(c, 0.0, 0.0, 0.0) for c in ledger.components]
     row = _RowMaker(req, comps, factors)
     if settings.requests_log:
@@ -80,7 +80,7 @@ def tick(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
     if req is None:
         return
     energy, read_at = _readings(ledger)
-    dormant = getattr(req, "dormant", None)
+    dormant = req.dormant
     if dormant is not None:
         with dormant.lock:
             if req.dormant is not None:  # still no request: keep the readings only
@@ -91,7 +91,7 @@ def tick(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
 
 def _wake(req: RequestLedger) -> None:
     """The first request: replay the kept ticks in order (exactly what the ledger would have seen)."""
-    dormant = getattr(req, "dormant", None)
+    dormant = req.dormant
     if dormant is None:
         return
     with dormant.lock:
