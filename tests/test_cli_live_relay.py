@@ -37,18 +37,25 @@ def screen(data: bytes) -> list:
     return lines
 
 
-def read_all(fd: int) -> bytes:
-    os.set_blocking(fd, False)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except (BlockingIOError, OSError):
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)
+_END = b"<wattprint-test-end>"
+
+
+def read_all(fd: int, term: object) -> bytes:
+    """Everything written to the terminal so far: a marker is written behind it and read up to.
+
+    A pty hands written bytes to its reader asynchronously; reading until the marker (instead of
+    until the first empty read) never misses the tail. The 30 s cap only guards against a hang.
+    """
+    import select
+
+    term.write(_END)  # type: ignore[attr-defined]
+    chunks = b""
+    while _END not in chunks:
+        ready, _, _ = select.select([fd], [], [], 30.0)
+        if not ready:
+            raise AssertionError(f"the terminal never showed the end marker; got {chunks!r}")
+        chunks += os.read(fd, 65536)
+    return chunks.replace(_END, b"")
 
 
 def test_child_lines_are_never_glued_to_the_status_line(tmp_path):
@@ -66,15 +73,37 @@ def test_child_lines_are_never_glued_to_the_status_line(tmp_path):
     child = spawn([sys.executable, "-c", code], live, streams={"stdout": term_bytes, "stderr": term_bytes})
     assert isinstance(child, Relayed)
     assert child.wait() == 0
-    shown = screen(read_all(master))
+    shown = screen(read_all(master, term_bytes))
     assert [ln for ln in shown if ln.startswith("epoch")] == ["epoch 0: loss 0.500", "epoch 1: loss 0.500", "epoch 2: loss 0.500"]
     assert "warn" in shown
     status_lines = [ln for ln in shown if "wattprint |" in ln]
     assert len(status_lines) == 1 and shown[-1].startswith("wattprint |")  # redrawn once, below the child's output
     live.close()
-    final = screen(b"".join([b"\n".join(s.encode() for s in shown), read_all(master)]))
+    final = screen(b"".join([b"\n".join(s.encode() for s in shown), read_all(master, term_bytes)]))
     assert not any("wattprint |" in ln for ln in final)  # cleared at the end: no stale status line
     t.stop()
+    for f in (term_text, term_bytes):
+        f.close()
+    os.close(master)
+    os.close(slave)
+
+
+def test_stdout_and_stderr_on_one_terminal_keep_the_childs_order(tmp_path):
+    master, slave = pty.openpty()
+    term_text = open(os.dup(slave), "w", encoding="utf-8")
+    term_bytes = open(os.dup(slave), "wb", buffering=0)
+    live = LiveStatus(stream=term_text, enabled=True, min_interval_s=0.0)
+    code = (
+        "import sys\n"
+        "for i in range(20):\n"
+        "    s = sys.stdout if i % 2 == 0 else sys.stderr\n"
+        "    s.write(f'line {i}\\n'); s.flush()\n"
+    )
+    child = spawn([sys.executable, "-c", code], live, streams={"stdout": term_bytes, "stderr": term_bytes})
+    assert isinstance(child, Relayed) and len(child._masters) == 1  # one pty for the one terminal
+    assert child.wait() == 0
+    shown = [ln for ln in screen(read_all(master, term_bytes)) if ln.startswith("line")]
+    assert shown == [f"line {i}" for i in range(20)]
     for f in (term_text, term_bytes):
         f.close()
     os.close(master)

@@ -4,7 +4,8 @@ On a terminal the status line is rewritten in place; a child writing to the same
 would glue its text onto it (``... 1.0 sepoch 1: loss 0.500``) and leave stale status lines.
 :func:`spawn` therefore gives the child a pseudo-terminal for each of its stdout and stderr
 that is a terminal here (so it still sees a terminal: colours, line buffering and progress
-bars behave as without wattprint), and relays what it writes through
+bars behave as without wattprint; stdout and stderr on the same terminal share one, so their
+order is the child's, as on a plain terminal), and relays what it writes through
 :meth:`wattprint.exporters.live.LiveStatus.write_through`, which clears the status line,
 writes the child's bytes and draws the status line again below them.
 
@@ -97,19 +98,26 @@ def spawn(cmd: Sequence[str], status: Any, *, streams: Optional[Dict[str, Any]] 
     masters: List[int] = []
     slaves: List[int] = []
     pumps: List[tuple] = []
+    terminals: List[tuple] = []  # (fstat of the terminal, its pty's slave): one pty per terminal
     try:
         for name, stream in streams.items():
             try:
                 is_tty = stream.isatty()
                 fd = stream.fileno()
+                here = os.fstat(fd)
             except (AttributeError, OSError, ValueError):
                 continue
             if not is_tty:
+                continue
+            shared = next((sl for st, sl in terminals if os.path.samestat(st, here)), None)
+            if shared is not None:  # stdout and stderr on one terminal: one pty keeps the child's order
+                kwargs[name] = shared
                 continue
             master, slave = pty.openpty()
             _copy_window_size(fd, slave)
             masters.append(master)
             slaves.append(slave)
+            terminals.append((here, slave))
             kwargs[name] = slave
             pumps.append((master, getattr(stream, "buffer", stream)))
     except OSError:
