@@ -235,9 +235,9 @@ class Ledger:
         got = list(map(values.get, ids))
         with self.lock:
             if None not in got:
-                vals = cast(List[float], got)  # every component read: bulk updates, no per-component Python loop
+                vals = cast("List[float]", got)  # every component read: bulk updates, no per-component Python loop
                 self.energy_j.update(zip(ids, vals, strict=True))
-                self.read_at_s.update(dict.fromkeys(ids, now_s))
+                self.read_at_s.update(zip(ids, itertools.repeat(now_s)))
                 if self._open_gaps:
                     for cid in ids:
                         if cid in self._open_gaps:
@@ -246,8 +246,8 @@ class Ledger:
                 if ref is None:
                     self._sensor_ref[key] = (now_s, vals)
                 elif now_s - ref[0] >= _PEAK_MIN_INTERVAL_S:
-                    powers = map(operator.truediv, map(operator.sub, vals, ref[1]), itertools.repeat(now_s - ref[0]))
-                    self._sensor_peak[key] = list(map(max, self._sensor_peak[key], powers))
+                    dt = now_s - ref[0]  # max(peak, power) as a comprehension: a third of map(max)'s cost per component
+                    self._sensor_peak[key] = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(self._sensor_peak[key], vals, ref[1], strict=True)]
                     self._sensor_ref[key] = (now_s, vals)
             else:
                 self._sensor_ref.pop(key, None)  # peaks restart after the hole
