@@ -2,27 +2,41 @@
 
     python benchmarks/bench_tick.py [--quick] [--out benchmarks/out/tick.json]
 
-A *tick* is :meth:`Sampler.tick`, in two scopes: ``engine`` (the ledger's reads and the
-timeline point: what this package's engine adds to the NVML calls) and ``tracker defaults``
-(a started :class:`Tracker` with ``save=False``: everything its ``on_tick`` and the ledger's
-read hook run, e.g. attribution and the request ledger; no checkpoint is due); the *raw
-calls* are the same ``nvmlDeviceGetTotalEnergyConsumption`` calls on the same fake
-handles, in a bare loop. Both are timed in alternating batches in one process, so they
-see the same machine; the figure is the median ratio over the batches, with its
-quartiles. The RAPL row times ``RaplSensor.read`` on one zone of a fake powercap tree
-(a regular file on the local disk, not sysfs) against ``os.pread`` on a kept descriptor.
+A *tick* is :meth:`Sampler.tick`, in three scopes: ``engine`` (the ledger's reads and the
+timeline point: what this package's engine adds to the NVML calls), ``tracker node`` (a
+started :class:`Tracker`, ``save=False``, ``attribution="node"``: its ``on_tick``, the
+request ledger and the attribution hook in node mode; the tick makes only the energy calls)
+and ``tracker defaults`` (the same at ``attribution="job"``: the per-process NVML calls of
+attribution are made too, and /proc is read; no checkpoint is due).
+
+The *raw calls* of a scope are exactly the NVML calls its tick makes: they are recorded
+(function and arguments, through ``sys.setprofile``) over a few ticks, and replayed as
+straight-line code (no loop, no wrapper) on the same fake library and handles; per-process
+calls of ``tracker defaults`` count in its denominator, /proc reads do not. The tick's
+time excludes the harness (advancing the fake counters and the manual clock), timed in the
+same batch. Raw, harness and tick alternate in batches in one process, so they see the
+same machine; each figure is the median over the batches, with its quartiles.
+
+``engine, pynvml over a C stub``: the same engine tick on real ``pynvml`` wrappers
+(``nvmlDeviceGetTotalEnergyConsumption`` as shipped, its ctypes function pointer replaced by
+a C no-op), against the same wrapper calls: the cost of a real call without the driver's own
+work, so a lower bound of a real GPU's raw call (needs ``nvidia-ml-py``; skipped without it).
+
+The RAPL row times ``RaplSensor.read`` on one zone of a fake powercap tree (a regular file
+on the local disk, not sysfs) against ``os.pread`` on a kept descriptor.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import wattprint as wp
 from wattprint.engine.ledger import Ledger
@@ -32,6 +46,8 @@ from wattprint.engine.sensors.rapl import RaplSensor
 from wattprint.testing import ManualClock
 from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
 from wattprint.testing.powercap import FakePowercap
+
+Call = Tuple[Callable[..., Any], Tuple[Any, ...]]
 
 
 def quartiles(values: List[float]) -> Dict[str, float]:
@@ -44,45 +60,55 @@ def fake_gpus(n: int) -> List[FakeGpu]:
     return [FakeGpu(uuid=f"GPU-{i:08x}-0000-0000-0000-000000000000") for i in range(n)]
 
 
-def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, core: bool) -> Dict[str, Any]:
-    """``core``: the engine's tick alone (ledger reads, timeline point); else a started Tracker's tick at its defaults."""
-    gpus = fake_gpus(n_gpus)
-    nvml = make_fake_nvml(gpus)
-    clock = ManualClock()
-    if core:
-        ledger = Ledger([NvidiaSensor(nvml)])
-        ledger.start(clock.monotonic())
-        sampler = Sampler(ledger, interval_s=1.0, on_tick=lambda now: ledger.append_point(now, 0, 0.999), clock=clock)
-        t = None
-    else:
-        t = wp.Tracker(sensors=[NvidiaSensor(nvml)], clock=clock, interval_s=1.0, save=False, handle_signals=False,
-                       event=_NeverEvent())
-        t.start()
-        sampler = t._sampler
-    handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(n_gpus)]
-    fn = nvml.nvmlDeviceGetTotalEnergyConsumption
-    tick_us: List[float] = []
-    raw_us: List[float] = []
-    ratios: List[float] = []
-    for _ in range(batches):
-        t0 = time.perf_counter()
-        for _ in range(per_batch):
-            for h in handles:
-                fn(h)
-        t1 = time.perf_counter()
-        for _ in range(per_batch):
-            for g in gpus:
-                g.energy_mj += 100_000
-            clock.advance(1.0)
-            sampler.tick()
-        t2 = time.perf_counter()
-        raw, tick = (t1 - t0) / per_batch * 1e6, (t2 - t1) / per_batch * 1e6
-        raw_us.append(raw)
-        tick_us.append(tick)
-        ratios.append(tick / raw)
-    if t is not None:
-        t.stop()
-    return {"gpus": n_gpus, "scope": "engine" if core else "tracker defaults", "tick_us": quartiles(tick_us), "raw_nvml_us": quartiles(raw_us), "ratio": quartiles(ratios)}
+def record_nvml_calls(nvml: Any, run: Callable[[], None]) -> List[Call]:
+    """The calls into ``nvml``'s functions (outermost only) that ``run()`` makes, with their arguments."""
+    fns = {}
+    for name in dir(nvml):
+        fn = getattr(nvml, name)
+        code = getattr(fn, "__code__", None)
+        if name.startswith("nvml") and code is not None:
+            fns[code] = fn
+    calls: List[Call] = []
+    inside: List[Any] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            fn = fns.get(frame.f_code)
+            if fn is not None and not inside:
+                inside.append(frame)
+                names = frame.f_code.co_varnames[: frame.f_code.co_argcount]
+                calls.append((fn, tuple(frame.f_locals[n] for n in names)))
+        elif event == "return" and inside and inside[-1] is frame:
+            inside.pop()
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def straight_line(calls: List[Call]) -> Callable[[], None]:
+    """One function making ``calls`` in order, as straight-line code (a call that raised is wrapped in try)."""
+    ns: Dict[str, Any] = {}
+    lines = ["def replay():"]
+    for i, (fn, args) in enumerate(calls):
+        ns[f"f{i}"] = fn
+        names = []
+        for j, a in enumerate(args):
+            ns[f"a{i}_{j}"] = a
+            names.append(f"a{i}_{j}")
+        call = f"f{i}({', '.join(names)})"
+        try:
+            fn(*args)
+            lines.append(f"    {call}")
+        except Exception:
+            lines.append(f"    try:\n        {call}\n    except Exception:\n        pass")
+    if not calls:
+        lines.append("    pass")
+    exec("\n".join(lines), ns)  # noqa: S102 - a benchmark's generated replay
+    return ns["replay"]
 
 
 class _NeverEvent:
@@ -96,6 +122,82 @@ class _NeverEvent:
 
     def is_set(self) -> bool:
         return True
+
+
+def _pynvml_stub(gpus: List[FakeGpu]) -> Optional[Any]:
+    """The fake library, but its energy call is real pynvml's wrapper over a C no-op (``None`` without pynvml)."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    libc = ctypes.CDLL(None)
+    # int abs(int): 0 for a NULL handle, which is NVML_SUCCESS; the pointer argument is left alone (x86-64 SysV).
+    pynvml._nvmlGetFunctionPointer_cache["nvmlDeviceGetTotalEnergyConsumption"] = libc.abs
+    nvml = make_fake_nvml(gpus)
+    type(nvml.nvmlDeviceGetHandleByIndex(0))._as_parameter_ = ctypes.c_void_p(None)  # fake handles pass as NULL
+    nvml.nvmlDeviceGetTotalEnergyConsumption = pynvml.nvmlDeviceGetTotalEnergyConsumption
+    return nvml
+
+
+def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, scope: str) -> Optional[Dict[str, Any]]:
+    gpus = fake_gpus(n_gpus)
+    nvml = _pynvml_stub(gpus) if scope.startswith("engine, pynvml") else make_fake_nvml(gpus)
+    if nvml is None:
+        return None
+    clock = ManualClock()
+    t = None
+    if scope.startswith("engine"):
+        ledger = Ledger([NvidiaSensor(nvml)])
+        ledger.start(clock.monotonic())
+        sampler = Sampler(ledger, interval_s=1.0, on_tick=lambda now: ledger.append_point(now, 0, 0.999), clock=clock)
+    else:
+        attribution = "node" if scope == "tracker node" else "job"
+        t = wp.Tracker(sensors=[NvidiaSensor(nvml)], clock=clock, interval_s=1.0, save=False, handle_signals=False,
+                       event=_NeverEvent(), attribution=attribution)  # fmt: skip
+        t.start()
+        assert t._sampler is not None
+        sampler = t._sampler
+
+    def harness(k: int) -> None:
+        for _ in range(k):
+            for g in gpus:
+                g.energy_mj += 100_000
+            clock.advance(1.0)
+
+    def ticks(k: int) -> None:
+        for _ in range(k):
+            for g in gpus:
+                g.energy_mj += 100_000
+            clock.advance(1.0)
+            sampler.tick()
+
+    ticks(20)  # warm: first intervals, attribution's first samples
+    recorded = 8
+    calls = record_nvml_calls(nvml, lambda: ticks(recorded))
+    replay = straight_line(calls)
+    reps = per_batch * recorded  # replay covers `recorded` ticks
+    tick_us: List[float] = []
+    raw_us: List[float] = []
+    ratios: List[float] = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(per_batch):
+            replay()
+        t1 = time.perf_counter()
+        harness(reps)
+        t2 = time.perf_counter()
+        ticks(reps)
+        t3 = time.perf_counter()
+        raw = (t1 - t0) / reps * 1e6
+        tick = ((t3 - t2) - (t2 - t1)) / reps * 1e6
+        raw_us.append(raw)
+        tick_us.append(tick)
+        ratios.append(tick / raw)
+    if t is not None:
+        t.stop()
+    names = sorted({fn.__name__ for fn, _ in calls})
+    return {"gpus": n_gpus, "scope": scope, "tick_us": quartiles(tick_us), "raw_nvml_us": quartiles(raw_us),
+            "ratio": quartiles(ratios), "raw_calls_per_tick": len(calls) / recorded, "raw_functions": names}  # fmt: skip
 
 
 def rapl_vs_pread(batches: int, per_batch: int) -> Dict[str, Any]:
@@ -123,13 +225,18 @@ def rapl_vs_pread(batches: int, per_batch: int) -> Dict[str, Any]:
     return {"pread_us": quartiles(pread_us), "zone_read_us": quartiles(zone_us), "ratio": quartiles(ratios)}
 
 
-def run(quick: bool = False) -> Dict[str, Any]:
+SCOPES = ("engine", "tracker node", "tracker defaults", "engine, pynvml over a C stub")
+
+
+def run(quick: bool = False, scopes: Tuple[str, ...] = SCOPES, gpu_counts: Tuple[int, ...] = (1, 8, 64, 256)) -> Dict[str, Any]:
     batches = 5 if quick else 15
     out: Dict[str, Any] = {"ticks": [], "quick": quick}
-    for core in (True, False):
-        for n in (1, 8, 64, 256):
-            per = max(5, (200 if quick else 2000) // n // (1 if core else 4))
-            out["ticks"].append(tick_vs_raw(n, batches, per, core))
+    for scope in scopes:
+        for n in gpu_counts:
+            per = max(2, (50 if quick else 400) // n // (1 if scope.startswith("engine") else 4))
+            row = tick_vs_raw(n, batches, per, scope)
+            if row is not None:
+                out["ticks"].append(row)
     out["rapl"] = rapl_vs_pread(batches, 2000 if quick else 20_000)
     return out
 
@@ -137,15 +244,17 @@ def run(quick: bool = False) -> Dict[str, Any]:
 def main(argv: Any = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--scope", action="append", choices=SCOPES, help="only these scopes (repeatable)")
+    ap.add_argument("--gpus", type=int, action="append", help="only these GPU counts (repeatable)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "tick.json"))
     args = ap.parse_args(argv)
-    res = run(args.quick)
+    res = run(args.quick, tuple(args.scope or SCOPES), tuple(args.gpus or (1, 8, 64, 256)))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(res, fh, indent=2)
     for row in res["ticks"]:
-        print(f"{row['scope']:>16} {row['gpus']:>4} GPUs: tick {row['tick_us']['median']:.1f} us, raw NVML {row['raw_nvml_us']['median']:.1f} us, "
-              f"ratio {row['ratio']['median']:.2f} [{row['ratio']['q1']:.2f}-{row['ratio']['q3']:.2f}]")
+        print(f"{row['scope']:>28} {row['gpus']:>4} GPUs: tick {row['tick_us']['median']:.1f} us, raw NVML {row['raw_nvml_us']['median']:.1f} us "
+              f"({row['raw_calls_per_tick']:g} calls), ratio {row['ratio']['median']:.2f} [{row['ratio']['q1']:.2f}-{row['ratio']['q3']:.2f}]")
     r = res["rapl"]
     print(f"RAPL zone read {r['zone_read_us']['median']:.2f} us vs pread {r['pread_us']['median']:.2f} us: "
           f"{r['ratio']['median']:.2f} [{r['ratio']['q1']:.2f}-{r['ratio']['q3']:.2f}]")

@@ -21,9 +21,11 @@ returns ``None`` where the vendor says nothing (the attributor then treats the G
 
 from __future__ import annotations
 
+import functools
+import operator
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from wattprint.engine.counters import CounterStep, EnergyCounter
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor, SensorMode
@@ -93,6 +95,50 @@ class GpuChannel:
         self.last_error = str(err)
 
 
+class _Bulk:
+    """The counter channels' state while the bulk path holds it: last raw readings, their time, joules."""
+
+    __slots__ = ("raws", "t_s", "energy_j")
+
+    def __init__(self, raws: List[Any], t_s: float, energy_j: List[float]) -> None:
+        self.raws, self.t_s, self.energy_j = raws, t_s, energy_j
+
+
+class _BulkPlan:
+    """How the bulk path reads a sensor's channels: all counters with a fast call, one scale and one
+    plausibility floor; ``fn(arg)`` per channel when every fast call is a partial of one function."""
+
+    __slots__ = ("ids", "fn", "args", "calls", "scale_j", "min_interval_s", "cap_w", "caps_w", "_limits")
+
+    def __init__(self, channels: Sequence[GpuChannel], scale_j: float, min_interval_s: float, caps_w: List[float]) -> None:
+        self.ids = [ch.component_id for ch in channels]
+        self.calls: List[Callable[[], Any]] = [ch.fast_raw for ch in channels if ch.fast_raw is not None]
+        self.fn: Optional[Callable[[Any], Any]] = None
+        self.args: List[Any] = []
+        partials = [c for c in self.calls if isinstance(c, functools.partial)]
+        if len(partials) == len(self.calls) and all(p.func is partials[0].func and len(p.args) == 1 and not p.keywords for p in partials):
+            self.fn, self.args = partials[0].func, [p.args[0] for p in partials]  # fn(arg): the call runs in the loop's frame
+        self.scale_j, self.min_interval_s = scale_j, min_interval_s
+        self.caps_w = caps_w  # each counter's max_power_w * slack
+        self.cap_w: Optional[float] = caps_w[0] if len(set(caps_w)) == 1 else None
+        self._limits: Tuple[float, List[float]] = (-1.0, [])
+
+    @classmethod
+    def of(cls, channels: Sequence[GpuChannel]) -> "Union[_BulkPlan, Literal[False]]":
+        counters = [ch.counter for ch in channels if ch.counter is not None and ch.fast_raw is not None]
+        if not channels or len(counters) != len(channels):
+            return False
+        if len({c.scale_j for c in counters}) != 1 or len({c.min_interval_s for c in counters}) != 1:
+            return False
+        return cls(channels, counters[0].scale_j, counters[0].min_interval_s, [c.max_power_w * c.slack for c in counters])
+
+    def limits_j(self, interval_s: float) -> List[float]:
+        """Each counter's most plausible joules over ``interval_s`` (cached for a repeated interval)."""
+        if self._limits[0] != interval_s:
+            self._limits = (interval_s, [c * interval_s for c in self.caps_w])
+        return self._limits[1]
+
+
 class ChannelSensor(Sensor):
     """A sensor made of :class:`GpuChannel` s; subclasses implement :meth:`read_raw`.
 
@@ -108,6 +154,10 @@ class ChannelSensor(Sensor):
         polled = any(ch.mode == "power" for ch in self._channels)
         self.mode: SensorMode = "power" if polled else "counter"
         self.poll_interval_s = power_interval_s if polled else 1.0
+        self._bulk_plan: Union[None, Literal[False], _BulkPlan] = None  # how the bulk path reads (False: it cannot)
+        self._bulk: Optional[_Bulk] = None  # the channels' state while the bulk path holds it
+        self._bulk_left_raws: List[Any] = []
+        self._bulk_left_failed: Optional[int] = None
 
     @staticmethod
     def gpu_component(ch: GpuChannel, name: str, info: Dict[str, Any]) -> Component:
@@ -132,36 +182,120 @@ class ChannelSensor(Sensor):
         raise NotImplementedError
 
     def read(self, now_s: float) -> Mapping[str, float]:
-        out: Dict[str, float] = {}
         with self._lock:
-            for ch in self._channels:
-                fast = ch.fast_raw
-                try:
-                    if fast is None:
-                        raw = self.read_raw(ch)
-                    else:
-                        try:
-                            raw = fast()  # the vendor's integer counter
-                        except Exception:  # read_raw translates the vendor's error (one more call, on failure only)
-                            raw = self.read_raw(ch)
-                except SensorError as err:
-                    ch.fail(err)
-                    continue  # missing from the reading: the ledger records the gap
-                counter = ch.counter
-                if counter is not None:
-                    step = counter.update_fast(int(raw), now_s)  # a bare float for an ordinary step: no allocation
-                    if isinstance(step, CounterStep):
-                        if step.is_gap:
-                            start_s = now_s if ch.last_ok_s is None else ch.last_ok_s
-                            self.record_gap(ch.component_id, start_s, now_s, f"{self.gap_label} counter {step.event}")
-                        ch.energy_j += step.delta_j
-                    else:
-                        ch.energy_j += step
+            if self._bulk is not None:
+                out = self._read_bulk(now_s)
+                if out is not None:
+                    return out
+                raws, self._bulk_left_raws = self._bulk_left_raws, []
+                return self._read_each(now_s, raws, self._bulk_left_failed)
+            return self._read_each(now_s, [], None)
+
+    def _read_each(self, now_s: float, raws: List[Any], failed_at: Optional[int]) -> Dict[str, float]:
+        """Every channel on its own. ``raws``: readings of the first channels, already taken this tick;
+        ``failed_at``: the channel whose fast read raised (read again through :meth:`read_raw`)."""
+        out: Dict[str, float] = {}
+        got: List[Any] = []  # each channel's raw reading, for the bulk path
+        all_ok = True
+        known = len(raws)
+        for i, ch in enumerate(self._channels):
+            fast = ch.fast_raw
+            try:
+                if i < known:
+                    raw = raws[i]
+                elif fast is None or i == failed_at:
+                    raw = self.read_raw(ch)
                 else:
-                    ch.energy_j = ch.integrator.add(raw, now_s)
-                ch.last_ok_s = now_s
-                out[ch.component_id] = ch.energy_j
+                    try:
+                        raw = fast()  # the vendor's integer counter
+                    except Exception:  # read_raw translates the vendor's error (one more call, on failure only)
+                        raw = self.read_raw(ch)
+            except SensorError as err:
+                ch.fail(err)
+                all_ok = False
+                continue  # missing from the reading: the ledger records the gap
+            counter = ch.counter
+            if counter is not None:
+                raw = int(raw)
+                step = counter.update_fast(raw, now_s)  # a bare float for an ordinary step: no allocation
+                if isinstance(step, CounterStep):
+                    if step.is_gap:
+                        start_s = now_s if ch.last_ok_s is None else ch.last_ok_s
+                        self.record_gap(ch.component_id, start_s, now_s, f"{self.gap_label} counter {step.event}")
+                    ch.energy_j += step.delta_j
+                else:
+                    ch.energy_j += step
+            else:
+                ch.energy_j = ch.integrator.add(raw, now_s)
+            ch.last_ok_s = now_s
+            out[ch.component_id] = ch.energy_j
+            got.append(raw)
+        if all_ok and self._bulk_plan is not False:
+            self._enter_bulk(got, now_s)
         return out
+
+    def _enter_bulk(self, raws: List[Any], now_s: float) -> None:
+        """Every channel was read at ``now_s``: later ordinary ticks may take the bulk path (when the channels allow it)."""
+        plan = self._bulk_plan
+        if plan is None:
+            plan = self._bulk_plan = _BulkPlan.of(self._channels)
+        if plan is False:
+            return
+        self._bulk = _Bulk(list(raws), now_s, [ch.energy_j for ch in self._channels])
+
+    def _leave_bulk(self) -> None:
+        """Write the bulk state back into the channels and their counters (before any per-channel read)."""
+        bulk = self._bulk
+        if bulk is None:
+            return
+        self._bulk = None
+        for ch, raw, energy_j in zip(self._channels, bulk.raws, bulk.energy_j, strict=True):
+            ch.energy_j = energy_j
+            ch.last_ok_s = bulk.t_s
+            assert ch.counter is not None
+            ch.counter.update(raw, bulk.t_s)  # re-primes it: update() keeps (raw, time) as its reference, whatever it returns
+
+    def _read_bulk(self, now_s: float) -> Optional[Dict[str, float]]:
+        """Every channel is a counter read by one fast call and the last tick read them all: one pass of
+        fast calls, then the counter arithmetic over lists. ``None`` when a call failed or a step is not
+        ordinary (a wrap, reset or jump): the state is back in the channels, and ``_bulk_left_raws`` /
+        ``_bulk_left_failed`` say what was read, for :meth:`_read_each` to finish the tick exactly as the
+        per-channel loop would."""
+        bulk = self._bulk
+        plan = self._bulk_plan
+        assert bulk is not None and isinstance(plan, _BulkPlan)
+        raws: List[Any] = []
+        append = raws.append
+        try:
+            fn = plan.fn
+            if fn is not None:
+                for arg in plan.args:
+                    append(fn(arg))
+            else:
+                for fast in plan.calls:
+                    append(fast())
+        except Exception:
+            self._leave_bulk()
+            self._bulk_left_raws, self._bulk_left_failed = raws, len(raws)
+            return None
+        deltas = list(map(operator.sub, raws, bulk.raws))
+        dt = now_s - bulk.t_s
+        mi = plan.min_interval_s
+        f = dt if dt > mi else mi
+        scale = plan.scale_j
+        # EnergyCounter.update_fast's ordinary step, for every channel at once (float rounding is monotonic,
+        # so the largest delta passes exactly when each does)
+        if plan.cap_w is not None:
+            ordinary = max(deltas) * scale <= plan.cap_w * f
+        else:
+            ordinary = all(map(operator.le, [d * scale for d in deltas], plan.limits_j(f)))
+        if not ordinary or min(deltas) < 0:
+            self._leave_bulk()
+            self._bulk_left_raws, self._bulk_left_failed = raws, None
+            return None
+        energy_j = [e + d * scale for e, d in zip(bulk.energy_j, deltas, strict=True)]
+        bulk.raws, bulk.t_s, bulk.energy_j = raws, now_s, energy_j
+        return dict(zip(plan.ids, energy_j, strict=True))
 
     def gpu_usage(self, component_id: str, since_us: int) -> Optional[GpuUsage]:
         """Who used this GPU since ``since_us`` (``None``: the vendor cannot say). Never raises."""

@@ -1,0 +1,92 @@
+"""The bulk read path of GPU channels (sensors/_channel.py) gives exactly what the per-channel loop gives:
+same joules (bit for bit), same gaps, same errors, same NVML calls, whatever happens to the GPUs."""
+
+import random
+
+import pytest
+from fakes.fake_pynvml import FakeGpu, make_fake_nvml
+from wattprint.engine.sensors.nvidia import NvidiaSensor
+
+
+def _gpus(n, limits_mw):
+    return [FakeGpu(uuid=f"GPU-{i:04x}", power_limit_mw=limits_mw[i % len(limits_mw)]) for i in range(n)]
+
+
+def _step(rng, gpus_pair, t):
+    """One tick's events, applied to both copies of the GPUs alike."""
+    events = []
+    for _ in gpus_pair[0]:
+        r = rng.random()
+        if r < 0.80:
+            ev = ("add", rng.randrange(0, 900_000))
+        elif r < 0.85:
+            ev = ("reset", rng.randrange(0, 50_000))
+        elif r < 0.90:
+            ev = ("jump", 10**9)
+        elif r < 0.94:
+            ev = ("lost", None)
+        elif r < 0.97:
+            ev = ("error", 999)  # NVML_ERROR_UNKNOWN
+        else:
+            ev = ("same", None)
+        events.append(ev)
+    for gpus in gpus_pair:
+        for g, (kind, value) in zip(gpus, events, strict=True):
+            g.lost = kind == "lost"
+            g.energy_error = value if kind == "error" else None
+            if kind == "add":
+                g.energy_mj += value
+            elif kind == "reset":
+                g.energy_mj = value
+            elif kind == "jump":
+                g.energy_mj += value
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("limits_mw", [[700_000], [700_000, 400_000, 50_000]])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bulk_path_equals_per_channel_loop(n, limits_mw, seed):
+    rng = random.Random(seed * 1000 + n)
+    bulk_gpus, loop_gpus = _gpus(n, limits_mw), _gpus(n, limits_mw)
+    bulk = NvidiaSensor(nvml=make_fake_nvml(bulk_gpus), env={})
+    loop = NvidiaSensor(nvml=make_fake_nvml(loop_gpus), env={})
+    loop._bulk_plan = False  # the per-channel loop only
+    bulk_ticks = 0
+    t = 0.0
+    for k in range(400):
+        t += rng.choice([0.1, 1.0, 1.0, 1.0, 2.5])
+        if k % 7 and rng.random() < 0.7:  # long ordinary stretches, so the bulk path holds the state
+            for a, b in zip(bulk_gpus, loop_gpus, strict=True):
+                a.lost = b.lost = False
+                a.energy_error = b.energy_error = None
+                d = rng.randrange(0, 400_000)
+                a.energy_mj += d
+                b.energy_mj += d
+        else:
+            _step(rng, (bulk_gpus, loop_gpus), t)
+        bulk_ticks += bulk._bulk is not None
+        got, want = dict(bulk.read(t)), dict(loop.read(t))
+        assert got == want, k  # exact floats
+        assert bulk.drain_gaps() == loop.drain_gaps(), k
+        for ch in loop._channels:
+            assert bulk.last_error(ch.component_id) == loop.last_error(ch.component_id)
+        assert [g.calls for g in bulk_gpus] == [g.calls for g in loop_gpus], k
+    assert bulk_ticks > 100  # the bulk path was taken for a good share of the ticks
+
+
+def test_bulk_path_hands_state_back_on_a_reset():
+    gpus = [FakeGpu(uuid="GPU-a"), FakeGpu(uuid="GPU-b")]
+    sensor = NvidiaSensor(nvml=make_fake_nvml(gpus), env={})
+    sensor.read(0.0)
+    for t in (1.0, 2.0):
+        for g in gpus:
+            g.energy_mj += 200_000
+        assert sensor.read(t) == {"gpu:0": pytest.approx(200.0 * t), "gpu:1": pytest.approx(200.0 * t)}
+    assert sensor._bulk is not None
+    gpus[1].energy_mj = 5_000  # driver reload on one GPU: counted from zero, a gap
+    gpus[0].energy_mj += 100_000
+    out = sensor.read(3.0)
+    assert out == {"gpu:0": pytest.approx(500.0), "gpu:1": pytest.approx(405.0)}
+    gaps = sensor.drain_gaps()
+    assert [(g.component_id, g.start_s, g.end_s) for g in gaps] == [("gpu:1", 2.0, 3.0)] and "reset" in gaps[0].reason
+    assert sensor._bulk is not None  # every GPU answered: the next tick is bulk again
