@@ -14,7 +14,9 @@
 * a short "Environmental impact" section: energy, carbon (operational and
   embodied), water (on-site and off-site), PUE and grid intensity with their
   sources, written with the :mod:`wattprint.units` formatters (readable units,
-``–`` for an unknown figure). The generated part sits between ``<!-- wattprint:begin -->`` and
+``–`` for an unknown figure). Names (project, run id, devices, the location you
+  give) are Markdown-escaped (:func:`wattprint._io.md_escape`): no raw HTML, headings,
+  links or table breaks reach the card. The generated part sits between ``<!-- wattprint:begin -->`` and
   ``<!-- wattprint:end -->`` markers; everything else in the card (other
   metadata, other sections, text you wrote under the heading) is kept.
 
@@ -35,6 +37,7 @@ from collections import Counter
 from typing import Any, Dict, List, Optional, Union
 
 from wattprint import _io
+from wattprint._io import md_escape, visible
 from wattprint.errors import ConfigError
 from wattprint.footprint.model import Footprint
 from wattprint.footprint.regions import resolve_region
@@ -119,8 +122,9 @@ class ModelCardExporter:
             "emissions": round(float(kg) * 1000.0, 6),
             "source": "wattprint",
             "training_type": self.training_type,
-            "geographical_location": self.geographical_location or place_name(footprint.get("region")),
-            "hardware_used": self.hardware_used or hardware_summary(footprint),
+            # one visible line each: YAML folds a NEL or line separator into a space, and the Hub shows these
+            "geographical_location": visible(self.geographical_location or place_name(footprint.get("region"))),
+            "hardware_used": visible(self.hardware_used or hardware_summary(footprint)),
         }
 
     def export(self, footprint: Footprint) -> None:
@@ -136,7 +140,7 @@ class ModelCardExporter:
             except Exception as err:
                 raise ValueError(f"{target}: the model card's YAML header cannot be parsed ({err}); left untouched") from err
         else:
-            card = ModelCard(f"---\nco2_eq_emissions: {{}}\n---\n\n# {footprint.get('project') or 'Model'}\n")
+            card = ModelCard(f"---\nco2_eq_emissions: {{}}\n---\n\n# {md_escape(str(footprint.get('project') or 'Model'))}\n")
         card.data["co2_eq_emissions"] = self.co2_block(footprint)
         card.text = fill_placeholders(_place_section(card.text, self.heading, impact_section(footprint, self.emissions)), footprint, self)
         _io.atomic_write_text(target, str(card))
@@ -200,8 +204,8 @@ def impact_section(footprint: Footprint, emissions: str = "total") -> str:
     )
     lines = [
         BEGIN,
-        f"Measured with wattprint, run `{g('run_id')}` ({g('status')}, {format_duration(as_float(g('duration_s')))}, region `{g('region') or 'unknown'}`, "
-        f"hardware: {hardware_summary(footprint)}).",
+        f"Measured with wattprint, run {_code(g('run_id'))} ({md_escape(str(g('status')))}, {format_duration(as_float(g('duration_s')))}, "
+        f"region {_code(g('region') or 'unknown')}, hardware: {md_escape(hardware_summary(footprint))}).",
         "",
         "| Figure | Value | Basis |",
         "| --- | --- | --- |",
@@ -244,7 +248,17 @@ def _sources(footprint: Footprint) -> str:
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_escape(str(text))
+
+
+_PLAIN = re.compile(r"[^`<>&\\]*")
+
+
+def _code(value: Any) -> str:
+    """``value`` as a code span when it is plain text, else Markdown-escaped: a name holding a
+    backtick, HTML or a control character can neither close the span nor inject anything."""
+    text = str(value)
+    return f"`{text}`" if text and _PLAIN.fullmatch(text) and visible(text) == text else md_escape(text)
 
 
 _PROVIDERS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Microsoft Azure"}
@@ -290,5 +304,5 @@ def fill_placeholders(text: str, footprint: Footprint, exporter: Optional["Model
     }
     for label, value in values.items():
         if value is not None:
-            text = text.replace(f"- **{label}:** {_PLACEHOLDER}", f"- **{label}:** {value}")
+            text = text.replace(f"- **{label}:** {_PLACEHOLDER}", f"- **{label}:** {md_escape(value)}")
     return _TEMPLATE_INTRO.sub("", text) if BEGIN in text else text

@@ -4,6 +4,11 @@
 --format csv``): a text cell that a spreadsheet would read as a formula (it
 starts with ``=``, ``+``, ``-``, ``@``, tab or CR) gets a leading ``'``, as
 OWASP recommends for CSV injection; numbers (``-1.5``, ``+3``) are left alone.
+:func:`visible` is the one terminal and log sanitiser (report tables, the CLI's
+lines and every ``wattprint`` log record, through :class:`VisibleLogFilter`):
+control characters and bidi overrides become ``\\xNN`` escapes, so a name can
+neither drive a terminal nor start a forged line. :func:`md_escape` is the one
+Markdown sanitiser (``report --format md``, the model card).
 
 Failure modes: both writers raise ``OSError`` (read-only folder, full disk) and leave
 no half-written file behind; callers decide whether to log or raise.
@@ -15,6 +20,7 @@ import csv
 import errno
 import io
 import json
+import logging
 import math
 import os
 import threading
@@ -26,7 +32,8 @@ try:  # POSIX advisory locks; on other platforms appends are not cross-process s
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "csv_cell", "csv_line"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "csv_cell", "csv_line", "visible",
+           "md_escape", "VisibleLogFilter"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -198,3 +205,67 @@ def csv_cell(value: Any) -> Any:
         except ValueError:
             return "'" + value
     return value
+
+
+# bidirectional overrides and isolates reorder what a terminal or a Markdown viewer shows
+_BIDI = frozenset((0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069))
+
+
+def visible(text: str) -> str:
+    """Text that cannot drive a terminal: control characters (ESC, BEL, CR, newline: clear-screen,
+    titles, OSC 52 clipboard writes, forged lines), C1 controls and bidi overrides are shown as
+    ``\\xNN`` / ``\\uNNNN`` escapes; everything else is kept."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 0x20 or 0x7F <= o < 0xA0 or o in _BIDI or o in (0x2028, 0x2029):
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*",
+               "_": "\\_", "#": "\\#"}
+
+
+def md_escape(text: str) -> str:
+    """Markdown-inert text (a table cell, a heading, a word in a sentence): no raw HTML, links,
+    code spans, emphasis, headings or table breaks, one line (:func:`visible`)."""
+    return "".join(_MD_SPECIAL.get(ch, ch) for ch in visible(text))
+
+
+class VisibleLogFilter(logging.Filter):
+    """Makes every record of the ``wattprint`` logger one visible line (:func:`visible`): a name
+    carrying ESC or a newline can neither drive the terminal nor forge a ``wattprint:`` line.
+    A traceback keeps its own lines; the exception's message in it is made visible too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to logging's own error report
+            return True
+        record.msg, record.args = visible(message), None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = _visible_traceback(record.exc_info)
+        return True
+
+
+def _visible_traceback(exc_info: Any) -> str:
+    import traceback
+
+    text = "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+    err: Optional[BaseException] = exc_info[1]
+    seen = set()
+    while err is not None and id(err) not in seen:  # the message of each exception in the chain
+        seen.add(id(err))
+        raw = "".join(traceback.format_exception_only(type(err), err)).rstrip("\n")
+        text = text.replace(raw, visible(raw))
+        err = err.__cause__ or err.__context__
+    return "".join(ch if ch == "\n" else visible(ch) for ch in text)
+
+
+_LOG_FILTER = VisibleLogFilter()
+logging.getLogger("wattprint").addFilter(_LOG_FILTER)  # every wattprint module logs to this one logger

@@ -24,6 +24,7 @@ import os
 import sys
 from typing import Any, Callable, List
 
+from wattprint._io import visible
 from wattprint.cli._flags import describe
 from wattprint.errors import ConfigError, PlotUnavailable, ReportError
 from wattprint.report.render import FORMATS
@@ -86,20 +87,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"wattprint report: {err}", file=sys.stderr)
         return 2
     for path, reason in loaded.skipped:
-        print(f"wattprint report: skipped {path}: {reason}", file=sys.stderr)
+        print(visible(f"wattprint report: skipped {path}: {reason}"), file=sys.stderr)  # file names and ids are untrusted
     if loaded.folded:
         jobs = sorted({job for _, job in loaded.folded})
         print(
-            f"wattprint report: {len(loaded.folded)} per-rank footprint(s) counted in job(s) {', '.join(jobs)} (--ranks lists them)",
+            visible(f"wattprint report: {len(loaded.folded)} per-rank footprint(s) counted in job(s) {', '.join(jobs)} (--ranks lists them)"),
             file=sys.stderr,
         )
     for job, files in loaded.merged:
         print(
-            f"wattprint report: job {job} has no job footprint; merged its {len(files)} per-rank footprint(s) (--ranks lists them)",
+            visible(f"wattprint report: job {job} has no job footprint; merged its {len(files)} per-rank footprint(s) (--ranks lists them)"),
             file=sys.stderr,
         )
     for job, reason in loaded.unmerged:
-        print(f"wattprint report: job {job}: {reason}; listed rank by rank", file=sys.stderr)
+        print(visible(f"wattprint report: job {job}: {reason}; listed rank by rank"), file=sys.stderr)
     fps = loaded.footprints
     if not fps:
         print(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from wattprint._io import csv_cell, csv_line
+from wattprint._io import csv_cell, csv_line, md_escape, visible
 from wattprint.report.carbon_aware import carbon_aware_table
 from wattprint.report.html import html_table
 from wattprint.report.load import document_of
@@ -43,23 +43,7 @@ FORMATS = ("table", "md", "json", "csv")
 _MAX_CELL = 72  # terminal tables cut longer cells (factor sources) with "…"; md, json and csv keep them whole
 
 
-# bidirectional overrides and isolates reorder what a terminal or a Markdown viewer shows
-_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
-
-
-def _visible(text: str) -> str:
-    """Text that cannot drive a terminal: control characters (ESC, BEL, CR, newline: clear-screen,
-    titles, OSC 52 clipboard writes, forged lines) and bidi overrides are shown as ``\\xNN`` escapes."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if o < 0x20 or 0x7F <= o < 0xA0 or o in _BIDI:
-            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+_visible = visible  # the one terminal sanitiser (wattprint._io.visible)
 
 
 def _cut(cell: str) -> str:
@@ -85,12 +69,7 @@ def _text_table(t: Table) -> str:
     return "\n".join(out)
 
 
-_MD_SPECIAL = {"|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_", "#": "\\#"}
-
-
-def _md_escape(cell: str) -> str:
-    """A Markdown-inert cell: no raw HTML, links, emphasis, headings or table breaks; one line."""
-    return "".join(_MD_SPECIAL.get(ch, ch) for ch in _visible(cell))
+_md_escape = md_escape  # the one Markdown sanitiser (wattprint._io.md_escape)
 
 
 def _md_table(t: Table) -> str:
