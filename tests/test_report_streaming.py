@@ -117,3 +117,34 @@ class _Never:
 
     def is_set(self):
         return True
+
+
+def test_a_checkpoint_cut_between_its_two_writes_leaves_no_journal_point_past_the_document(tmp_path, monkeypatch):
+    """A kill can land between a checkpoint's document and its journal append (CI once saw a journal 0.2 s
+    ahead of the document). The document goes first, so the journal never runs past its ``duration_s``."""
+    from wattprint.run import outputs
+
+    clock = ManualClock()
+    t = Tracker(run_id="cut", output_dir=str(tmp_path), sensors=[ReplaySensor([(0, 100.0)], component_id="gpu:0", kind="gpu")],
+                clock=clock, interval_s=1.0, checkpoint_interval_s=5.0, handle_signals=False, event=_Never())
+    t.start()
+    for _ in range(10):  # two whole checkpoints (5 s, 10 s)
+        clock.advance(1.0)
+        t._sampler.tick()
+    real_write = outputs.write_json
+
+    def killed(path, footprint, timeline=True):  # the process dies at this write: nothing after it happens
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(outputs, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(5):  # the third checkpoint (15 s) is cut
+            clock.advance(1.0)
+            t._sampler.tick()
+    monkeypatch.setattr(outputs, "write_json", real_write)
+    doc = json.loads((tmp_path / "cut.json").read_text())
+    tl = load_footprint(str(tmp_path / "cut.json")).timeline
+    assert doc["duration_s"] == pytest.approx(10.0) and tl["t_s"][-1] == pytest.approx(10.0)
+    assert tl["t_s"][-1] <= doc["duration_s"]
+    t._files.save = False  # the "killed" run writes nothing more
+    t.stop()

@@ -153,14 +153,18 @@ class RunFiles:
             return False
 
     def write_checkpoint(self, footprint: Footprint, ledger: Any) -> bool:
-        """A checkpoint: the new timeline points onto the journal, then the document without
-        its timeline (``ledger``: the run's :class:`~wattprint.engine.ledger.Ledger`).
+        """A checkpoint: the document without its timeline, then the new timeline points onto
+        the journal (``ledger``: the run's :class:`~wattprint.engine.ledger.Ledger`). In that
+        order, a kill between the two leaves a journal that ends at or before the document's
+        ``duration_s``, never one with points the document does not cover.
         False (logged) on failure or when not saving; never raises."""
         if not self.save:
             return False
         if self.journal_path is None:
             return self.write_json(footprint)
         try:
+            self._check_inside(self.json_path)
+            write_json(self.json_path, footprint, timeline=False)
             points, rewrite = ledger.drain_journal()
             self._check_inside(self.journal_path)
             if rewrite or not self._journal_started:
@@ -173,8 +177,6 @@ class RunFiles:
                     os.write(fd, _journal_lines(points).encode("utf-8"))
                 finally:
                     os.close(fd)
-            self._check_inside(self.json_path)
-            write_json(self.json_path, footprint, timeline=False)
             return True
         except Exception as err:
             self._journal_started = False  # start the journal afresh next time
