@@ -42,7 +42,7 @@ def _step(rng, gpus_pair, t):
                 g.energy_mj += value
 
 
-@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("n", [4, 5, 8])
 @pytest.mark.parametrize("limits_mw", [[700_000], [700_000, 400_000, 50_000]])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_bulk_path_equals_per_channel_loop(n, limits_mw, seed):
@@ -75,18 +75,27 @@ def test_bulk_path_equals_per_channel_loop(n, limits_mw, seed):
 
 
 def test_bulk_path_hands_state_back_on_a_reset():
-    gpus = [FakeGpu(uuid="GPU-a"), FakeGpu(uuid="GPU-b")]
+    gpus = [FakeGpu(uuid=f"GPU-{i}") for i in range(4)]
     sensor = NvidiaSensor(nvml=make_fake_nvml(gpus), env={})
     sensor.read(0.0)
     for t in (1.0, 2.0):
         for g in gpus:
             g.energy_mj += 200_000
-        assert sensor.read(t) == {"gpu:0": pytest.approx(200.0 * t), "gpu:1": pytest.approx(200.0 * t)}
+        assert sensor.read(t) == {f"gpu:{i}": pytest.approx(200.0 * t) for i in range(4)}
     assert sensor._bulk is not None
     gpus[1].energy_mj = 5_000  # driver reload on one GPU: counted from zero, a gap
-    gpus[0].energy_mj += 100_000
+    for i in (0, 2, 3):
+        gpus[i].energy_mj += 100_000
     out = sensor.read(3.0)
-    assert out == {"gpu:0": pytest.approx(500.0), "gpu:1": pytest.approx(405.0)}
+    assert out == {"gpu:0": pytest.approx(500.0), "gpu:1": pytest.approx(405.0), "gpu:2": pytest.approx(500.0), "gpu:3": pytest.approx(500.0)}
     gaps = sensor.drain_gaps()
     assert [(g.component_id, g.start_s, g.end_s) for g in gaps] == [("gpu:1", 2.0, 3.0)] and "reset" in gaps[0].reason
     assert sensor._bulk is not None  # every GPU answered: the next tick is bulk again
+
+
+def test_few_gpus_keep_the_per_channel_loop():
+    gpus = [FakeGpu(uuid=f"GPU-{i}") for i in range(3)]
+    sensor = NvidiaSensor(nvml=make_fake_nvml(gpus), env={})
+    for t in (0.0, 1.0, 2.0):
+        sensor.read(t)
+    assert sensor._bulk is None and sensor._bulk_plan is False

@@ -95,13 +95,16 @@ class GpuChannel:
         self.last_error = str(err)
 
 
+_BULK_MIN_CHANNELS = 4  # below this the list passes cost more than the per-channel loop they replace
+
+
 class _Bulk:
     """The counter channels' state while the bulk path holds it: last raw readings, their time, joules."""
 
-    __slots__ = ("raws", "t_s", "energy_j")
+    __slots__ = ("plan", "raws", "t_s", "energy_j")
 
-    def __init__(self, raws: List[Any], t_s: float, energy_j: List[float]) -> None:
-        self.raws, self.t_s, self.energy_j = raws, t_s, energy_j
+    def __init__(self, plan: "_BulkPlan", raws: List[Any], t_s: float, energy_j: List[float]) -> None:
+        self.plan, self.raws, self.t_s, self.energy_j = plan, raws, t_s, energy_j
 
 
 class _BulkPlan:
@@ -126,7 +129,7 @@ class _BulkPlan:
     @classmethod
     def of(cls, channels: Sequence[GpuChannel]) -> "Union[_BulkPlan, Literal[False]]":
         counters = [ch.counter for ch in channels if ch.counter is not None and ch.fast_raw is not None]
-        if not channels or len(counters) != len(channels):
+        if len(channels) < _BULK_MIN_CHANNELS or len(counters) != len(channels):
             return False
         if len({c.scale_j for c in counters}) != 1 or len({c.min_interval_s for c in counters}) != 1:
             return False
@@ -183,8 +186,9 @@ class ChannelSensor(Sensor):
 
     def read(self, now_s: float) -> Mapping[str, float]:
         with self._lock:
-            if self._bulk is not None:
-                out = self._read_bulk(now_s)
+            bulk = self._bulk
+            if bulk is not None:
+                out = self._read_bulk(bulk, now_s)
                 if out is not None:
                     return out
                 raws, self._bulk_left_raws = self._bulk_left_raws, []
@@ -241,7 +245,7 @@ class ChannelSensor(Sensor):
             plan = self._bulk_plan = _BulkPlan.of(self._channels)
         if plan is False:
             return
-        self._bulk = _Bulk(list(raws), now_s, [ch.energy_j for ch in self._channels])
+        self._bulk = _Bulk(plan, list(raws), now_s, [ch.energy_j for ch in self._channels])
 
     def _leave_bulk(self) -> None:
         """Write the bulk state back into the channels and their counters (before any per-channel read)."""
@@ -255,15 +259,13 @@ class ChannelSensor(Sensor):
             assert ch.counter is not None
             ch.counter.update(raw, bulk.t_s)  # re-primes it: update() keeps (raw, time) as its reference, whatever it returns
 
-    def _read_bulk(self, now_s: float) -> Optional[Dict[str, float]]:
+    def _read_bulk(self, bulk: "_Bulk", now_s: float) -> Optional[Dict[str, float]]:
         """Every channel is a counter read by one fast call and the last tick read them all: one pass of
         fast calls, then the counter arithmetic over lists. ``None`` when a call failed or a step is not
         ordinary (a wrap, reset or jump): the state is back in the channels, and ``_bulk_left_raws`` /
         ``_bulk_left_failed`` say what was read, for :meth:`_read_each` to finish the tick exactly as the
         per-channel loop would."""
-        bulk = self._bulk
-        plan = self._bulk_plan
-        assert bulk is not None and isinstance(plan, _BulkPlan)
+        plan = bulk.plan
         raws: List[Any] = []
         append = raws.append
         try:
@@ -280,22 +282,23 @@ class ChannelSensor(Sensor):
             return None
         deltas = list(map(operator.sub, raws, bulk.raws))
         dt = now_s - bulk.t_s
-        mi = plan.min_interval_s
-        f = dt if dt > mi else mi
+        f = dt if dt > plan.min_interval_s else plan.min_interval_s
         scale = plan.scale_j
-        # EnergyCounter.update_fast's ordinary step, for every channel at once (float rounding is monotonic,
-        # so the largest delta passes exactly when each does)
-        if plan.cap_w is not None:
-            ordinary = max(deltas) * scale <= plan.cap_w * f
+        # EnergyCounter.update_fast's ordinary step for every channel at once: float rounding is monotonic,
+        # so with one scale and one cap the largest delta passes exactly when each does
+        cap = plan.cap_w
+        if cap is not None:
+            ordinary = max(deltas) * scale <= cap * f
         else:
             ordinary = all(map(operator.le, [d * scale for d in deltas], plan.limits_j(f)))
         if not ordinary or min(deltas) < 0:
             self._leave_bulk()
             self._bulk_left_raws, self._bulk_left_failed = raws, None
             return None
-        energy_j = [e + d * scale for e, d in zip(bulk.energy_j, deltas, strict=True)]
+        # hot path: zip without strict= (the lists are built to the channels' length; the keyword costs more than the zip)
+        energy_j = [e + d * scale for e, d in zip(bulk.energy_j, deltas)]  # noqa: B905
         bulk.raws, bulk.t_s, bulk.energy_j = raws, now_s, energy_j
-        return dict(zip(plan.ids, energy_j, strict=True))
+        return dict(zip(plan.ids, energy_j))  # noqa: B905
 
     def gpu_usage(self, component_id: str, since_us: int) -> Optional[GpuUsage]:
         """Who used this GPU since ``since_us`` (``None``: the vendor cannot say). Never raises."""
