@@ -112,7 +112,7 @@ def test_live_endpoint_is_scraped_and_energy_rises():
     assert {s.labels["component"]: s.value for s in samples_of(final, "wattprint_energy_joules_total")} == pytest.approx(
         {c["id"]: c["energy_j"] for c in fp.get("components")}
     )
-    assert exp.wait_closed(10.0)
+    assert exp.wait_closed(60.0)  # a cap only: it closes right after the scrape that saw the final values
     with pytest.raises(OSError):
         scrape(exp.url)
 
@@ -225,15 +225,22 @@ def test_periodic_push_during_the_run(pushgateway):  # noqa: F811
 
 
 def test_delete_on_close_waits_for_a_scrape_then_removes_the_group(pushgateway):  # noqa: F811
-    exp = PrometheusExporter(pushgateway=pushgateway, push_interval_s=float("inf"), delete_on_close=True, scrape_interval_s=0.25)
-    t, clock = replay_tracker([exp], run_id="gone-1", save=False)
+    class SeenAtClose(PrometheusExporter):
+        def close(self) -> None:  # the gateway as it is when the deletion gets scheduled (not some time later)
+            self.at_close = _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1")
+            super().close()
+
+    exp = SeenAtClose(pushgateway=pushgateway, push_interval_s=float("inf"), delete_on_close=True, scrape_interval_s=0.25)
+    t, clock = replay_tracker([exp], run_id="gone-1", save=False, export_timeout_s=60)
     t.start()
     clock.advance(1.0)
     t.stop()
     assert exp.pushes == 1
-    # kept for two scrape intervals, so a scrape sees the final push first
-    assert _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1")
-    deadline = time.monotonic() + 10.0
+    # the final push is on the gateway at close, and its deletion waits two scrape intervals, so a scrape sees it
+    # first (checked at close: a check after stop() returns would race the 0.5 s timer on a loaded machine)
+    assert exp.at_close
+    assert exp.retention_s == pytest.approx(0.5) and exp._pusher._timer.interval == pytest.approx(0.5)
+    deadline = time.monotonic() + 60.0  # a cap only: the loop ends when the group is gone
     while _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gateway_samples(pushgateway, "wattprint_energy_joules_total", "gone-1") == []
@@ -269,6 +276,9 @@ def test_dead_pushgateway_never_breaks_the_run_or_the_pull_endpoint(tmp_path, ca
     caplog.set_level(logging.WARNING, logger="wattprint")
     t.start()
     for _ in range(3):
+        # the backoff after a failure is at least 1 ms (real time) even with retry_backoff_s=0, so every periodic
+        # push is tried only if the samples are that far apart; the sleep makes sure they are (a lower bound)
+        time.sleep(0.01)
         _sample(t, clock, exp, 1.0)
         assert _energy_by_component(scrape(exp.url))["gpu:0"] > 0  # pull still serves
     fp = t.stop()
@@ -351,15 +361,26 @@ def test_wattprint_pushgateway_environment_variable(pushgateway, tmp_path, monke
     assert info.labels["status"] == "completed"
 
 
-def test_wattprint_run_waits_for_the_linger_and_a_bad_linger_names_the_flag(tmp_path, capsys):
+def test_wattprint_run_waits_for_the_linger_and_a_bad_linger_names_the_flag(tmp_path, capsys, monkeypatch):
     from wattprint.cli.app import main
+
+    from wattprint.exporters import _prom_cli
 
     assert main(["run", "--prometheus-port", "0", "--prometheus-linger", "-1", "--", sys.executable, "-c", "pass"]) == 2
     assert "--prometheus-linger" in capsys.readouterr().err
-    start = time.monotonic()
+    made = []
+    build = _prom_cli.exporter_from_cli
+
+    def recording(*args, **kwargs):
+        made.append(build(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(_prom_cli, "exporter_from_cli", recording)
     assert main(["run", "--prometheus-port", "0", "--prometheus-linger", "0.3", "--output-dir", str(tmp_path), "--quiet",
                  "--", sys.executable, "-c", "pass"]) == 0
-    assert time.monotonic() - start < 20.0
+    (exp,) = made
+    assert exp.linger_s == pytest.approx(0.3)  # the flag is the linger (not the default two scrape intervals)
+    assert exp.wait_closed(60.0)  # and it ended: nothing scraped the final values (no wall-clock bound asserted)
 
 
 def test_linger_ends_at_the_first_scrape_of_the_final_values():
@@ -371,16 +392,16 @@ def test_linger_ends_at_the_first_scrape_of_the_final_values():
     assert not exp.wait_closed(0.2)  # still serving: nobody has scraped the final values
     (info,) = samples_of(scrape(exp.url), "wattprint_run_info")
     assert info.labels["status"] == "completed"
-    assert exp.wait_closed(10.0)
+    assert exp.wait_closed(60.0)
 
 
 def test_no_linger_when_nobody_scraped_a_run_longer_than_the_linger():
     exp = PrometheusExporter(port=0, linger_s=0.05)
     t, clock = replay_tracker([exp], run_id="linger-2", save=False)
     t.start()
-    time.sleep(0.1)
+    time.sleep(0.1)  # the run is longer than the linger (a lower bound: the sleep only makes it longer)
     t.stop()
-    assert exp.wait_closed(5.0)
+    assert exp.wait_closed(60.0)
 
 
 def test_collector_sample_cost_does_not_grow_with_windows_or_timeline():
