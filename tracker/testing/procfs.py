@@ -55,6 +55,7 @@ class FakeProc:
         self.children_files = children_files
         self.busy = [0] * cpus
         self.idle = [0] * cpus
+        self.forks = 1  # "processes" in stat: every add() is a fork, as the kernel counts them
         self.procs: Dict[int, _P] = {}
         self.self_pid = self_pid
         self.set_memory(mem_total_kb, mem_available_kb)
@@ -77,12 +78,14 @@ class FakeProc:
     def _write_stat(self) -> None:
         lines = [f"cpu  {sum(self.busy)} 0 0 {sum(self.idle)} 0 0 0 0 0 0"]
         lines += [f"cpu{i} {self.busy[i]} 0 0 {self.idle[i]} 0 0 0 0 0 0" for i in range(self.cpus)]
-        lines += ["intr 0", "ctxt 0", "btime 1700000000", "processes 1"]
+        lines += ["intr 0", "ctxt 0", "btime 1700000000", f"processes {self.forks}"]
         (self.root / "stat").write_text("\n".join(lines) + "\n")
 
     # -- processes ------------------------------------------------------------
     def add(self, pid: int, *, ppid: int = 1, comm: str = "worker", rss_pages: int = 25_600, start: int = 0) -> None:
         self.procs[pid] = _P(pid, ppid, comm, rss_pages=rss_pages, start=start)
+        self.forks += 1
+        self._write_stat()
         (self.root / str(pid) / "task" / str(pid)).mkdir(parents=True, exist_ok=True)
         self._write(pid)
         if ppid in self.procs:

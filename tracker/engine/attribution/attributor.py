@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from wattprint.engine.attribution.cgroup import Cgroup, cpu_reservation
 from wattprint.engine.attribution.split import METHOD_UNCERTAINTY, ComponentAccount
@@ -90,6 +90,7 @@ class Attributor:
         self._gpu_since: Dict[str, int] = {}
         self._gpu_job_seen: Dict[str, bool] = {}
         self._gpu_evidence = False
+        self._gpu_checked: Set[int] = set()  # pids listed on a GPU, not in the tree, already sent for a walk
         self.notes: List[str] = [usage_note] if usage_note and mode == "job" else []
         self.reservation: Optional[Tuple[float, str]] = None
         self._reservation_for = 0
@@ -181,16 +182,24 @@ class Attributor:
 
     def _gpus(self) -> Dict[str, Optional[Tuple[float, Optional[float], str, Optional[float]]]]:
         """Every GPU's share for the span just ended; all are queried first, so one GPU's list informs the others."""
-        job_pids = self.usage.pids if self.usage is not None else {os.getpid()}
+        usage_src = self.usage
+        job_pids = usage_src.pids if usage_src is not None else {os.getpid()}
         usages = {}
+        since = self._gpu_since
         for cid, sensor in self._gpu_probe.items():
-            usage = sensor.gpu_usage(cid, self._gpu_since.get(cid, 0))  # type: ignore[attr-defined]
+            usage = sensor.gpu_usage(cid, since.get(cid, 0))  # type: ignore[attr-defined]
             if usage is None or usage.processes is None:
                 continue
-            self._gpu_since[cid] = usage.last_seen_us
+            since[cid] = usage.last_seen_us
             listed = [pid for pid, _ in usage.processes]
             mine = [pid for pid in listed if pid in job_pids]
-            self._gpu_evidence = self._gpu_evidence or bool(listed)
+            if listed:
+                self._gpu_evidence = True
+                if len(mine) < len(listed) and usage_src is not None:
+                    new = [pid for pid in listed if pid not in job_pids and pid not in self._gpu_checked]
+                    if new:  # a pid the tree does not hold: walk it again at the next sample (a new child?)
+                        self._gpu_checked.update(new)
+                        usage_src.rediscover()
             if mine:
                 self._gpu_job_seen[cid] = True
             usages[cid] = (usage, listed, mine)

@@ -5,7 +5,8 @@ The root is ``WATTPRINT_PROC_ROOT`` (tests point it at a fake tree built by
 
 - ``<root>/stat``: first line ``cpu user nice system idle iowait irq softirq steal guest guest_nice``
   in clock ticks (USER_HZ) summed over CPUs; ``cpuN`` lines count the CPUs. Busy is
-  user+nice+system+irq+softirq+steal (guest time is already inside user).
+  user+nice+system+irq+softirq+steal (guest time is already inside user); ``processes N`` counts
+  the processes and threads created since boot (a walk of the tree is skipped while it stands still).
 - ``<root>/<pid>/stat``: after the parenthesised command, field 4 ``ppid``, 14–17 ``utime stime
   cutime cstime`` (ticks), 22 ``starttime``, 24 ``rss`` (pages).
 - ``<root>/<pid>/task/<tid>/children``: the pids of that thread's children (CONFIG_PROC_CHILDREN);
@@ -69,13 +70,30 @@ def _read(path: str) -> Optional[str]:
 
 def parse_stat(text: str) -> Optional[ProcStat]:
     """Parse a ``/proc/<pid>/stat`` line (the command may hold spaces and parentheses)."""
-    head, sep, tail = text.rpartition(")")
-    if not sep:
+    return parse_stat_bytes(text.encode("ascii", "replace"))
+
+
+def parse_stat_bytes(data: bytes) -> Optional[ProcStat]:
+    """:func:`parse_stat` on the file's bytes (``int`` reads ASCII digits in bytes: no decode on the tick)."""
+    end = data.rfind(b")")
+    if end < 0:
         return None
     try:
-        pid = int(head.split("(", 1)[0])
-        f = tail.split()  # f[0] is field 3 (state)
+        pid = int(data[: data.index(b"(")])
+        f = data[end + 1 :].split(None, 23)  # f[0] is field 3 (state); fields past rss are not split
         return ProcStat(pid, int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14]), int(f[19]), int(f[21]) * PAGE_BYTES)
+    except (ValueError, IndexError):
+        return None
+
+
+def _field_kb(data: bytes, key: bytes) -> Optional[int]:
+    """The value of ``key`` (``b"MemTotal:"``) in a ``meminfo`` text, in bytes; ``None`` if absent."""
+    i = data.find(key)
+    if i < 0 or (i > 0 and data[i - 1] != 10):  # at a line start
+        return None
+    j = data.find(b"\n", i)
+    try:
+        return int(data[i + len(key) : j if j >= 0 else len(data)].split()[0]) * 1024
     except (ValueError, IndexError):
         return None
 
@@ -104,7 +122,9 @@ class ProcReader:
         self._children_supported: Optional[bool] = None
         self._fds: Dict[str, int] = {}
         self._n_cpus: Optional[int] = None
-        self._check_links = os.path.realpath(root) != DEFAULT_PROC_ROOT  # real /proc answers ESRCH instead
+        self._stat_size = 1 << 16  # the whole of stat (its intr line grows with the CPUs and interrupts)
+        self.real = os.path.realpath(root) == DEFAULT_PROC_ROOT
+        self._check_links = not self.real  # real /proc answers ESRCH instead
         self._stat_path = os.path.join(root, "stat")
         self._meminfo_path = os.path.join(root, "meminfo")
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
@@ -115,8 +135,8 @@ class ProcReader:
     def _path(self, *parts: object) -> str:
         return os.path.join(self.root, *(str(p) for p in parts))
 
-    def _read_kept(self, path: str, size: int = 4096) -> Optional[str]:
-        """``path``'s content through a kept descriptor; ``None`` if it is gone (a process that exited)."""
+    def _read_kept(self, path: str, size: int = 4096) -> Optional[bytes]:
+        """``path``'s bytes through a kept descriptor; ``None`` if it is gone (a process that exited)."""
         fd = self._fds.get(path)
         if fd is None:
             try:
@@ -137,7 +157,16 @@ class ProcReader:
             except OSError:
                 pass
             return None
-        return data.decode("ascii", "replace")
+        return data
+
+    def forget(self, pid: int) -> None:
+        """Close the kept descriptor of ``pid``'s ``stat`` (a process that left the tree)."""
+        fd = self._fds.pop(f"{self.root}/{pid}/stat", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def self_pid(self) -> int:
         """Our pid as this tree names it (``self/stat``), else ``os.getpid()``."""
@@ -151,53 +180,60 @@ class ProcReader:
 
     def stat_kept(self, pid: int) -> Optional[ProcStat]:
         """:meth:`stat` through a kept descriptor (for the pids read on every sample)."""
-        text = self._read_kept(f"{self.root}/{pid}/stat")
-        return parse_stat(text) if text else None
+        data = self._read_kept(f"{self.root}/{pid}/stat")
+        return parse_stat_bytes(data) if data else None
 
     def node_cpu(self) -> Optional[NodeCpu]:
         """The node's busy and total ticks since boot, and its CPU count (``None`` if unreadable)."""
-        text = self._read_kept(self._stat_path, 1 << 20 if self._n_cpus is None else 256)  # the cpu line, once counted
-        if not text:
+        n_cpus = self._n_cpus
+        data = self._read_kept(self._stat_path, 1 << 20 if n_cpus is None else 256)  # the cpu line, once counted
+        if not data:
             return None
-        if self._n_cpus is not None:  # the CPU count is fixed: parse the first line only
-            text = text[: text.find("\n")]
-        busy = total = 0
-        n = 0
-        found = False
-        for line in text.splitlines():
-            if line.startswith("cpu "):
-                try:
-                    v = [int(x) for x in line.split()[1:]]
-                except ValueError:
-                    return None
-                v += [0] * (8 - len(v))
-                busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-                total = busy + v[3] + v[4]
-                found = True
-            elif line.startswith("cpu") and line[3:4].isdigit():
-                n += 1
-        if not found:
+        end = data.find(b"\n")
+        head = data if end < 0 else data[:end]
+        if not head.startswith(b"cpu "):
             return None
-        if self._n_cpus is None:
-            self._n_cpus = max(n, 1)
-        return NodeCpu(busy, total, self._n_cpus)
+        f = head.split()
+        try:
+            if len(f) >= 9:  # as every kernel since 2.6.11 writes it
+                busy = int(f[1]) + int(f[2]) + int(f[3]) + int(f[6]) + int(f[7]) + int(f[8])
+                idle = int(f[4]) + int(f[5])
+            else:
+                v = [int(x) for x in f[1:]] + [0] * (9 - len(f))
+                busy, idle = v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[3] + v[4]
+        except ValueError:
+            return None
+        if n_cpus is None:  # the CPU count is fixed: the cpuN lines are counted once
+            n = sum(1 for line in data.split(b"\n") if line.startswith(b"cpu") and line[3:4].isdigit())
+            n_cpus = self._n_cpus = max(n, 1)
+        return NodeCpu(busy, busy + idle, n_cpus)
+
+    def forks(self) -> Optional[int]:
+        """Processes and threads created on the node since boot (``processes`` in ``stat``), or ``None``."""
+        data = self._read_kept(self._stat_path, self._stat_size)
+        i = data.find(b"\nprocesses ") if data else -1
+        if data and i < 0 and len(data) >= self._stat_size:  # the file grew past the buffer: once more, larger
+            self._stat_size = 4 * len(data)
+            return self.forks()
+        if i < 0:
+            return None
+        try:
+            return int(data[i + 11 : data.index(b"\n", i + 11)])  # type: ignore[index]
+        except ValueError:
+            return None
 
     def meminfo(self) -> Optional[Tuple[int, int]]:
         """``(total_bytes, available_bytes)`` from ``meminfo``, or ``None``."""
-        text = self._read_kept(self._meminfo_path)
-        if not text:
+        data = self._read_kept(self._meminfo_path)
+        if not data:
             return None
-        vals: Dict[str, int] = {}
-        for line in text.splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("MemTotal", "MemAvailable", "MemFree"):
-                try:
-                    vals[key] = int(rest.split()[0]) * 1024
-                except (ValueError, IndexError):
-                    pass
-        if "MemTotal" not in vals:
+        total = _field_kb(data, b"MemTotal:")
+        if total is None:
             return None
-        return vals["MemTotal"], vals.get("MemAvailable", vals.get("MemFree", 0))
+        avail = _field_kb(data, b"MemAvailable:")
+        if avail is None:
+            avail = _field_kb(data, b"MemFree:")
+        return total, avail or 0
 
     def children(self, pid: int) -> Optional[List[int]]:
         """Children of ``pid`` from its threads' ``children`` files; ``None`` when the kernel has none."""

@@ -2,8 +2,13 @@
 
 The job is the process tree under a root pid: this process, or under torchrun
 (``TORCHELASTIC_RUN_ID`` set) its parent, the elastic agent, so every local rank is in it.
-The tree is walked again every ``tree_refresh_s``; in between only the known pids are read
-(one ``stat`` file each, kept open); the node's memory is read with the tree. CPU time counted per interval::
+Every ``tree_refresh_s`` the tree is walked again, unless no process (or thread) was created on the
+node since the last walk (``processes`` in ``/proc/stat``): then it cannot have gained a member. A GPU
+listing a pid the tree does not hold asks for a walk at the next sample (:meth:`JobUsage.rediscover`),
+so a new child on a GPU is the job's one sample later. In between, only the known pids are read (one
+``stat`` file each, kept open; this process itself, on the real ``/proc``, through ``times(2)``, the
+same counters without the file); a pid that exited drops out at once. Resident memory and the node's
+memory move slowly: they are read with the tree (every ``tree_refresh_s``). CPU time counted per interval::
 
     Δjob = Σ_{alive in both} Δ(utime+stime+cutime+cstime) + Σ_{new} (utime+stime+cutime+cstime)
            − min(Σ_{vanished} last total, Σ Δ(cutime+cstime))
@@ -22,6 +27,7 @@ Failure modes: none raise; an unreadable ``/proc/stat`` makes :meth:`JobUsage.sa
 from __future__ import annotations
 
 import os
+from os import times
 from typing import Dict, Mapping, NamedTuple, Optional, Set, Tuple
 
 from wattprint.engine.attribution.cgroup import Cgroup
@@ -70,10 +76,27 @@ class JobUsage:
         self.cgroup_is_job = False
         self.n_cpus = 1
         self._used_mem: Optional[int] = None
+        self._order: Tuple[int, ...] = ()  # the pids read on every sample
+        self._stale = False
+        self._forks: Optional[int] = None
+        self.walks = 0  # tree walks so far
+        self._rss = 0
+        own = proc.stat(me) if proc.real and me == os.getpid() else None
+        self._own: Optional[Tuple[int, int]] = (me, own.start_ticks) if own is not None else None
+
+    def rediscover(self) -> None:
+        """Walk the tree again at the next sample (a GPU listed a pid that the tree does not hold)."""
+        self._stale = True
 
     def _refresh(self, now_s: float) -> None:
-        self.pids = self.proc.tree(self.root_pid)
-        self.pids_seen |= self.pids
+        forks = self.proc.forks()  # read before the walk: a process created during it is seen by the next
+        if self._stale or forks is None or forks != self._forks:  # else no process was created on the node
+            self._forks = forks
+            self.pids = self.proc.tree(self.root_pid)
+            self.pids_seen |= self.pids
+            self._order = tuple(self.pids | self._known.keys())
+            self.walks += 1
+        self._stale = False
         cg = self.cgroup
         if cg is not None and self._last_refresh_s is None:  # decided once: the counter must not switch mid-run
             job_id = self.env.get("SLURM_JOB_ID")
@@ -86,32 +109,54 @@ class JobUsage:
         self._last_refresh_s = now_s
 
     def sample(self, now_s: float) -> Optional[UsageSample]:
-        node = self.proc.node_cpu()
+        proc = self.proc
+        node = proc.node_cpu()
         if node is None:
             return None
         self.n_cpus = node.n_cpus
-        first = self._last_refresh_s is None
-        refreshed = first or now_s - (self._last_refresh_s or 0.0) >= self.tree_refresh_s
+        last_refresh = self._last_refresh_s
+        first = last_refresh is None
+        refreshed = first or self._stale or now_s - last_refresh >= self.tree_refresh_s  # type: ignore[operator]
         if refreshed:
             self._refresh(now_s)
         known = self._known
-        stats = self.proc.stats(self.pids if len(known) <= 1 and len(self.pids) <= 1 else self.pids | set(known))
-        d_full = d_child = 0
+        d_full = d_child = rss = 0
         alive: Dict[int, Tuple[int, int, int]] = {}
-        rss = 0
-        for st in stats:
-            total = st.self_ticks + st.child_ticks
-            prev = self._known.get(st.pid)
-            if prev is not None and prev[0] == st.start_ticks:
+        stat_kept = proc.stat_kept
+        own_pid, own_start = self._own or (None, 0)
+        for pid in self._order:  # the tree's pids and those still alive from before
+            if pid == own_pid:  # this process on the real /proc: times(2), the same counters as its stat
+                tms = times()
+                child = round((tms[2] + tms[3]) * CLK_TCK)
+                total = round((tms[0] + tms[1]) * CLK_TCK) + child
+                start = own_start
+                if refreshed:
+                    st = stat_kept(pid)
+                    rss += st.rss_bytes if st is not None else 0
+            else:
+                st = stat_kept(pid)
+                if st is None:
+                    continue
+                child = st.child_ticks
+                total = st.self_ticks + child
+                start = st.start_ticks
+                rss += st.rss_bytes
+            prev = known.get(pid)
+            if prev is not None and prev[0] == start:
                 d_full += total - prev[1]
-                d_child += st.child_ticks - prev[2]
+                d_child += child - prev[2]
             elif not first:
                 d_full += total
-            alive[st.pid] = (st.start_ticks, total, st.child_ticks)
-            rss += st.rss_bytes
-        vanished = sum(v[1] for pid, v in known.items() if pid not in alive) if len(alive) != len(known) or alive.keys() != known.keys() else 0
+            alive[pid] = (start, total, child)
+        if refreshed:  # resident memory moves slowly: summed with the tree walk, like the node's memory
+            self._rss = rss
+        vanished = 0
+        if len(alive) != len(known) or alive.keys() != known.keys():
+            vanished = sum(v[1] for pid, v in known.items() if pid not in alive)
         self._known = alive
-        if alive.keys() != self.pids:
+        if len(alive) != len(self._order):  # a process exited: dropped from the reads
+            self._order = tuple(alive)
+        if alive.keys() != self.pids:  # ...and from the tree (kept: those still alive from before)
             self.pids = set(alive) | {self.root_pid}
             self.pids_seen |= self.pids
         self._job_ticks += max(0, d_full - min(vanished, max(0, d_child)))
@@ -123,6 +168,6 @@ class JobUsage:
                     self._cg_base = used
                 job_ticks, via_cgroup = (used - self._cg_base) * CLK_TCK, True
         if refreshed or self._used_mem is None:  # memory moves slowly: read with the tree
-            mem = self.proc.meminfo()
+            mem = proc.meminfo()
             self._used_mem = max(0, mem[0] - mem[1]) if mem else None
-        return UsageSample(node.busy_ticks, node.total_ticks, job_ticks, rss, self._used_mem, via_cgroup)
+        return UsageSample(node.busy_ticks, node.total_ticks, job_ticks, self._rss, self._used_mem, via_cgroup)
