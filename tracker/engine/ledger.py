@@ -236,7 +236,8 @@ class Ledger:
         with self.lock:
             if None not in got:
                 vals = cast("List[float]", got)  # every component read: bulk updates, no per-component Python loop
-                self.energy_j.update(zip(ids, vals, strict=True))
+                # zips of lists built to len(ids): no strict= (its keyword parsing costs ~0.15 us a call, in every tick)
+                self.energy_j.update(zip(ids, vals))  # noqa: B905
                 self.read_at_s.update(zip(ids, itertools.repeat(now_s)))
                 if self._open_gaps:
                     for cid in ids:
@@ -247,7 +248,7 @@ class Ledger:
                     self._sensor_ref[key] = (now_s, vals)
                 elif now_s - ref[0] >= _PEAK_MIN_INTERVAL_S:
                     dt = now_s - ref[0]  # max(peak, power) as a comprehension: a third of map(max)'s cost per component
-                    self._sensor_peak[key] = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(self._sensor_peak[key], vals, ref[1], strict=True)]
+                    self._sensor_peak[key] = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(self._sensor_peak[key], vals, ref[1])]  # noqa: B905
                     self._sensor_ref[key] = (now_s, vals)
             else:
                 self._sensor_ref.pop(key, None)  # peaks restart after the hole
