@@ -15,7 +15,9 @@ straight-line code (no loop, no wrapper) on the same fake library and handles; p
 calls of ``tracker defaults`` count in its denominator, /proc reads do not. The tick's
 time excludes the harness (advancing the fake counters and the manual clock), timed in the
 same batch. Raw, harness and tick alternate in batches in one process, so they see the
-same machine; each figure is the median over the batches, with its quartiles.
+same machine; times are this thread's CPU time (``time.thread_time``: a batch preempted by
+other work on a shared machine is not stretched); each figure is the median over the
+batches, with its quartiles.
 
 ``engine, pynvml over a C stub``: the same engine tick on real ``pynvml`` wrappers
 (``nvmlDeviceGetTotalEnergyConsumption`` as shipped, its ctypes function pointer replaced by
@@ -180,14 +182,14 @@ def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, scope: str) -> Option
     raw_us: List[float] = []
     ratios: List[float] = []
     for _ in range(batches):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(per_batch):
             replay()
-        t1 = time.perf_counter()
+        t1 = time.thread_time()
         harness(reps)
-        t2 = time.perf_counter()
+        t2 = time.thread_time()
         ticks(reps)
-        t3 = time.perf_counter()
+        t3 = time.thread_time()
         raw = (t1 - t0) / reps * 1e6
         tick = ((t3 - t2) - (t2 - t1)) / reps * 1e6
         raw_us.append(raw)
@@ -208,14 +210,14 @@ def rapl_vs_pread(batches: int, per_batch: int) -> Dict[str, Any]:
     pread_us, zone_us, ratios = [], [], []
     now = 0.0
     for _ in range(batches):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(per_batch):
             os.pread(fd, 32, 0)
-        t1 = time.perf_counter()
+        t1 = time.thread_time()
         for _ in range(per_batch):
             now += 1.0
             sensor.read(now)
-        t2 = time.perf_counter()
+        t2 = time.thread_time()
         p, z = (t1 - t0) / per_batch * 1e6, (t2 - t1) / per_batch * 1e6
         pread_us.append(p)
         zone_us.append(z)

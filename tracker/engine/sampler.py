@@ -87,6 +87,9 @@ class Sampler:
         self.tick_s = math.inf if math.isinf(interval_s) else min(self._period.values(), default=interval_s)
         self._next_due: Dict[Sensor, float] = {}
         self.ticks = 0
+        self._sensors = list(self._period)
+        # one period for every sensor (the usual case): their due times move together, so one is compared
+        self._one_period: Optional[float] = self._period[self._sensors[0]] if len(set(self._period.values())) == 1 else None
 
     @property
     def running(self) -> bool:
@@ -109,15 +112,21 @@ class Sampler:
         """Read the sensors that are due (all when ``force``), then call ``on_tick``. Never raises."""
         try:
             now = self.clock.monotonic()
-            if force:
+            period = self._one_period
+            if period is not None:  # all due or none (all sensors share their due time)
+                due = self._sensors if force or now + self.tick_s * 0.25 >= self._next_due.get(self._sensors[0], now) else []
+            elif force:
                 due = list(self._period)
             else:
                 slack = self.tick_s * 0.25
                 due = [s for s in self._period if now + slack >= self._next_due.get(s, now)]
             if due:
                 self.ledger.read(now, due)
-                for s in due:
-                    self._next_due[s] = now + self._period[s]
+                if period is not None:
+                    self._next_due = dict.fromkeys(due, now + period)
+                else:
+                    for s in due:
+                        self._next_due[s] = now + self._period[s]
             self.ticks += 1
             if self.on_tick is not None:
                 self.on_tick(now)
