@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
@@ -28,8 +27,9 @@ FIX = os.path.join(os.path.dirname(__file__), "fixtures", "forecasts")
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
 EM_TOKEN = "em-forecast-secret-4711"
 WT_USER, WT_PASS = "bob", "wt-pass-secret-0815"
-SLOW_S = 2.0  # the slow route holds its answer at most this long (until the test releases it); clients time out at 0.2 s
+SLOW_S = 60.0  # the slow route holds its answer until the test releases it (this is only a cap); clients time out at 0.2 s
 RELEASE = threading.Event()
+ANSWERED = threading.Event()  # set once the slow route has answered
 
 
 def _fixture(name):
@@ -60,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
         type(self).hits.append((p, q))
         if p.startswith("/slow"):
             RELEASE.wait(SLOW_S)
+            ANSWERED.set()
             return self._send(200, b"{}")
         if p.startswith("/broken"):
             return self._send(500, b'{"error": "down"}')
@@ -111,7 +112,7 @@ def _fresh():
 
 
 def _provider(name, url, **kw):
-    return make_provider(name, url=url, env={}, timeout_s=kw.pop("timeout_s", 5.0), **kw)
+    return make_provider(name, url=url, env={}, timeout_s=kw.pop("timeout_s", 30.0), **kw)  # the server answers in ms
 
 
 def test_ukci_national_48h_half_hourly(server):
@@ -192,10 +193,11 @@ def test_errors_and_malformed_bodies_fall_back_with_a_reason(server, route, need
 def test_a_slow_server_is_bounded_by_the_timeout(server):
     p = _provider("ukci", server + "/slow", timeout_s=0.2)
     RELEASE.clear()
-    t = time.monotonic()
+    ANSWERED.clear()
     try:
         assert p.get(T0) is None
-        assert time.monotonic() - t < SLOW_S and "Timeout" in p.reason
+        # the client gave up while the server still held its answer: the timeout bounded it (no wall-clock bound)
+        assert not ANSWERED.is_set() and "Timeout" in p.reason
     finally:
         RELEASE.set()
 
@@ -210,7 +212,7 @@ def test_prefetch_fetches_off_the_calling_thread(server):
     p = _provider("ukci", server + "/uk")
     stop = threading.Event()
     p.prefetch(event=stop)
-    assert p.ready.wait(5.0)
+    assert p.ready.wait(60.0)  # a cap only
     stop.set()
     assert p.latest() is not None and p._thread.name == "wattprint-forecast" and p._thread is not threading.current_thread()
 
