@@ -205,6 +205,8 @@ class NvidiaSensor(ChannelSensor):
 
     def __init__(self, nvml: Any = None, env: Optional[Mapping[str, str]] = None, power_interval_s: float = 0.1) -> None:
         self._nvml = load_nvml(nvml)
+        # the field list of the instant-power read, made once (the poll runs at up to 10 Hz per GPU)
+        self._power_fields = [getattr(self._nvml, "NVML_FI_DEV_POWER_INSTANT", _NVML_FI_DEV_POWER_INSTANT)]
         pairs = resolve_visible_devices(self._nvml, visible_gpu_selectors(env))
         if not pairs:
             self._shutdown()
@@ -250,9 +252,8 @@ class NvidiaSensor(ChannelSensor):
 
     def _instant_power_mw(self, handle: Any) -> Optional[float]:
         nv = self._nvml
-        field_id = getattr(nv, "NVML_FI_DEV_POWER_INSTANT", _NVML_FI_DEV_POWER_INSTANT)
         try:
-            values = nvml_call(nv, nv.nvmlDeviceGetFieldValues, handle, [field_id])
+            values = nvml_call(nv, nv.nvmlDeviceGetFieldValues, handle, self._power_fields)
         except (SensorError, AttributeError):
             return None
         if not values or getattr(values[0], "nvmlReturn", 0) != 0:
