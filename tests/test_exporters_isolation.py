@@ -83,12 +83,14 @@ def test_raising_and_hanging_exporters_break_nothing(tmp_path, hanging, caplog):
     out = tmp_path / "extra"
     probe = OrderProbe(str(tmp_path / "core" / "iso-1.json"))
     exporters = [hanging, raising, JsonExporter(str(out / "{run_id}.json")), CsvExporter(str(out / "runs.csv")), memory, probe]
-    t, clock = replay_tracker(exporters, run_id="iso-1", output_dir=str(tmp_path / "core"), export_timeout_s=2.0)
+    # the deadline is real time, shared by every exporter: the hanging one is abandoned at it, and the others must
+    # finish within it (a few ms of work; 5 s leaves room for a loaded machine, and is what the test costs)
+    t, clock = replay_tracker(exporters, run_id="iso-1", output_dir=str(tmp_path / "core"), export_timeout_s=5.0)
     with t:
         t.step(3)
         clock.advance(2.0)
         t.sample_now()
-        assert memory.wait_samples(1)
+        assert memory.wait_samples(1, timeout_s=60)
         clock.advance(2.0)
     fp = t.footprint
     assert fp.status == "completed" and fp.energy_j == pytest.approx(500.0)
@@ -148,7 +150,7 @@ def test_full_disk_leaves_the_run_and_the_network_exporters(tmp_path, monkeypatc
     try:
         clock.advance(2.0)
         t.sample_now()
-        assert memory.wait_samples(1)
+        assert memory.wait_samples(1, timeout_s=60)
         prom.on_sample(t.snapshot())  # make sure the endpoint holds a sample, whatever its worker's pace
         assert samples_of(scrape(prom.url), "wattprint_energy_joules_total")
     finally:
