@@ -32,7 +32,7 @@ try:  # POSIX advisory locks; on other platforms appends are not cross-process s
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "csv_cell", "csv_line", "visible",
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "append_bytes", "csv_cell", "csv_line", "visible",
            "md_escape", "VisibleLogFilter"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -158,20 +158,36 @@ def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any])
             line = csv_line(fieldnames) + line
         elif _last_byte(fd, size) != b"\n":
             line = "\n" + line
-        data = line.encode("utf-8")
-        try:
-            written = os.write(fd, data)
-            if written != len(data):
-                raise OSError(errno.ENOSPC, f"short write to {path}: {written} of {len(data)} bytes")
-            os.fsync(fd)
-        except BaseException:
-            try:
-                os.ftruncate(fd, size)  # take the torn row back off
-            except OSError:
-                pass
-            raise
+        _write_whole(fd, line.encode("utf-8"), size, path, sync=True)
     finally:
         os.close(fd)  # closing drops the flock
+
+
+def append_bytes(path: str, data: bytes) -> None:
+    """Append ``data`` to the existing file ``path`` (never through a symlink) with one ``write``;
+    a write that fails or falls short (``ENOSPC``) is cut back off the file before ``OSError`` is
+    raised, so the file holds either all of ``data`` or none of it. No ``fsync``."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        _write_whole(fd, data, os.fstat(fd).st_size, path, sync=False)
+    finally:
+        os.close(fd)
+
+
+def _write_whole(fd: int, data: bytes, size: int, path: str, *, sync: bool) -> None:
+    """One ``write`` of ``data`` at the end of a file ``size`` bytes long: all of it, or the file cut back to ``size``."""
+    try:
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(errno.ENOSPC, f"short write to {path}: {written} of {len(data)} bytes")
+        if sync:
+            os.fsync(fd)
+    except BaseException:
+        try:
+            os.ftruncate(fd, size)  # take the torn tail back off
+        except OSError:
+            pass
+        raise
 
 
 def _last_byte(fd: int, size: int) -> bytes:

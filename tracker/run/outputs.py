@@ -57,6 +57,7 @@ CSV_NAME = "runs.csv"
 JOURNAL_SUFFIX = ".timeline.jsonl"
 JOURNAL_ID = "wattprint.timeline/1"
 _NAME_MAX_BYTES = 255
+_MAX_UNWRITTEN = 4096  # timeline points kept for the journal while checkpoints fail
 
 
 def json_path(output_dir: str, run_id: str) -> str:
@@ -132,6 +133,8 @@ class RunFiles:
         fits = len(f"{run_id}{JOURNAL_SUFFIX}".encode("utf-8")) <= _NAME_MAX_BYTES
         self.journal_path: Optional[str] = journal_path(output_dir, run_id) if fits else None
         self._journal_started = False
+        self._unwritten: List[Tuple[float, int, Sequence[float]]] = []  # drained timeline points not yet in the journal
+        self._failing = False  # the last checkpoint failed (logged once per spell)
 
     def _check_inside(self, path: str) -> None:
         """Raise ``OSError`` when ``path``, resolved, is not a file directly in the resolved ``output_dir``."""
@@ -149,7 +152,8 @@ class RunFiles:
             write_json(self.json_path, footprint)
             return True
         except Exception as err:
-            logger.error("wattprint: could not write %s (%s); the footprint is still returned by stop()", self.json_path, err)
+            logger.error("wattprint: could not write %s (%s); the footprint is still returned by stop() "
+                         "(Footprint.save(path) writes it once there is room)", self.json_path, err)  # fmt: skip
             return False
 
     def write_checkpoint(self, footprint: Footprint, ledger: Any) -> bool:
@@ -166,23 +170,31 @@ class RunFiles:
             self._check_inside(self.json_path)
             write_json(self.json_path, footprint, timeline=False)
             points, rewrite = ledger.drain_journal()
+            # points drained but not yet on disk (a full disk) go with the next checkpoint; they are
+            # cumulative, so keeping only the latest ones loses resolution, never energy
+            self._unwritten = points if rewrite else (self._unwritten + points)[-_MAX_UNWRITTEN:]
             self._check_inside(self.journal_path)
             if rewrite or not self._journal_started:
                 header = json.dumps({"journal": JOURNAL_ID, "run_id": self.run_id, "components": list(ledger.ids)})
-                _io.atomic_write_text(self.journal_path, header + "\n" + _journal_lines(points))
+                _io.atomic_write_text(self.journal_path, header + "\n" + _journal_lines(self._unwritten))
                 self._journal_started = True
-            elif points:
-                fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
-                try:
-                    os.write(fd, _journal_lines(points).encode("utf-8"))
-                finally:
-                    os.close(fd)
-            return True
+            elif self._unwritten:
+                try:  # all the lines or none (a short write is cut back): no torn line for later ones to follow
+                    _io.append_bytes(self.journal_path, _journal_lines(self._unwritten).encode("utf-8"))
+                except FileNotFoundError:
+                    self._journal_started = False  # the journal was removed: start it afresh next time
+                    raise
+            self._unwritten = []
         except Exception as err:
-            self._journal_started = False  # start the journal afresh next time
-            logger.error("wattprint: could not write the checkpoint %s (%s); the footprint is still returned by stop()",
-                         self.json_path, err)
+            if not self._failing:  # once per failing spell (a full disk fails every checkpoint), not every time
+                logger.error("wattprint: could not write the checkpoint %s (%s); later checkpoints are tried quietly, "
+                             "the footprint is still returned by stop()", self.json_path, err)  # fmt: skip
+            self._failing = True
             return False
+        if self._failing:
+            logger.info("wattprint: checkpoints of %s are written again", self.json_path)
+            self._failing = False
+        return True
 
     def remove_journal(self) -> None:
         """Compaction: the final JSON holds the whole timeline, so the journal goes. Never raises."""
