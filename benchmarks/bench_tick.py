@@ -177,6 +177,10 @@ def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, scope: str) -> Option
     recorded = 8
     calls = record_nvml_calls(nvml, lambda: ticks(recorded))
     replay = straight_line(calls)
+    for _ in range(3):  # and the machine: a first batch of each kind, not timed
+        replay()
+        harness(per_batch)
+        ticks(per_batch)
     reps = per_batch * recorded  # replay covers `recorded` ticks
     tick_us: List[float] = []
     raw_us: List[float] = []
@@ -235,7 +239,7 @@ def run(quick: bool = False, scopes: Tuple[str, ...] = SCOPES, gpu_counts: Tuple
     out: Dict[str, Any] = {"ticks": [], "quick": quick}
     for scope in scopes:
         for n in gpu_counts:
-            per = max(2, (50 if quick else 400) // n // (1 if scope.startswith("engine") else 4))
+            per = max(2, (50 if quick else 1200) // n // (1 if scope.startswith("engine") else 4))
             row = tick_vs_raw(n, batches, per, scope)
             if row is not None:
                 out["ticks"].append(row)
