@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from wattprint._io import encodable
 from wattprint.footprint.model import FIGURES, Figure, Footprint
 from wattprint.units import as_float
 
@@ -102,7 +103,7 @@ def _job_labels(fp: Footprint) -> Tuple[str, str, Optional[str]]:
     if not isinstance(job, dict):
         return "", "", None
     rank = job.get("rank")
-    return str(job.get("job_id") or "")[:128], str(job.get("node") or "")[:128], None if rank is None else str(rank)[:16]
+    return encodable(str(job.get("job_id") or "")[:128]), encodable(str(job.get("node") or "")[:128]), None if rank is None else encodable(str(rank)[:16])
 
 
 class FootprintCollector:
@@ -142,13 +143,14 @@ class FootprintCollector:
 
         job_id, node, job_rank = _job_labels(fp)
         rank = job_rank if job_rank is not None else self.rank
-        run = [str(fp.get(key) or "") for key in ("run_id", "project", "host.hostname")] + [rank]
+        # label values as they are, but UTF-8-encodable: one lone surrogate would fail every scrape
+        run = [encodable(str(fp.get(key) or "")) for key in ("run_id", "project", "host.hostname")] + [rank]
         power = {} if final else {cid: as_float(w) for cid, w in fp.latest_power_w().items()}
         comps: List[Tuple[List[str], Optional[float], Optional[float]]] = []
         for comp in fp.get("components") or []:
             if not isinstance(comp, dict):
                 continue
-            what = [str(comp.get(k, "")) for k in ("id", "kind", "source")] + ["true" if comp.get("measured") else "false"]
+            what = [encodable(str(comp.get(k, ""))) for k in ("id", "kind", "source")] + ["true" if comp.get("measured") else "false"]
             e = as_float(comp.get("energy_j"))
             p = None
             if not final:
@@ -174,7 +176,7 @@ class FootprintCollector:
         if final and self._total_steps and _PROGRESS in self._families:
             figures[_PROGRESS] = [([], min(1.0, steps / self._total_steps))]
         status = "running" if not final else str(fp.get("status") or "unknown")
-        info = [status, str(fp.get("region") or ""), str(fp.get("schema") or ""), __version__, job_id, node]
+        info = [encodable(status), encodable(str(fp.get("region") or "")), encodable(str(fp.get("schema") or "")), __version__, job_id, node]
         return Snapshot(run, comps, figures, info, time.time(), final)
 
     def collect(self) -> Iterator[Any]:

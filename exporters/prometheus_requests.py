@@ -28,6 +28,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from wattprint._io import encodable
+
 __all__ = ["RequestMetrics", "ENERGY_BUCKETS_J", "PER_TOKEN_BUCKETS_J", "MAX_LABEL_VALUES"]
 
 # joules per request: 0.1 J (a short CPU request) ... 100 kJ (a long multi-GPU generation)
@@ -68,7 +70,7 @@ class RequestMetrics:
         self._lock = threading.Lock()
 
     def _bounded(self, key: str, value: Optional[str]) -> str:
-        v = value or "unknown"
+        v = encodable(str(value)) if value else "unknown"  # an exposition is UTF-8: no lone surrogate may poison it
         seen = self._values[key]
         if v in seen:
             return v

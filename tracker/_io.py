@@ -32,8 +32,8 @@ try:  # POSIX advisory locks; on other platforms appends are not cross-process s
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "append_bytes", "csv_cell", "csv_line", "visible",
-           "md_escape", "VisibleLogFilter"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "append_bytes", "csv_cell", "csv_line",
+           "visible", "encodable", "md_escape", "VisibleLogFilter"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -104,7 +104,7 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
 
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))  # a lone surrogate as its escape (encodable)
 
 
 def strict_json(document: Any, *, indent: Optional[int] = 2) -> str:
@@ -158,7 +158,7 @@ def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any])
             line = csv_line(fieldnames) + line
         elif _last_byte(fd, size) != b"\n":
             line = "\n" + line
-        _write_whole(fd, line.encode("utf-8"), size, path, sync=True)
+        _write_whole(fd, line.encode("utf-8", "backslashreplace"), size, path, sync=True)  # as encodable()
     finally:
         os.close(fd)  # closing drops the flock
 
@@ -229,18 +229,29 @@ _BIDI = frozenset((0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x206
 
 def visible(text: str) -> str:
     """Text that cannot drive a terminal: control characters (ESC, BEL, CR, newline: clear-screen,
-    titles, OSC 52 clipboard writes, forged lines), C1 controls and bidi overrides are shown as
-    ``\\xNN`` / ``\\uNNNN`` escapes; everything else is kept."""
+    titles, OSC 52 clipboard writes, forged lines), C1 controls, bidi overrides and lone surrogates
+    are shown as ``\\xNN`` / ``\\uNNNN`` escapes; everything else is kept."""
     if text.isprintable():
         return text
     out = []
     for ch in text:
         o = ord(ch)
-        if o < 0x20 or 0x7F <= o < 0xA0 or o in _BIDI or o in (0x2028, 0x2029):
+        if o < 0x20 or 0x7F <= o < 0xA0 or o in _BIDI or o in (0x2028, 0x2029) or 0xD800 <= o < 0xE000:
             out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def encodable(text: str) -> str:
+    """``text`` that encodes as UTF-8: a lone surrogate (what Python makes of bytes that are not
+    UTF-8 in an environment variable or a file name) becomes its ``\\udcff`` escape, as the
+    file writers here write it; other text is returned as it is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*",

@@ -92,6 +92,10 @@ def check_file_name(setting: str, value: Any, *, suffix: str = "") -> str:
         raise ConfigError(setting, f"must not contain NUL, newlines or other control characters, got {value!r}")
     if value in (".", ".."):
         raise ConfigError(setting, f"must be a file name, not {value!r}")
+    try:  # what the file system is given (a lone surrogate from undecodable bytes maps back to them)
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        raise ConfigError(setting, f"cannot be written as a file name on this system, got {value!r}") from None
     size = len((value + suffix).encode("utf-8", "surrogatepass"))
     if size > MAX_NAME_BYTES:
         raise ConfigError(setting, f"is {size} bytes as a file name ({suffix or 'no suffix'} included); at most {MAX_NAME_BYTES}")

@@ -26,9 +26,11 @@ from wattprint.errors import ConfigError
 from wattprint.testing import replay_sensor, replay_tracker
 
 # beyond the report's strings: a backslash before a pipe, a backtick breaking out of a code span, NEL and
-# the Unicode line separator (YAML and some viewers break lines there)
+# the Unicode line separator (YAML and some viewers break lines there), and lone surrogates: what Python makes
+# of bytes that are not UTF-8 in an environment variable (WATTPRINT_PROJECT, a job name) or a file name
 HOSTILE_MORE = st.one_of(HOSTILE, st.sampled_from(["a\\| b", "x\\", "r`<img src=x onerror=alert(1)>`", "NEL\x85wattprint: forged",
-                                                   "ls\u2028wattprint: forged", "\\`x\\`"]))
+                                                   "ls\u2028wattprint: forged", "\\`x\\`", "latin-1 \udcff\udce9 from the environment",
+                                                   "\ud800 unpaired"]))
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -93,7 +95,7 @@ def test_footprint_json_and_runs_csv_keep_hostile_names_exactly_and_inert(tmp_pa
     for cell in rows[1]:
         assert not cell.startswith(FORMULA) or _is_number(cell), cell
     project = dict(zip(rows[0], rows[1], strict=True))["project"]
-    expected = _project(name)
+    expected = _io.encodable(_project(name))  # a lone surrogate is written as its \udcff escape
     assert project == (("'" + expected) if expected.startswith(FORMULA) and not _is_number(expected) else expected)
 
 
@@ -168,9 +170,9 @@ def test_prometheus_exposition_parses_and_label_values_round_trip(tmp_path_facto
     prom, requests = PrometheusExporter(port=0, linger_s=0), RequestMetrics()
     _hostile_run(tmp_path_factory.mktemp("prom") / "out", name, save=False, exporters=[prom, requests])
     samples = [s for f in _exposition(prom.registry) for s in f.samples]
-    assert samples and {s.labels["project"] for s in samples if "project" in s.labels} == {_project(name)}
+    assert samples and {s.labels["project"] for s in samples if "project" in s.labels} == {_io.encodable(_project(name))}
     req = [s for f in _exposition(requests.registry) for s in f.samples if "model" in s.labels]
-    assert req and {(s.labels["model"], s.labels["endpoint"]) for s in req} == {(name or "unknown",) * 2}  # unnamed: "unknown"
+    assert req and {(s.labels["model"], s.labels["endpoint"]) for s in req} == {(_io.encodable(name) or "unknown",) * 2}  # unnamed: "unknown"
 
 
 class _Lines(logging.Handler):
@@ -184,7 +186,16 @@ class _Lines(logging.Handler):
 
 
 def _folder_name(name):
-    return "o" + name.replace("/", "_").replace("\x00", "_").replace("\\", "_")[:40]
+    """``name`` as one file name: no separator or NUL, and only what the file system can be given."""
+    return "o" + "".join(ch for ch in name.replace("/", "_").replace("\x00", "_").replace("\\", "_") if _fs_ok(ch))[:40]
+
+
+def _fs_ok(ch):
+    try:
+        os.fsencode(ch)
+        return True
+    except UnicodeEncodeError:  # an unpaired surrogate that is no undecodable byte
+        return False
 
 
 @FEW

@@ -130,7 +130,7 @@ class RunFiles:
         self.output_dir, self.run_id, self.save = output_dir, run_id, save
         self.json_path = json_path(output_dir, run_id)
         self.csv_path = csv_path(output_dir)
-        fits = len(f"{run_id}{JOURNAL_SUFFIX}".encode("utf-8")) <= _NAME_MAX_BYTES
+        fits = len(os.fsencode(f"{run_id}{JOURNAL_SUFFIX}")) <= _NAME_MAX_BYTES  # the bytes the file system sees
         self.journal_path: Optional[str] = journal_path(output_dir, run_id) if fits else None
         self._journal_started = False
         self._unwritten: List[Tuple[float, int, Sequence[float]]] = []  # drained timeline points not yet in the journal
