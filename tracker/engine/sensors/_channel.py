@@ -8,6 +8,13 @@ its last failure. :class:`ChannelSensor` reads every channel under one lock and
 turns each outcome into the sensor contract; NVIDIA (:mod:`.nvidia`) and AMD
 (:mod:`.amd`) subclass it and implement :meth:`ChannelSensor.read_raw` only.
 
+The tick's hot path: a channel may carry ``fast_raw``, a zero-argument call giving the
+vendor's integer counter. From 4 channels up, when every channel is a counter with one and
+the previous read got them all, the sensor reads in bulk: one loop of vendor calls, then the
+counter arithmetic over lists (the state lives in the bulk record meanwhile). Anything
+unusual (a failed call, a wrap, reset or jump) hands the state back to the channels and the
+per-channel loop finishes that tick, so readings, gaps and calls are those of the loop.
+
 Failure modes: a :class:`~wattprint.errors.SensorError` from ``read_raw`` drops
 that GPU from this reading (the ledger opens a gap, :meth:`ChannelSensor.last_error`
 says why) and breaks the power integration, so the hole is never bridged; a
