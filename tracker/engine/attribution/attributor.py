@@ -42,6 +42,8 @@ _CPU_KINDS = ("cpu", "dram")
 _U_MEMORY_SPLIT = 0.25
 _U_EQUAL_SPLIT = 0.5
 _U_RSS = 0.25  # resident memory counts shared pages once per process
+_NODE: Tuple[float, Optional[float], str, Optional[float]] = (1.0, None, "node", 0.0)
+_EXCLUSIVE: Tuple[float, Optional[float], str, Optional[float]] = (1.0, None, "exclusive", 0.0)
 
 
 class Attributor:
@@ -76,6 +78,7 @@ class Attributor:
                 for c in sensor.components():
                     if c.kind == "gpu":
                         self._gpu_probe[c.id] = sensor
+        self._role = {c.id: _role(c) for c in components}
         cfg = dict(idle_power_w or {})
         self.accounts: Dict[str, ComponentAccount] = {}
         for c in components:
@@ -167,66 +170,63 @@ class Attributor:
     def _share(self, comp: Component, cpu: Optional[Tuple[float, Optional[float], str]], ram: Optional[float],
                gpu: Optional[Tuple[float, Optional[float], str, Optional[float]]]) -> Tuple[float, Optional[float], str, Optional[float]]:  # fmt: skip
         if self.mode != "job":
-            return 1.0, None, "node", 0.0
-        if comp.kind == "gpu" and gpu is not None:
-            return gpu
-        if comp.scope == "node" and comp.kind in _CPU_KINDS:
-            if cpu is None:
-                return 1.0, None, "node", 0.0
-            return cpu[0], cpu[1], cpu[2], None
-        if comp.scope == "node" and comp.kind == "ram":
-            return (1.0, None, "node", 0.0) if ram is None else (ram, None, "process-share", _U_RSS)
-        if comp.scope == "device":
-            return 1.0, None, "exclusive", 0.0
-        return 1.0, None, "node", 0.0
+            return _NODE
+        role = self._role[comp.id]
+        if role == "gpu":
+            return gpu if gpu is not None else (_EXCLUSIVE if comp.scope == "device" else _NODE)
+        if role == "cpu":
+            return _NODE if cpu is None else (cpu[0], cpu[1], cpu[2], None)
+        if role == "ram":
+            return _NODE if ram is None else (ram, None, "process-share", _U_RSS)
+        return _EXCLUSIVE if role == "device" else _NODE
 
     def _gpus(self) -> Dict[str, Optional[Tuple[float, Optional[float], str, Optional[float]]]]:
         """Every GPU's share for the span just ended; all are queried first, so one GPU's list informs the others."""
         usage_src = self.usage
         job_pids = usage_src.pids if usage_src is not None else {os.getpid()}
-        usages = {}
         since = self._gpu_since
+        seen = {}
         for cid, sensor in self._gpu_probe.items():
             usage = sensor.gpu_usage(cid, since.get(cid, 0))  # type: ignore[attr-defined]
-            if usage is None or usage.processes is None:
+            procs = usage.processes if usage is not None else None
+            if procs is None:
                 continue
             since[cid] = usage.last_seen_us
-            listed = [pid for pid, _ in usage.processes]
-            mine = [pid for pid in listed if pid in job_pids]
-            if listed:
+            mine = [pid for pid, _ in procs if pid in job_pids]
+            if procs:
                 self._gpu_evidence = True
-                if len(mine) < len(listed) and usage_src is not None:
-                    new = [pid for pid in listed if pid not in job_pids and pid not in self._gpu_checked]
+                if len(mine) < len(procs) and usage_src is not None:
+                    new = [pid for pid, _ in procs if pid not in job_pids and pid not in self._gpu_checked]
                     if new:  # a pid the tree does not hold: walk it again at the next sample (a new child?)
                         self._gpu_checked.update(new)
                         usage_src.rediscover()
-            if mine:
-                self._gpu_job_seen[cid] = True
-            usages[cid] = (usage, listed, mine)
-        return {cid: self._gpu(cid, *usages[cid]) if cid in usages else None for cid in self._gpu_probe}
+                if mine:
+                    self._gpu_job_seen[cid] = True
+            seen[cid] = (usage, mine)
+        return {cid: self._gpu(cid, *seen[cid]) if cid in seen else None for cid in self._gpu_probe}
 
-    def _gpu(self, cid: str, usage: Any, listed: List[int], mine: List[int]) -> Tuple[float, Optional[float], str, Optional[float]]:
+    def _gpu(self, cid: str, usage: Any, mine: List[int]) -> Tuple[float, Optional[float], str, Optional[float]]:
         """``(share, reserved, method, u)`` of one GPU for the span just ended."""
-        slice_share = usage.mig_slice
-        if not listed:
+        procs = usage.processes
+        if not procs:
             reserved = "CUDA_VISIBLE_DEVICES" in self.env or self._gpu_job_seen.get(cid) or not self._gpu_evidence
             inner, method, u = (1.0, "exclusive", 0.0) if reserved else (0.0, "process-share", 0.0)
+        elif len(mine) == len(procs):
+            inner, method, u = 1.0, "exclusive", 0.0
         elif not mine:
             proc_root = self.usage.proc.root if self.usage is not None else "/proc"
-            if not any(os.path.exists(os.path.join(proc_root, str(pid))) for pid in listed):
+            if not any(os.path.exists(os.path.join(proc_root, str(pid))) for pid, _ in procs):
                 self.accounts[cid].notes.add("NVML's process ids are not in this PID namespace (a container?): "
                                              "the GPU's whole energy is reported")  # fmt: skip
-                return 1.0, None, "node", 0.0
+                return _NODE
             inner, method, u = 0.0, "process-share", 0.0
-        elif len(mine) == len(listed):
-            inner, method, u = 1.0, "exclusive", 0.0
         else:
-            inner, method, u = _shared_share(usage.processes, set(mine), usage.sm_util)
+            inner, method, u = _shared_share(procs, set(mine), usage.sm_util)
         if usage.mig:
-            if slice_share is None:
+            if usage.mig_slice is None:
                 self.accounts[cid].notes.add("MIG instance whose slice of the parent could not be read: the parent GPU's energy is reported")
-                return 1.0, None, "node", 0.0
-            return slice_share * inner, None, "mig-slice", None
+                return _NODE
+            return usage.mig_slice * inner, None, "mig-slice", None
         return inner, None, method, u
 
     # -- reading -----------------------------------------------------------------
@@ -266,6 +266,17 @@ def _shared_share(processes: Sequence[Tuple[int, Optional[int]]], mine: set, sm_
     if all(m is not None for m in mems) and sum(mems) > 0:  # type: ignore[arg-type]
         return sum(m for pid, m in processes if pid in mine) / sum(mems), "process-share", _U_MEMORY_SPLIT  # type: ignore[arg-type, misc]
     return len(mine) / len(processes), "process-share", _U_EQUAL_SPLIT
+
+
+def _role(comp: Component) -> str:
+    """How a component is split: ``gpu`` (its sensor's lists), ``cpu``/``ram`` (usage), ``device`` (exclusive), ``node``."""
+    if comp.kind == "gpu":
+        return "gpu"
+    if comp.scope == "node" and comp.kind in _CPU_KINDS:
+        return "cpu"
+    if comp.scope == "node" and comp.kind == "ram":
+        return "ram"
+    return "device" if comp.scope == "device" else "node"
 
 
 def _idle_for(comp: Component, cfg: Mapping[str, float]) -> Tuple[Optional[float], str]:

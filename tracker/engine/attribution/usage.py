@@ -151,14 +151,14 @@ class JobUsage:
         if refreshed:  # resident memory moves slowly: summed with the tree walk, like the node's memory
             self._rss = rss
         vanished = 0
-        if len(alive) != len(known) or alive.keys() != known.keys():
-            vanished = sum(v[1] for pid, v in known.items() if pid not in alive)
         self._known = alive
-        if len(alive) != len(self._order):  # a process exited: dropped from the reads
-            self._order = tuple(alive)
-        if alive.keys() != self.pids:  # ...and from the tree (kept: those still alive from before)
-            self.pids = set(alive) | {self.root_pid}
-            self.pids_seen |= self.pids
+        if refreshed or len(alive) != len(self._order):  # else the same pids as the last sample, all alive
+            vanished = sum(v[1] for pid, v in known.items() if pid not in alive)
+            if len(alive) != len(self._order):  # a process exited: dropped from the reads
+                self._order = tuple(alive)
+            if alive.keys() != self.pids:  # ...and from the tree (kept: those still alive from before)
+                self.pids = set(alive) | {self.root_pid}
+                self.pids_seen |= self.pids
         self._job_ticks += max(0, d_full - min(vanished, max(0, d_child)))
         job_ticks, via_cgroup = self._job_ticks, False
         if self.cgroup_is_job and self.cgroup is not None:

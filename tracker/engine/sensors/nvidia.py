@@ -310,8 +310,10 @@ class NvidiaSensor(ChannelSensor):
             if not g.mig_uuid and (procs is None or len(procs) > 1):  # only a shared GPU needs it; MIG has none
                 try:
                     util = {}
-                    for smp in nvml_call(nv, nv.nvmlDeviceGetProcessUtilization, handle, since_us):
-                        pid, sm, ts = smp.pid, smp.smUtil, smp.timeStamp  # each field read once (ctypes access is slow)
+                    samples = nvml_call(nv, nv.nvmlDeviceGetProcessUtilization, handle, since_us)
+                    get_pid, get_sm, get_ts = _sample_fields(type(samples[0])) if samples else _SAMPLE_ATTRS
+                    for smp in samples:
+                        pid, sm, ts = get_pid(smp), get_sm(smp), get_ts(smp)
                         util[pid] = util.get(pid, 0.0) + sm
                         if ts > last:
                             last = ts
@@ -358,3 +360,22 @@ class NvidiaSensor(ChannelSensor):
             return
         self._closed = True
         self._shutdown()
+
+
+_SAMPLE_ATTRS: Tuple[Callable[[Any], Any], ...] = (lambda s: s.pid, lambda s: s.smUtil, lambda s: s.timeStamp)
+_SAMPLE_FIELDS: Dict[type, Tuple[Callable[[Any], Any], ...]] = {}
+
+
+def _sample_fields(cls: type) -> Tuple[Callable[[Any], Any], ...]:
+    """Readers of a utilisation sample's ``pid``, ``smUtil`` and ``timeStamp``: the ctypes fields' own
+    descriptors where the class has them (pynvml's structures route every attribute read through a Python
+    ``__getattribute__`` that only decodes bytes; these fields are integers), else plain attribute reads."""
+    got = _SAMPLE_FIELDS.get(cls)
+    if got is None:
+        try:
+            fields = [getattr(cls, name) for name in ("pid", "smUtil", "timeStamp")]
+            got = tuple(f.__get__ for f in fields) if all(type(f).__name__ == "CField" for f in fields) else _SAMPLE_ATTRS
+        except AttributeError:
+            got = _SAMPLE_ATTRS
+        _SAMPLE_FIELDS[cls] = got
+    return got
