@@ -59,6 +59,6 @@ def test_power_sensor_read_ten_times_per_counter_read():
     event = StepEvent(clock, ticks=20)
     s = _sampler(power, counter, clock=clock, event=event)
     s.start()
-    assert event.done.wait(10)
+    assert event.done.wait(60)
     s.stop()
     assert power.reads == 20 and counter.reads == 2

@@ -28,6 +28,7 @@ def tracking_uri(tmp_path, monkeypatch):
 
 def _run(exporters, **kwargs):
     kwargs.setdefault("save", False)
+    kwargs.setdefault("export_timeout_s", 120.0)  # real time for MLflow's store (the 10 s default is a bet on a loaded machine)
     t, clock = replay_tracker(exporters, **kwargs)
     t.start()
     t.step(10, tokens=1000)
@@ -76,7 +77,7 @@ def test_logs_into_the_active_run_and_live_history(tracking_uri):
             logged.set()
 
         exp.on_sample = on_sample
-        t, clock = replay_tracker([exp], save=False)
+        t, clock = replay_tracker([exp], save=False, export_timeout_s=120.0)
         t.start()
         t.step(5)
         clock.advance(2.0)
@@ -127,7 +128,7 @@ def test_an_exporter_built_before_start_run_joins_the_run_active_when_the_figure
     from mlflow.tracking import MlflowClient
 
     exp = MlflowExporter(retry_backoff_s=0.0)  # no run active yet
-    t, clock = replay_tracker([exp], save=False)
+    t, clock = replay_tracker([exp], save=False, export_timeout_s=120.0)
     t.start()
     with mlflow.start_run() as active:  # e.g. HF's MLflow callback starting its run at on_train_begin
         t.step(3)

@@ -34,7 +34,7 @@ def uri(server_uri, monkeypatch):
 
 
 def _run(exp, run_id):
-    t, clock = replay_tracker([exp], run_id=run_id, save=False)
+    t, clock = replay_tracker([exp], run_id=run_id, save=False, export_timeout_s=120.0)  # real time for the server's calls
     t.start()
     t.step(4, tokens=400)
     clock.advance(3.0)

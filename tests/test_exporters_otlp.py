@@ -51,7 +51,7 @@ def test_endpoint_receives_hw_energy_per_component_and_carbon_water(otlp, tmp_pa
     before = len(requests_of(otlp.out))
     exp = OtlpExporter(endpoint=otlp.url + "/v1/metrics", job="job-7", timeout_s=5.0)
     tracker, clock = replay_tracker([exp], power_w=200.0, run_id="otlp-run", region="IE", output_dir=str(tmp_path),
-                                    accounting_options={"water_source": "recycled"})
+                                    accounting_options={"water_source": "recycled"}, export_timeout_s=60.0)  # a cap
     tracker.start()
     for _ in range(5):
         clock.advance(2.0)
@@ -91,7 +91,7 @@ def test_endpoint_receives_hw_energy_per_component_and_carbon_water(otlp, tmp_pa
 
 def test_dead_endpoint_is_isolated_and_noted(tmp_path):
     exp = OtlpExporter(endpoint=f"http://127.0.0.1:{dead_port()}/v1/metrics", timeout_s=1.0)
-    tracker, clock = replay_tracker([exp], run_id="otlp-dead", output_dir=str(tmp_path), export_timeout_s=5.0)
+    tracker, clock = replay_tracker([exp], run_id="otlp-dead", output_dir=str(tmp_path), export_timeout_s=60.0)  # a cap: ~1 s of retries
     tracker.start()
     clock.advance(1.0)
     fp = tracker.stop()
@@ -105,7 +105,7 @@ def test_rejecting_endpoint_is_an_export_error(tmp_path):
     server = start_otlp(str(tmp_path), status=400)
     try:
         exp = OtlpExporter(endpoint=server.url + "/v1/metrics", timeout_s=2.0)
-        tracker, clock = replay_tracker([exp], run_id="otlp-400", output_dir=str(tmp_path))
+        tracker, clock = replay_tracker([exp], run_id="otlp-400", output_dir=str(tmp_path), export_timeout_s=60.0)
         tracker.start()
         clock.advance(1.0)
         tracker.stop()

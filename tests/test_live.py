@@ -179,7 +179,7 @@ def test_as_exporter_of_a_sampling_tracker():
     )
     t.step(2)  # counted before the sampler's first tick
     t.start()
-    assert event.done.wait(10) and written.wait(10)
+    assert event.done.wait(60) and written.wait(60)
     t.stop()
     lines = out.getvalue().splitlines()
     assert lines, "no live line was written"
@@ -235,7 +235,7 @@ def test_in_a_lightning_callback_with_a_forecast(tmp_path):
     class SampleEachStep(L.Callback):  # stands in for the sampler thread, in step with the manual clock
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             cb.dt.tracker.sample_now()
-            assert seen.acquire(timeout=10)
+            assert seen.acquire(timeout=60)
 
     g = torch.Generator().manual_seed(0)
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(32, 4, generator=g), torch.randn(32, 1, generator=g)), batch_size=8)

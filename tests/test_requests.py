@@ -163,7 +163,7 @@ def test_threads_share_the_ledger_safely():
         clock.advance(0.1)
         t.sample_now()
     for th in threads:
-        th.join(10)
+        th.join(60)
     clock.advance(1.0)
     fp = t.stop()
     inf = _inference(fp)

@@ -78,7 +78,7 @@ def test_snapshot_during_a_sampler_append_sees_whole_points():
     seen = {}
 
     def reader():
-        slow.mid.wait(5)
+        slow.mid.wait(60)  # a cap: the sampler's append is already under way
         tl = t.snapshot().timeline
         seen["lengths"] = (len(tl["t_s"]), len(tl["energy_j"]["gpu:0"]), len(tl["steps"]))
         slow.reader_done.set()
@@ -86,7 +86,7 @@ def test_snapshot_during_a_sampler_append_sees_whole_points():
     th = threading.Thread(target=reader)
     th.start()
     t.sample_now()  # the sampler's append, on this thread
-    th.join(5)
+    th.join(60)
     slow.armed = False
     t.stop()
     assert seen["lengths"] == (2, 2, 2)
@@ -186,14 +186,14 @@ def test_forked_child_does_not_deadlock_on_locks_the_parent_held():
     def sampler_like():  # holds both locks across the fork, as a sampler mid-read would
         with t._ledger.lock, t._lock:
             held.set()
-            release.wait(10)
+            release.wait(60)
 
     th = threading.Thread(target=sampler_like, daemon=True)
     th.start()
-    assert held.wait(5)
+    assert held.wait(60)
     pid = os.fork()
     if pid == 0:  # the child: a deadlock is ended by the alarm (exit by SIGALRM, not 0)
-        signal.alarm(10)
+        signal.alarm(60)  # a deadlock only; a slow machine is not one
         try:
             t.step()
             ok = t.energy_j == 0.0 and t.snapshot() is None and t.stop() is None
@@ -201,7 +201,7 @@ def test_forked_child_does_not_deadlock_on_locks_the_parent_held():
         except BaseException:
             os._exit(4)
     release.set()
-    th.join(5)
+    th.join(60)
     _, status = os.waitpid(pid, 0)
     t.stop()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"

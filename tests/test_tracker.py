@@ -182,7 +182,7 @@ def test_sampler_thread_ticks_with_injected_clock_and_event():
     sensor = ReplaySensor([(0, 80.0)], mode="power", poll_interval_s=0.1)
     t = Tracker(sensors=[sensor], clock=clock, event=event, save=False)
     t.start()
-    assert event.done.wait(10), "sampler thread did not run its ticks"
+    assert event.done.wait(60), "sampler thread did not run its ticks"
     fp = t.stop()
     assert fp.energy_j == pytest.approx(80.0 * 1.0, rel=1e-6)  # 10 ticks of 0.1 s
     assert any(th.name == "wattprint-sampler" for th in threading.enumerate()) is False
@@ -194,7 +194,7 @@ def test_checkpoint_written_during_run(tmp_path):
     out = tmp_path / "ck"
     t = Tracker(run_id="ck", output_dir=str(out), sensors=[replay(10)], clock=clock, event=event, interval_s=1.0, checkpoint_interval_s=2.0)
     t.start()
-    assert event.done.wait(10)
+    assert event.done.wait(60)
     doc = json.loads((out / "ck.json").read_text())
     assert doc["status"] == "partial" and doc["energy"]["it_j"] == pytest.approx(40.0)
     t.stop()
