@@ -36,6 +36,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from wattprint._io import encodable
 from wattprint.errors import ConfigError
 from wattprint.footprint.model import FIGURES, LOG_PREFIX, Figure, Footprint
 from wattprint.units import as_float
@@ -197,7 +198,7 @@ class MlflowExporter:
                 return current
         if self.run_id is None:
             run = self._client_for().create_run(
-                self._experiment_id(), run_name=str(footprint.run_id), tags={"wattprint.run_id": str(footprint.run_id)}
+                self._experiment_id(), run_name=encodable(str(footprint.run_id)), tags={"wattprint.run_id": encodable(str(footprint.run_id))}
             )
             self.run_id = run.info.run_id
             self._owns_run = True
@@ -252,11 +253,11 @@ class MlflowExporter:
         client = self._client_for()
         run_id = self._retry("create run", self._run_for, footprint)
         step = int(footprint.get("work.steps") or 0)
-        tags = {
-            "wattprint.run_id": str(footprint.run_id),
+        tags = {  # as they are, but UTF-8-encodable (_io.encodable): one lone surrogate failed the whole batch
+            "wattprint.run_id": encodable(str(footprint.run_id)),
             "wattprint.status": str(footprint.status),
-            "wattprint.region": str(footprint.get("region") or ""),
-            "wattprint.project": str(footprint.get("project") or ""),
+            "wattprint.region": encodable(str(footprint.get("region") or "")),
+            "wattprint.project": encodable(str(footprint.get("project") or "")),
         }
         from mlflow.entities import RunTag
 

@@ -256,3 +256,21 @@ def test_a_backslash_cannot_unescape_a_pipe_in_the_markdown_report(tmp_path, nam
     for block in render([fp.to_dict()], "md").split("\n\n"):
         rows = [ln for ln in block.splitlines() if ln.startswith("|")]
         assert len({_unescaped("|", ln) for ln in rows}) <= 1, rows  # every row of a table keeps its column count
+
+
+def test_mlflow_tags_keep_hostile_names_and_a_lone_surrogate_does_not_lose_the_figures(tmp_path, monkeypatch):
+    """MLflow stores tags as given (its UI escapes them); one lone surrogate made every log_batch fail."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient, fluent
+    from wattprint.exporters.mlflow import MlflowExporter
+
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # mlflow >= 3 keeps the fast file store behind this flag
+    uri = (tmp_path / "mlruns").as_uri()
+    for i, name in enumerate(["\x1b[2J\nwattprint: forged", "=HYPERLINK(\"x\")", "latin-1 \udcff\udce9 from the environment"]):
+        exp = MlflowExporter(tracking_uri=uri, experiment="energy", retry_backoff_s=0.0, attempts=1)
+        t, fp = _hostile_run(tmp_path / f"out{i}", name, save=False, exporters=[exp], export_timeout_s=120.0)
+        assert t.export_errors == [], t.export_errors
+        run = MlflowClient(uri).get_run(exp.run_id)
+        assert run.data.tags["wattprint.project"] == _io.encodable(name) and run.data.metrics
