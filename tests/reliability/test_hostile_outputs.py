@@ -274,3 +274,14 @@ def test_mlflow_tags_keep_hostile_names_and_a_lone_surrogate_does_not_lose_the_f
         assert t.export_errors == [], t.export_errors
         run = MlflowClient(uri).get_run(exp.run_id)
         assert run.data.tags["wattprint.project"] == _io.encodable(name) and run.data.metrics
+
+
+def test_wattprint_run_prints_visible_lines_for_a_hostile_run_id_and_folder(tmp_path, monkeypatch, capsys):
+    """``wattprint run``'s closing lines carry the run id and the folder: NEL (a line break to
+    str.splitlines and some terminals), a bidi override or ESC in them is shown as an escape."""
+    out = tmp_path / "o\x1b[2J\nwattprint: forged"
+    monkeypatch.setenv("WATTPRINT_RUN_ID", "r\x85wattprint: forged\u202e")  # passes the file-name policy: no C0 control
+    assert cli.main(["run", "--output-dir", str(out), "--", "true"]) == 0
+    err = capsys.readouterr().err
+    assert "wattprint: run r\\x85wattprint: forged\\u202e" in err, err
+    assert not CONTROL.search(err) and not any(ln.startswith("wattprint: forged") for ln in err.splitlines()), err

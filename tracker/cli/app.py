@@ -31,6 +31,7 @@ import signal
 import sys
 from typing import Dict, List, Optional, Sequence
 
+from wattprint._io import visible
 from wattprint.cli import estimate as estimate_cmd
 from wattprint.cli import greener as greener_cmd
 from wattprint.cli import report as report_cmd
@@ -188,9 +189,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     greener_cmd.after_run(plan, tracker)  # the carbon_aware section, priced with the measured energy
     fp = tracker.stop(status, reason=reason)
     if fp is not None and not args.quiet:
-        print(fp.summary(), file=sys.stderr)
+        # each line visible (_io.visible): a run id or folder holding NEL, a bidi override or ESC cannot forge a line
+        print("\n".join(visible(line) for line in fp.summary().split("\n")), file=sys.stderr)
         if tracker.save:
-            print(f"  footprint: {tracker.json_path}", file=sys.stderr)
+            print(visible(f"  footprint: {tracker.json_path}"), file=sys.stderr)
     if any(hasattr(e, "wait_closed") for e in exporters):  # the pull endpoint serves the final figures until scraped
         from wattprint.exporters._prom_cli import wait_for_final_scrape
 
