@@ -72,7 +72,7 @@ def test_child_lines_are_never_glued_to_the_status_line(tmp_path):
     code = "import sys; [print(f'epoch {i}: loss 0.500', flush=True) for i in range(3)]; sys.stderr.write('warn\\n')"
     child = spawn([sys.executable, "-c", code], live, streams={"stdout": term_bytes, "stderr": term_bytes})
     assert isinstance(child, Relayed)
-    assert child.wait() == 0
+    assert child.wait(drain_s=60.0) == 0  # the pumps' drain is bounded in real time (2 s default): a cap here
     shown = screen(read_all(master, term_bytes))
     assert [ln for ln in shown if ln.startswith("epoch")] == ["epoch 0: loss 0.500", "epoch 1: loss 0.500", "epoch 2: loss 0.500"]
     assert "warn" in shown
@@ -101,7 +101,7 @@ def test_stdout_and_stderr_on_one_terminal_keep_the_childs_order(tmp_path):
     )
     child = spawn([sys.executable, "-c", code], live, streams={"stdout": term_bytes, "stderr": term_bytes})
     assert isinstance(child, Relayed) and len(child._masters) == 1  # one pty for the one terminal
-    assert child.wait() == 0
+    assert child.wait(drain_s=60.0) == 0
     shown = [ln for ln in screen(read_all(master, term_bytes)) if ln.startswith("line")]
     assert shown == [f"line {i}" for i in range(20)]
     for f in (term_text, term_bytes):
