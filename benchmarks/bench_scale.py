@@ -8,10 +8,12 @@ NVML library (``wattprint.testing.fake_pynvml``), so a "minute" of run costs wha
 ticks and checkpoint cost, not a minute. Each figure is the median of repeated
 batches with its quartiles (IQR). Sections:
 
-* ``edges``: one window's begin+end (``Tracker.window``) against Zeus 0.16
+* ``edges``: one window's begin+end (``Tracker.window``; and with its result read at once,
+  and the caller-thread reads of an injected clock) against Zeus 0.16
   ``ZeusMonitor.begin_window``/``end_window`` (``sync_execution=False``) on the same fake
   library (Zeus needs two extra attributes it checks: ``_nvmlGetFunctionPointer`` and
-  ``nvmlDeviceGetArchitecture``), at 1, 8, 64 GPUs, alternating batches.
+  ``nvmlDeviceGetArchitecture``), at 1, 8, 64 GPUs, alternating batches; wall and process
+  CPU (all threads) per pair.
 * ``steady``: CPU per simulated minute at the real defaults (1 s ticks, 60 s checkpoints,
   files on) against ``save=False``, at 0 (a replay CPU sensor), 8 and 64 GPUs, over a
   run already 2,048 points long; and one checkpoint's cost and JSON size.
@@ -39,6 +41,7 @@ import time
 from typing import Any, Callable, Dict, List
 
 import wattprint as wp
+from wattprint.engine import clock as wp_clock
 from wattprint.engine.sensors.nvidia import NvidiaSensor
 from wattprint.testing import ManualClock
 from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
@@ -76,6 +79,15 @@ def _sensors(n_gpus: int, nvml: Any = None) -> List[Any]:
 
 
 def edges(n_gpus: int, batches: int, per: int) -> Dict[str, Any]:
+    """One window's begin+end, wattprint against Zeus on the same fake NVML, alternating batches.
+
+    Arms: ``wattprint_us``: ``with t.window("w"): pass`` (the caller's cost: the edges queue
+    their readings for the edge reader and return; edges queued together share a reading);
+    ``wattprint_result_us``: the same, then ``w["energy_j"]`` read at once (the caller waits
+    for the end edge's reading: every window gets its own two readings, like Zeus's);
+    ``zeus_us``: ``begin_window``/``end_window`` (``sync_execution=False``), which read on the
+    caller's thread and return the measurement. ``*_cpu_us``: process CPU (all threads) per pair.
+    ``wattprint_injected_clock_us``: the caller-thread reads used with an injected clock."""
     import pynvml as real
 
     fleet = gpus(n_gpus)
@@ -90,9 +102,8 @@ def edges(n_gpus: int, batches: int, per: int) -> Dict[str, Any]:
     out: Dict[str, Any] = {"gpus": n_gpus}
     t = wp.Tracker(sensors=[NvidiaSensor(nvml)], interval_s=math.inf, save=False, handle_signals=False)
     t.start()
-    bare = wp.Tracker(sensors=[NvidiaSensor(nvml)], interval_s=math.inf, save=False, handle_signals=False)
-    bare.start()
-    bare._ledger.observer = None  # the engine's edges alone, without the attribution hook on each read
+    sync = wp.Tracker(sensors=[NvidiaSensor(nvml)], interval_s=math.inf, save=False, handle_signals=False, clock=_SysLike())
+    sync.start()
     zeus = None
     try:
         nvml._nvmlGetFunctionPointer = lambda name: None  # Zeus refuses a pynvml without it
@@ -115,37 +126,66 @@ def edges(n_gpus: int, batches: int, per: int) -> Dict[str, Any]:
                 sys.modules["pynvml"] = saved
     except Exception as err:  # Zeus missing or refusing the fake
         out["zeus_error"] = f"{type(err).__name__}: {err}"
-    wp_us, z_us, ratios, bare_us, bare_ratios = [], [], [], [], []
-    for _ in range(batches):
-        t0 = time.perf_counter()
+
+    def arm_wp() -> None:
         for _ in range(per):
             with t.window("w"):
                 pass
-        t1 = time.perf_counter()
-        wp_us.append((t1 - t0) / per * 1e6)
-        t1 = time.perf_counter()
+
+    def arm_result() -> None:
         for _ in range(per):
-            with bare.window("w"):
+            with t.window("w") as w:
                 pass
-        bare_us.append((time.perf_counter() - t1) / per * 1e6)
+            w["energy_j"]
+
+    def arm_sync() -> None:
+        for _ in range(per):
+            with sync.window("w"):
+                pass
+
+    def arm_zeus() -> None:
+        assert zeus is not None
+        for _ in range(per):
+            zeus.begin_window("w", sync_execution=False)
+            zeus.end_window("w", sync_execution=False)
+
+    arms = {"wattprint": arm_wp, "wattprint_result": arm_result, "wattprint_injected_clock": arm_sync}
+    if zeus is not None:
+        arms["zeus"] = arm_zeus
+    wall: Dict[str, List[float]] = {k: [] for k in arms}
+    cpu: Dict[str, List[float]] = {k: [] for k in arms}
+    ratios: Dict[str, List[float]] = {k: [] for k in arms if k != "zeus"}
+    for _ in range(batches):
+        for k, arm in arms.items():
+            with t.window("settle") as w:  # the reader has caught up before each batch
+                pass
+            w["energy_j"]
+            c0, t0 = time.process_time(), time.perf_counter()
+            arm()
+            wall[k].append((time.perf_counter() - t0) / per * 1e6)
+            cpu[k].append((time.process_time() - c0) / per * 1e6)
         if zeus is not None:
-            t1 = time.perf_counter()
-            for _ in range(per):
-                zeus.begin_window("w", sync_execution=False)
-                zeus.end_window("w", sync_execution=False)
-            t2 = time.perf_counter()
-            z_us.append((t2 - t1) / per * 1e6)
-            ratios.append(wp_us[-1] / z_us[-1])
-            bare_ratios.append(bare_us[-1] / z_us[-1])
+            for k in ratios:
+                ratios[k].append(wall[k][-1] / wall["zeus"][-1])
     t.stop()
-    bare.stop()
-    out["wattprint_us"] = q(wp_us)
-    out["wattprint_no_attribution_hook_us"] = q(bare_us)
-    if z_us:
-        out["zeus_us"] = q(z_us)
-        out["ratio"] = q(ratios)
-        out["ratio_no_attribution_hook"] = q(bare_ratios)
+    sync.stop()
+    for k in arms:
+        out[f"{k}_us"], out[f"{k}_cpu_us"] = q(wall[k]), q(cpu[k])
+    if zeus is not None:
+        out["ratio"] = q(ratios["wattprint"])
+        out["ratio_result"] = q(ratios["wattprint_result"])
+        out["ratio_injected_clock"] = q(ratios["wattprint_injected_clock"])
     return out
+
+
+class _SysLike:
+    """The system's clocks as an injected clock: the tracker then reads window edges on the caller's thread."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    @staticmethod
+    def utc_now() -> Any:
+        return wp_clock.SYSTEM_CLOCK.utc_now()
 
 
 # -- steady background CPU with checkpoints -----------------------------------------------

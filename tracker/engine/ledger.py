@@ -22,10 +22,15 @@ from the start of that read, then records a gap for its components (reason
 ``read timed out``) and goes on; once a read has run past its deadline, later
 reads skip the sensor at once until it returns. :meth:`read_bounded` (used by
 ``stop()`` and so the SIGTERM path) runs each read in a helper thread, so even a
-read that hangs right there delays the caller by at most the deadline. A
-boundary read on the caller's own thread (window edges) cannot be interrupted:
-a sensor that starts hanging inside that very read holds it (the sampler, which
-does nearly all reads, usually meets the hang first).
+read that hangs right there delays the caller by at most the deadline. Window
+edges read nothing on the caller's thread: :class:`wattprint.engine.edges.EdgeReader`
+reads them on its own thread (:meth:`read_sensor`, :meth:`time_out`); a read on the
+caller's own thread (:meth:`read_edge`, used with an injected clock) cannot be
+interrupted, so a sensor that starts hanging inside that very read holds it.
+
+The attribution hook (:attr:`observer`) sees the readings of :meth:`read` (start,
+the sampler's ticks, stop), not the window edges': it splits cumulative energy
+between successive readings it sees, so the edges between add nothing to it.
 
 Failure modes: none raise; :meth:`reinit_after_fork` gives a forked child a
 fresh lock (the parent's sampler may have held the old one at fork time).
@@ -174,6 +179,25 @@ class Ledger:
             with self.lock:
                 done = {cid: self.energy_j[cid] for cid in self.ids if self.read_at_s.get(cid) == now_s}
             self.observer(now_s, done)
+
+    def read_edge(self, now_s: float) -> None:
+        """A window edge's read of every sensor on this thread, as :meth:`read` without the attribution hook."""
+        if self.bounded:
+            self.read_bounded(now_s)
+        else:
+            self._read_direct(now_s, self.sensors)
+
+    def read_sensor(self, now_s: float, sensor: Sensor) -> None:
+        """Read one sensor on this thread (busy elsewhere: waited for at most its deadline, then a gap)."""
+        self._read_direct(now_s, (sensor,))
+
+    def deadline_of(self, sensor: Sensor) -> float:
+        """The sensor's read deadline, seconds."""
+        return self._deadline.get(id(sensor), DEFAULT_READ_DEADLINE_S)
+
+    def time_out(self, sensor: Sensor, now_s: float) -> None:
+        """Record that ``sensor``'s read at ``now_s`` did not come in by its deadline (a gap)."""
+        self._timed_out(sensor, now_s)
 
     def _read_direct(self, now_s: float, sensors: Iterable[Sensor]) -> None:
         for sensor in sensors:

@@ -1,9 +1,19 @@
 """The Tracker's windows and lifecycle corners, kept out of :mod:`wattprint.run.tracker`.
 
-- :class:`WindowRecorder`: named spans measured by two synchronous counter readings
-  (nestable, thread-safe). A window still open when the run stops is closed at the stop
-  reading and kept, marked ``open_at_stop``, instead of vanishing; when its ``with`` block
-  ends later nothing is read or counted again.
+- :class:`WindowRecorder`: named spans measured by two counter readings, the window's
+  *edges* (nestable, thread-safe). On the system clock an edge reads nothing on the
+  caller's thread: it queues the reading for the run's edge reader
+  (:class:`wattprint.engine.edges.EdgeReader`) and returns at once, so a sensor that
+  hangs inside an edge's read never holds the caller. An edge's time is its reading's
+  time (the reader may run a little after the call; edges queued together share one
+  reading), and a window's ``start_s``, ``duration_s`` and energy all come from its two
+  edge readings. The yielded record is a dict whose figures are filled at the first
+  access that needs them, waiting for the edge readings at most the sensors' deadline
+  (default 1 s; an edge still unread then is a recorded gap). With an injected clock
+  (tests, replays: the caller drives time) the edges are read on the caller's thread at
+  the call time. A window still open when the run stops is closed at the stop reading
+  and kept, marked ``open_at_stop``, instead of vanishing; when its ``with`` block ends
+  later nothing is read or counted again.
 - :class:`StopGate`: a second ``stop()`` from another thread waits (bounded) for the first
   to finish and gets the same footprint instead of ``None``; the stopping thread itself
   (a signal handler re-entering ``stop()``) never waits.
@@ -13,77 +23,273 @@
 
 Units: seconds on the tracker's monotonic clock, joules.
 
-Failure modes: none raised except ``WattprintError`` from :meth:`WindowRecorder.measure`
-on a tracker that is not running; a waiting ``stop()`` gives up after ``timeout_s`` and
-returns whatever footprint exists (``None`` if the first stop has not built one).
+Failure modes: none raised except ``WattprintError`` on entering a window of a tracker
+that is not running; a waiting ``stop()`` gives up after ``timeout_s`` and returns
+whatever footprint exists (``None`` if the first stop has not built one).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+import time
+from typing import Any, Callable, Deque, Dict, ItemsView, Iterator, KeysView, List, Optional, Tuple, ValuesView
 
+from wattprint.engine.clock import SYSTEM_CLOCK
+from wattprint.engine.edges import Edge, EdgeReader
 from wattprint.errors import WattprintError
 from wattprint.footprint.build import WindowLog
 
-__all__ = ["WindowRecorder", "StopGate", "exit_status"]
+__all__ = ["WindowRecorder", "WindowRecord", "StopGate", "exit_status"]
+
+_ORDER = ("name", "start_s", "depth", "duration_s", "energy_j", "components", "steps")
+
+
+class WindowRecord(Dict[str, Any]):
+    """A window's record: a dict whose edge-reading figures (``start_s``, ``duration_s``,
+    ``energy_j``, ``components``, ``steps``) are filled at the first access that needs them."""
+
+    __slots__ = ("_win",)
+
+    def _fill(self) -> None:
+        win = self._win
+        if win is not None:
+            win.recorder._fill(win)
+
+    def __missing__(self, key: str) -> Any:
+        self._fill()
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._fill()
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._fill()
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._fill()
+        return dict.__len__(self)
+
+    def keys(self) -> KeysView[str]:
+        self._fill()
+        return dict.keys(self)
+
+    def values(self) -> ValuesView[Any]:
+        self._fill()
+        return dict.values(self)
+
+    def items(self) -> ItemsView[str, Any]:
+        self._fill()
+        return dict.items(self)
+
+    def copy(self) -> Dict[str, Any]:
+        self._fill()
+        return dict(dict.items(self))
+
+    def __repr__(self) -> str:
+        self._fill()
+        return dict.__repr__(self)
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # copies and pickles as a plain dict
+        return (dict, (self.copy(),))
+
+
+class _Window:
+    """One window: its record, its two edges and the step counts at its calls."""
+
+    __slots__ = ("recorder", "record", "begin", "end", "steps0", "steps1")
+
+    def __init__(self, recorder: "WindowRecorder", record: WindowRecord, begin: Edge, steps0: int) -> None:
+        self.recorder, self.record, self.begin, self.steps0 = recorder, record, begin, steps0
+        self.end: Optional[Edge] = None
+        self.steps1 = steps0
+
+
+class _Span(contextlib.AbstractContextManager):  # type: ignore[type-arg]
+    """``with tracker.window(name) as record:``: the begin edge on entry, the end edge on exit."""
+
+    def __init__(self, recorder: "WindowRecorder", ledger: Any, clock: Any, name: str, running: bool) -> None:
+        self.recorder, self.ledger, self.clock, self.name, self.running = recorder, ledger, clock, name, running
+        self.win: Optional[_Window] = None
+
+    def __enter__(self) -> Dict[str, Any]:
+        return self.recorder._begin(self)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.recorder._end(self)
+
+
+def _read_now(ledger: Any, clock: Any) -> Edge:
+    """An edge read on this thread at the call time (an injected clock)."""
+    e = Edge()
+    e.t_s = clock.monotonic()
+    ledger.read_edge(e.t_s)
+    e.energy_j, e.done = ledger.snapshot(), True
+    return e
 
 
 class WindowRecorder:
-    """The run's windows: totals per name, the last raw ones, and those still open."""
+    """The run's windows: totals per name, the last raw ones, those still open and those whose readings are pending."""
 
     def __init__(self, steps: Callable[[], int]) -> None:
         self._log = WindowLog()
-        self._open: Dict[int, Dict[str, Any]] = {}
+        self._open: Dict[int, _Window] = {}
+        self._pending: Deque[_Window] = collections.deque()  # closed, in closing order; an edge reading not in yet
         self._steps = steps
         self._lock = threading.Lock()
+        self._reader: Optional[EdgeReader] = None
+        self._t0_s = 0.0
 
-    @contextlib.contextmanager
-    def measure(self, ledger: Any, clock: Any, name: str, running: bool) -> Iterator[Dict[str, Any]]:
-        """Measure ``name`` between two readings of ``ledger``; yields the record, filled on exit."""
-        if not running or ledger is None:
+    def measure(self, ledger: Any, clock: Any, name: str, running: bool) -> "contextlib.AbstractContextManager[Dict[str, Any]]":
+        """Measure ``name`` between two readings of ``ledger``; yields the record, filled on exit (lazily, see above)."""
+        return _Span(self, ledger, clock, name, running)
+
+    def _begin(self, span: _Span) -> Dict[str, Any]:
+        ledger = span.ledger
+        if not span.running or ledger is None:
             raise WattprintError("window() needs a started tracker: call start() or use `with Tracker():` first")
-        t_start = clock.monotonic()
-        ledger.read(t_start)
-        record: Dict[str, Any] = {"name": str(name), "start_s": t_start - ledger.t0_s}
-        state = {"record": record, "before": ledger.snapshot(), "steps": self._steps(), "t_start": t_start}
+        self._t0_s = ledger.t0_s
+        if span.clock is SYSTEM_CLOCK:
+            reader = self._reader or self._open_reader(ledger, span.clock)
+            begin = reader.edge()
+        else:
+            begin = _read_now(ledger, span.clock)
+        record = WindowRecord(name=str(span.name))
+        record._win = win = span.win = _Window(self, record, begin, self._steps())
+        if begin.done:
+            dict.__setitem__(record, "start_s", begin.t_s - self._t0_s)
         with self._lock:
-            record["depth"] = len(self._open)
-            self._open[id(state)] = state
-        try:
-            yield record
-        finally:
+            dict.__setitem__(record, "depth", len(self._open))
+            self._open[id(win)] = win
+        return record
+
+    def _end(self, span: _Span) -> None:
+        win = span.win
+        if win is None:
+            return
+        reader = self._reader if span.clock is SYSTEM_CLOCK else None
+        end = Edge() if reader is not None else None
+        with self._lock:
+            if self._open.pop(id(win), None) is None:  # closed by the run's stop
+                return
+            win.steps1 = self._steps()
+            if end is not None:
+                win.end = end
+                self._pending.append(win)
+        if reader is not None and end is not None:
+            reader.edge(end)
+            return
+        win.end = _read_now(span.ledger, span.clock)
+        with self._lock:
+            self._complete_locked(win)
+
+    def _open_reader(self, ledger: Any, clock: Any) -> EdgeReader:
+        with self._lock:
+            if self._reader is None:
+                self._reader = EdgeReader(ledger, clock, on_pass=self._drain)
+            return self._reader
+
+    def _complete_locked(self, win: _Window, stop_energy: Optional[Dict[str, float]] = None, stop_s: float = 0.0) -> None:
+        rec = win.record
+        if rec._win is None:
+            return
+        before = win.begin.energy_j
+        if stop_energy is None:
+            assert win.end is not None
+            after, t_end = win.end.energy_j, win.end.t_s
+        else:
+            after, t_end = stop_energy, stop_s
+        if t_end < win.begin.t_s:  # the begin edge was read after the stop reading: an empty window
+            after, t_end = before, win.begin.t_s
+        per = {cid: after[cid] - before.get(cid, 0.0) for cid in after}
+        extra = {k: v for k, v in dict.items(rec) if k not in _ORDER}  # open_at_stop, keys the caller set
+        name, depth = dict.get(rec, "name"), dict.get(rec, "depth", 0)
+        dict.clear(rec)
+        dict.update(rec, name=name, start_s=win.begin.t_s - self._t0_s, depth=depth, duration_s=t_end - win.begin.t_s,
+                    energy_j=sum(per.values()), components=per, steps=win.steps1 - win.steps0)  # fmt: skip
+        dict.update(rec, extra)
+        rec._win = None
+        self._log.add(rec)
+
+    def _drain_locked(self) -> None:
+        pending = self._pending
+        while pending and pending[0].begin.done and pending[0].end.done:  # type: ignore[union-attr]
+            self._complete_locked(pending.popleft())
+
+    def _drain(self) -> None:
+        """Finish, in closing order, the closed windows whose edges are read (never waits)."""
+        if self._pending:
             with self._lock:
-                still_open = self._open.pop(id(state), None) is not None
-            if still_open:  # not closed by the run's stop
-                t_end = clock.monotonic()
-                ledger.read(t_end)
-                self._close(state, ledger.snapshot(), t_end)
+                self._drain_locked()
+
+    def _fill(self, win: _Window) -> None:
+        """A record's figures were asked for: wait (bounded) for its edge readings, then fill it."""
+        reader = self._reader
+        end = win.end
+        if reader is not None:
+            reader.wait((win.begin,) if end is None else (win.begin, end))
+        with self._lock:
+            if win.record._win is None:
+                return
+            if end is None or win in self._open.values():  # still open: only its start is known
+                dict.__setitem__(win.record, "start_s", win.begin.t_s - self._t0_s)
+                return
+            self._drain_locked()
+            if win.record._win is not None:  # an earlier window's reading is still out: this one first
+                with contextlib.suppress(ValueError):
+                    self._pending.remove(win)
+                self._complete_locked(win)
 
     def close_open(self, snapshot: Dict[str, float], now_s: float) -> int:
-        """At stop: close every open window at the stop reading (``open_at_stop``). Returns how many."""
+        """At stop: finish the pending windows (waiting at most the sensors' deadline for their edge
+        readings), then close every open window at the stop reading (``open_at_stop``). Returns how many were open."""
         with self._lock:
-            states, self._open = list(self._open.values()), {}
-        for state in states:
-            state["record"]["open_at_stop"] = True
-            self._close(state, snapshot, now_s)
-        return len(states)
-
-    def _close(self, state: Dict[str, Any], after: Dict[str, float], t_end: float) -> None:
-        before = state["before"]
-        per = {cid: after[cid] - before.get(cid, 0.0) for cid in after}
-        state["record"].update(duration_s=t_end - state["t_start"], energy_j=sum(per.values()), components=per,
-                               steps=self._steps() - state["steps"])  # fmt: skip
+            wins, self._open = list(self._open.values()), {}
+            pending = list(self._pending)
+        reader = self._reader
+        if reader is not None:
+            edges: List[Edge] = [w.begin for w in wins]
+            for w in pending:
+                edges += [w.begin, w.end] if w.end is not None else [w.begin]
+            reader.wait(edges, time.monotonic() + reader.wait_s)
+            reader.close()
         with self._lock:
-            self._log.add(state["record"])
+            for w in list(self._pending):  # an end read after the stop reading ends at the stop reading
+                late = w.end is not None and w.end.t_s > now_s
+                self._complete_locked(w, snapshot if late else None, now_s)
+            self._pending.clear()
+            for w in wins:
+                w.steps1 = self._steps()
+                dict.__setitem__(w.record, "open_at_stop", True)
+                self._complete_locked(w, snapshot, now_s)
+        return len(wins)
 
     def raw(self) -> List[Dict[str, Any]]:
         with self._lock:
+            self._drain_locked()
             return self._log.raw()
 
     def totals(self) -> List[Dict[str, Any]]:
         with self._lock:
+            self._drain_locked()
             return self._log.totals()
 
     def __len__(self) -> int:
