@@ -1,4 +1,4 @@
-"""Done when (issue 12): a real two-rank torchrun job whose script only does ``with wattprint.Tracker(): ...``
+"""Done when (issue 12): a real two-rank torchrun job (with and without a gloo process group) whose script only does ``with wattprint.Tracker(): ...``
 leaves exactly one job footprint with both ranks and the node's CPU and RAM counted once, and
 ``wattprint report`` on the folder shows one job."""
 
@@ -16,14 +16,19 @@ from torchrun_helper import run_torchrun
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.fixture(scope="module")
-def quick_start_job(tmp_path_factory):
+def _run_job(tmp_path_factory, worker):
     out = tmp_path_factory.mktemp("quickstart")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WATTPRINT_", "SLURM_", "OMPI_", "PMIX_", "PMI_"))}
     env.update(OMP_NUM_THREADS="1", WATTPRINT_OUTPUT_DIR=str(out), WATTPRINT_JOB_WAIT_S="60")
-    proc = run_torchrun([os.path.join(HERE, "job_worker.py")], env=env, timeout=240)
+    proc = run_torchrun([os.path.join(HERE, worker)], env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc
+
+
+@pytest.fixture(scope="module", params=["job_worker.py", "job_worker_gloo.py"], ids=["no-process-group", "gloo"])
+def quick_start_job(request, tmp_path_factory):
+    """The quick start under torchrun, without and with a gloo process group in the script."""
+    return _run_job(tmp_path_factory, request.param)
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ Files, all inside ``output_dir``:
 * ``<job>.job.json``: the job footprint (atomic), after which the ``.wattprint-jobs/<job>`` folder is removed.
 
 After writing its summary a rank looks at the folder: if every rank's summary is there it claims the
-job and assembles it. Rank 0 waits for the others up to ``wait_s`` seconds (real time, polled), then
-assembles what is there; the job footprint lists the missing ranks (status ``partial``). Other ranks
+job and assembles it. Rank 0 waits for the others up to ``wait_s`` seconds (real time, polled), and
+stops waiting as soon as another rank has claimed the job; after the wait it assembles what is there; the job footprint lists the missing ranks (status ``partial``). Other ranks
 never wait. A stop caused by a signal waits at most :data:`SIGNAL_GRACE_S`. Only summaries travel to
 the assembler (the timelines stay in the rank files), and the merge is linear in ranks.
 
@@ -136,6 +136,11 @@ def _assembled_without(output_dir: str, job_id: str, rank: int, started_at: Opti
         return False
 
 
+def _claimed_elsewhere(folder: str) -> bool:
+    """Whether another rank has claimed the job: its claim is there, or it assembled and removed the folder."""
+    return not os.path.isdir(folder) or os.path.exists(os.path.join(folder, "claim"))
+
+
 def assemble_when_last(
     fp: Footprint,
     *,
@@ -173,6 +178,8 @@ def assemble_when_last(
             break
         if rank != 0:
             return None  # not the last: the last rank (or rank 0, after its wait) assembles
+        if _claimed_elsewhere(folder):
+            return None  # a rank that saw every summary assembles (and may have removed the folder already)
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
         poll = min(poll * 2, _POLL_S[1])
     if not claim(folder):
