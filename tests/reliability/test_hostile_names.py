@@ -46,7 +46,7 @@ def _hostile(base, name):
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=HOSTILE)
 def test_hostile_names_stay_inert_in_every_format(base_doc, name):
     doc = _hostile(base_doc, name)
