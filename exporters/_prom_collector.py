@@ -42,7 +42,8 @@ __all__ = ["FootprintCollector", "Snapshot", "METRICS", "LIVE_FAMILIES", "figure
 
 RUN_LABELS = ("run_id", "project", "host", "rank")
 COMPONENT_LABELS = ("run_id", "project", "component", "kind", "source", "measured", "host", "rank")
-INFO_LABELS = ("status", "region", "schema", "version", "job_id", "node")
+INFO_LABELS = ("status", "region", "schema", "version", "job_id", "node", "slurm_job_id", "slurm_step_id", "k8s_pod", "k8s_container")
+_SCHEDULER_KEYS = INFO_LABELS[6:]  # the footprint's ``job`` keys of the same names; on the info series only (one per run)
 
 _COMPONENT_METRICS: List[Dict[str, str]] = [
     {"name": "wattprint_energy_joules_total", "type": "counter", "labels": "component kind source measured",
@@ -95,6 +96,13 @@ class Snapshot:
     updated_unix_s: float
     final: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
+
+
+def _scheduler_labels(fp: Footprint) -> List[str]:
+    """SLURM job/step and Kubernetes pod/container of the footprint's ``job`` section ("" when absent), bounded strings."""
+    job = fp.get("job")
+    job = job if isinstance(job, dict) else {}
+    return [encodable(str(job.get(key) or "")[:128]) for key in _SCHEDULER_KEYS]
 
 
 def _job_labels(fp: Footprint) -> Tuple[str, str, Optional[str]]:
@@ -177,6 +185,7 @@ class FootprintCollector:
             figures[_PROGRESS] = [([], min(1.0, steps / self._total_steps))]
         status = "running" if not final else str(fp.get("status") or "unknown")
         info = [encodable(status), encodable(str(fp.get("region") or "")), encodable(str(fp.get("schema") or "")), __version__, job_id, node]
+        info += _scheduler_labels(fp)
         return Snapshot(run, comps, figures, info, time.time(), final)
 
     def collect(self) -> Iterator[Any]:

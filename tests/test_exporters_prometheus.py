@@ -453,13 +453,17 @@ def test_scheduler_context_is_a_bounded_label_of_run_info():
     t.start()
     clock.advance(2.0)
     doc = t.stop().to_dict()
-    doc["job"] = {"job_id": "slurm-4242", "rank": 7, "node": "gpu-node-03" + "x" * 500}
+    doc["job"] = {"job_id": "slurm-4242", "rank": 7, "node": "gpu-node-03" + "x" * 500, "slurm_job_id": "4242",
+                  "slurm_step_id": "0", "k8s_pod": "3f2b1c4d-5e6f", "k8s_container": "a" * 64}  # fmt: skip
     col = FootprintCollector()
     col.update(Footprint(doc), final=True)
     fams = {f.name: f for f in col.collect()}
     (info,) = fams["wattprint_run_info"].samples
     assert info.labels["job_id"] == "slurm-4242" and info.labels["node"].startswith("gpu-node-03") and len(info.labels["node"]) <= 128
     assert info.labels["rank"] == "7" and info.labels["status"] == "completed"
+    assert (info.labels["slurm_job_id"], info.labels["slurm_step_id"]) == ("4242", "0")
+    assert info.labels["k8s_pod"] == "3f2b1c4d-5e6f" and info.labels["k8s_container"] == "a" * 64
+    assert all("slurm_job_id" not in s.labels for s in fams["wattprint_energy_joules"].samples)  # info series only: bounded
     assert {s.labels["rank"] for s in fams["wattprint_energy_joules"].samples} == {"7"}
     assert "wattprint_power_watts" not in fams  # final: no live gauges
 
