@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -173,6 +175,22 @@ def test_prometheus_exposition_parses_and_label_values_round_trip(tmp_path_facto
     assert samples and {s.labels["project"] for s in samples if "project" in s.labels} == {_io.encodable(_project(name))}
     req = [s for f in _exposition(requests.registry) for s in f.samples if "model" in s.labels]
     assert req and {(s.labels["model"], s.labels["endpoint"]) for s in req} == {(_io.encodable(name) or "unknown",) * 2}  # unnamed: "unknown"
+
+
+def test_promtool_accepts_the_exposition_of_hostile_names(tmp_path):
+    """Prometheus's own linter, where it is installed, on one exposition carrying the hostile names."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed; the parser round trip above checks the exposition")
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import generate_latest
+    from wattprint.exporters import PrometheusExporter
+
+    for i, name in enumerate(["\x1b[2J\nwattprint: forged", 'a"b\\c', "latin-1 \udcff", "{x=\"1\"} 2"]):
+        prom = PrometheusExporter(port=0, linger_s=0)
+        _hostile_run(tmp_path / f"out{i}", name, save=False, exporters=[prom])
+        done = subprocess.run([promtool, "check", "metrics"], input=generate_latest(prom.registry), capture_output=True, timeout=30)
+        assert done.returncode == 0 and not done.stderr, (name, done.stdout, done.stderr)  # parses, and no lint finding
 
 
 class _Lines(logging.Handler):
