@@ -132,3 +132,26 @@ def test_this_process_on_the_real_proc_is_read_through_times():
     assert s2.job_ticks - s1.job_ticks >= b - a
     if usage.pids == {os.getpid()}:  # no child in the tree: nothing else adds
         assert s2.job_ticks - s1.job_ticks <= after - before
+
+
+def test_ram_share_is_resident_over_used_memory_read_when_the_tree_is_due(tmp_path):
+    from wattprint.engine.attribution.procfs import PAGE_BYTES
+    from wattprint.engine.sensors.estimate import RamEstimateSensor
+
+    proc = FakeProc(tmp_path / "proc", cpus=2, mem_total_kb=16_000_000, mem_available_kb=8_000_000)
+    proc.add(5001, ppid=proc.self_pid, rss_pages=10_000)
+    clock = ManualClock()
+    t = wattprint.Tracker(sensors=[RamEstimateSensor(total_bytes=16 * 10**9)], clock=clock, interval_s=INF, save=False,
+                          env={"WATTPRINT_PROC_ROOT": str(tmp_path / "proc")})  # fmt: skip
+    t.start()
+    for k in range(1, 21):
+        clock.advance(1.0)
+        if k == 5:
+            proc.set_rss(5001, 60_000)  # the child grows: seen at the next due reading (10 s), not at once
+        t.sample_now()
+    (c,) = t.stop().to_dict()["components"]
+    used = (16_000_000 - 8_000_000) * 1024
+    rss0, rss1 = (25_600 + 10_000) * PAGE_BYTES, (25_600 + 60_000) * PAGE_BYTES
+    assert c["attribution"] == "process-share"
+    assert c["energy_j"] / c["node_energy_j"] == pytest.approx((9 * rss0 + 11 * rss1) / (20 * used))
+    assert c["energy_j"] + c["info"]["attribution"]["unattributed_j"] == pytest.approx(c["node_energy_j"])

@@ -79,6 +79,8 @@ class Attributor:
                     if c.kind == "gpu":
                         self._gpu_probe[c.id] = sensor
         self._role = {c.id: _role(c) for c in components}
+        if usage is not None:  # memory is read only for a RAM component to split
+            usage.memory = split_node and "ram" in self._role.values()
         cfg = dict(idle_power_w or {})
         self.accounts: Dict[str, ComponentAccount] = {}
         for c in components:

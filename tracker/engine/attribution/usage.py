@@ -81,6 +81,8 @@ class JobUsage:
         self._forks: Optional[int] = None
         self.walks = 0  # tree walks so far
         self._rss = 0
+        self._solo = False  # the tree is this process alone (read through times(2))
+        self.memory = True  # read resident and used memory (the attributor clears it when no RAM is split)
         own = proc.stat(me) if proc.real and me == os.getpid() else None
         self._own: Optional[Tuple[int, int]] = (me, own.start_ticks) if own is not None else None
 
@@ -108,29 +110,20 @@ class JobUsage:
                 self.cgroup_is_job = bool(members) and set(members or ()) <= allowed and cg.path not in ("", "/")
         self._last_refresh_s = now_s
 
-    def sample(self, now_s: float) -> Optional[UsageSample]:
-        proc = self.proc
-        node = proc.node_cpu()
-        if node is None:
-            return None
-        self.n_cpus = node.n_cpus
-        last_refresh = self._last_refresh_s
-        first = last_refresh is None
-        refreshed = first or self._stale or now_s - last_refresh >= self.tree_refresh_s  # type: ignore[operator]
-        if refreshed:
-            self._refresh(now_s)
+    def _sample_tree(self, first: bool, refreshed: bool, memory: bool) -> None:
+        """Read every pid of the tree (and those still alive from before) and add the job's new ticks."""
         known = self._known
         d_full = d_child = rss = 0
         alive: Dict[int, Tuple[int, int, int]] = {}
-        stat_kept = proc.stat_kept
+        stat_kept = self.proc.stat_kept
         own_pid, own_start = self._own or (None, 0)
-        for pid in self._order:  # the tree's pids and those still alive from before
+        for pid in self._order:
             if pid == own_pid:  # this process on the real /proc: times(2), the same counters as its stat
                 tms = times()
                 child = round((tms[2] + tms[3]) * CLK_TCK)
                 total = round((tms[0] + tms[1]) * CLK_TCK) + child
                 start = own_start
-                if refreshed:
+                if memory:
                     st = stat_kept(pid)
                     rss += st.rss_bytes if st is not None else 0
             else:
@@ -148,7 +141,7 @@ class JobUsage:
             elif not first:
                 d_full += total
             alive[pid] = (start, total, child)
-        if refreshed:  # resident memory moves slowly: summed with the tree walk, like the node's memory
+        if memory:
             self._rss = rss
         vanished = 0
         self._known = alive
@@ -159,7 +152,31 @@ class JobUsage:
             if alive.keys() != self.pids:  # ...and from the tree (kept: those still alive from before)
                 self.pids = set(alive) | {self.root_pid}
                 self.pids_seen |= self.pids
+        self._solo = own_pid is not None and self._order == (own_pid,) and own_pid in alive
         self._job_ticks += max(0, d_full - min(vanished, max(0, d_child)))
+
+    def sample(self, now_s: float) -> Optional[UsageSample]:
+        proc = self.proc
+        node = proc.node_cpu()
+        if node is None:
+            return None
+        self.n_cpus = node.n_cpus
+        last_refresh = self._last_refresh_s
+        first = last_refresh is None
+        refreshed = first or self._stale or now_s - last_refresh >= self.tree_refresh_s  # type: ignore[operator]
+        if refreshed:
+            self._refresh(now_s)
+        memory = self.memory and refreshed  # resident memory moves slowly: summed when the tree is due
+        if self._solo and not refreshed:  # the tree is this process alone: no file to read
+            tms = times()
+            child = round((tms[2] + tms[3]) * CLK_TCK)
+            total = round((tms[0] + tms[1]) * CLK_TCK) + child
+            own = self._own[0]  # type: ignore[index]
+            prev = self._known[own]
+            self._known[own] = (prev[0], total, child)
+            self._job_ticks += max(0, total - prev[1])
+        else:
+            self._sample_tree(first, refreshed, memory)
         job_ticks, via_cgroup = self._job_ticks, False
         if self.cgroup_is_job and self.cgroup is not None:
             used = self.cgroup.usage_s()
@@ -167,7 +184,7 @@ class JobUsage:
                 if self._cg_base is None:
                     self._cg_base = used
                 job_ticks, via_cgroup = (used - self._cg_base) * CLK_TCK, True
-        if refreshed or self._used_mem is None:  # memory moves slowly: read with the tree
+        if self.memory and (refreshed or self._used_mem is None):  # memory moves slowly: read with the tree
             mem = proc.meminfo()
             self._used_mem = max(0, mem[0] - mem[1]) if mem else None
         return UsageSample(node.busy_ticks, node.total_ticks, job_ticks, self._rss, self._used_mem, via_cgroup)
