@@ -46,3 +46,23 @@ def test_distributed_torchrun_example(tmp_path):
     assert all(c["kind"] == "gpu" for c in ranks[1]["components"])  # the node is measured by local rank 0
     assert job["energy"]["it_j"] == pytest.approx(sum(r["energy"]["it_j"] for r in ranks))
     assert "world size 2" in proc.stdout
+
+
+@pytest.mark.slow
+def test_serving_example_prints_the_per_request_figures(tmp_path):
+    """Issue 13's example: examples/load_gen.py starts serve_tiny.py (a tiny model from a config, a replayed
+    300 W device), sends 8 concurrent clients' requests and prints the served figures from the server."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, "load_gen.py"), "--concurrency", "8", "--requests", "40", "--idle-s", "0.5",
+         "--replay-watts", "300", "--output-dir", str(tmp_path)],
+        env=_env(), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout
+    assert "requests attributed: 40" in out and "energy: measured" in out
+    for label in ("J per output token:", "Wh per 1,000 requests:", "water per request:", "idle share:"):
+        (line,) = [ln for ln in out.splitlines() if ln.startswith(label)]
+        assert any(ch.isdigit() for ch in line.split(":", 1)[1]), line  # a figure, not "n/a"
+    (path,) = glob.glob(str(tmp_path / "*.json"))
+    doc = json.load(open(path))
+    assert doc["inference"]["requests"] == 40
