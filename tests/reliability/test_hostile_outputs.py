@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from reliability.test_hostile_names import HOSTILE
 from wattprint import _io
@@ -33,8 +33,9 @@ from wattprint.testing import replay_sensor, replay_tracker
 HOSTILE_MORE = st.one_of(HOSTILE, st.sampled_from(["a\\| b", "x\\", "r`<img src=x onerror=alert(1)>`", "NEL\x85wattprint: forged",
                                                    "ls\u2028wattprint: forged", "\\`x\\`", "latin-1 \udcff\udce9 from the environment",
                                                    "\ud800 unpaired"]))
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+KEY = ("\x1b]0;t\x07\nwattprint: forged", "r`<img src=x onerror=alert(1)>`", "a\\| b", "=cmd|' /C calc'!A0", "latin-1 \udcff\udce9")
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 # what a terminal or a log reader would act on: C0 controls but the newline, DEL, C1, bidi, line separators
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
@@ -82,6 +83,9 @@ def _is_number(cell):
 
 @FAST
 @given(name=HOSTILE_MORE)
+@example(name=KEY[0])
+@example(name=KEY[3])
+@example(name=KEY[4])
 def test_footprint_json_and_runs_csv_keep_hostile_names_exactly_and_inert(tmp_path_factory, name):
     root = tmp_path_factory.mktemp("h")
     out = root / "out"
@@ -103,6 +107,8 @@ def test_footprint_json_and_runs_csv_keep_hostile_names_exactly_and_inert(tmp_pa
 
 @FAST
 @given(run_id=HOSTILE_MORE)
+@example(run_id=KEY[4])
+@example(run_id="../x")
 def test_hostile_run_ids_are_refused_or_written_inside_output_dir(tmp_path_factory, run_id):
     root = tmp_path_factory.mktemp("id")
     out = root / "out"
@@ -129,6 +135,8 @@ def _unescaped(ch, line):
 
 @FAST
 @given(name=HOSTILE_MORE, location=HOSTILE_MORE)
+@example(name=KEY[1], location="NEL\x85# heading")
+@example(name=KEY[2], location=KEY[0])
 def test_model_card_front_matter_parses_back_and_markdown_stays_inert(tmp_path_factory, name, location):
     pytest.importorskip("huggingface_hub")
     from huggingface_hub import ModelCard
@@ -164,6 +172,7 @@ def _exposition(registry):
 
 @FEW
 @given(name=HOSTILE_MORE)
+@example(name=KEY[4])
 def test_prometheus_exposition_parses_and_label_values_round_trip(tmp_path_factory, name):
     pytest.importorskip("prometheus_client")
     from wattprint.exporters import PrometheusExporter
@@ -218,6 +227,7 @@ def _fs_ok(ch):
 
 @FEW
 @given(name=HOSTILE_MORE)
+@example(name=KEY[0])
 def test_log_lines_stay_one_visible_line_whatever_the_names(tmp_path_factory, monkeypatch, name):
     """A full disk under an output folder named with the hostile string, and an exporter whose card
     path carries it, log errors naming those paths: each record is visible text, one line (a
@@ -253,6 +263,7 @@ def test_log_lines_stay_one_visible_line_whatever_the_names(tmp_path_factory, mo
 
 @FEW
 @given(name=HOSTILE_MORE.filter(lambda s: s.strip(". ") != ""))
+@example(name=KEY[0])
 def test_report_cli_lines_stay_visible_for_hostile_file_names(tmp_path_factory, capsys, name):
     folder = tmp_path_factory.mktemp("rep")
     _hostile_run(folder, name)
