@@ -1,13 +1,14 @@
 """A hung sensor read delays window edges, stop() and the signal path by at most its deadline (issue 17).
 
-The sensor blocks on an event (a hung driver); every wait here is bounded and the
-hang is released at teardown. Timing bounds are loose (the deadline is 0.2 s, the
-hang 30 s): they tell "waited for the deadline" from "waited for the hang".
+The sensor blocks on an event (a hung driver) that only the test's teardown sets; each
+read counts when it returns. "Delays by at most the deadline" is asserted on the ledger's
+behaviour, not on wall time: the call came back while the hung read had not returned,
+and the gap is recorded with its reason. Every wait here is bounded (HANG_S is only a
+safety net: a wrong implementation fails after it instead of hanging the suite).
 """
 
 import math
 import threading
-import time
 
 import pytest
 
@@ -17,19 +18,19 @@ from wattprint.engine.sensors.base import Component, Sensor
 from wattprint.testing import ManualClock
 
 DEADLINE_S = 0.2
-HANG_S = 30.0
-SLACK_S = 2.5  # generous: a shared 2-core machine
+HANG_S = 60.0
 
 
 class HangingSensor(Sensor):
     """100 W on ``gpu:0``; once ``hang`` is set, each read blocks until ``release`` (at most HANG_S)."""
 
     name = "hanging"
-    read_deadline_s = DEADLINE_S
 
-    def __init__(self):
+    def __init__(self, deadline_s=DEADLINE_S):
         super().__init__()
+        self.read_deadline_s = deadline_s
         self.hang, self.release, self.entered = threading.Event(), threading.Event(), threading.Event()
+        self.hung_reads_returned = 0
 
     def components(self):
         return [Component("gpu:0", "gpu", "Hung GPU", "test", True, scope="device")]
@@ -38,6 +39,7 @@ class HangingSensor(Sensor):
         if self.hang.is_set():
             self.entered.set()
             self.release.wait(HANG_S)
+            self.hung_reads_returned += 1
         return {"gpu:0": 100.0 * now_s}
 
 
@@ -58,9 +60,9 @@ def hung():
     s.release.set()
 
 
-def _tracker(tmp_path, sensor, **kw):
+def _tracker(tmp_path, sensor, clock=None, **kw):
     return Tracker(run_id="hung", output_dir=str(tmp_path), sensors=[sensor, SteadySensor()], interval_s=math.inf,
-                   handle_signals=False, clock=ManualClock(), **kw).start()
+                   handle_signals=False, clock=clock, **kw).start()
 
 
 def _hang_in_background(t, sensor):
@@ -72,28 +74,29 @@ def _hang_in_background(t, sensor):
     return th
 
 
+def _timed_out(fp):
+    return [g["reason"] for g in fp["gaps"] if g["component"] == "gpu:0" and "timed out" in g["reason"]]
+
+
 def test_deadline_attribute_and_default():
     assert read_deadline_s(HangingSensor()) == DEADLINE_S
     assert read_deadline_s(SteadySensor()) == DEFAULT_READ_DEADLINE_S <= 1.0
 
 
-def test_window_edges_wait_at_most_the_deadline_and_record_a_gap(tmp_path, hung):
-    t = _tracker(tmp_path, hung)
+@pytest.mark.parametrize("clock", [None, ManualClock()], ids=["edge-reader", "injected-clock"])
+def test_window_edges_wait_at_most_the_deadline_and_record_a_gap(tmp_path, hung, clock):
+    t = _tracker(tmp_path, hung, clock)
     _hang_in_background(t, hung)
-    began = time.monotonic()
     with t.window("eval") as w:
         pass
-    edges_s = time.monotonic() - began
-    assert edges_s < DEADLINE_S + SLACK_S  # not the 30 s hang
     assert "cpu:package-0" in w["components"]  # the other sensor was read
-    began = time.monotonic()
-    with t.window("again"):
+    with t.window("again") as w2:
         pass
-    assert time.monotonic() - began < SLACK_S  # past its deadline: skipped at once
+    assert w2["components"]["cpu:package-0"] >= 0.0
+    assert hung.hung_reads_returned == 0  # nobody waited for the hang itself
     fp = t.stop()
-    assert fp["status"] == "partial"
-    reasons = [g["reason"] for g in fp["gaps"] if g["component"] == "gpu:0"]
-    assert reasons and "timed out" in reasons[0]
+    assert hung.hung_reads_returned == 0
+    assert fp["status"] == "partial" and _timed_out(fp)
 
 
 def test_stop_is_bounded_when_the_sampler_thread_hangs(tmp_path, hung):
@@ -101,25 +104,38 @@ def test_stop_is_bounded_when_the_sampler_thread_hangs(tmp_path, hung):
     t.start()
     hung.hang.set()
     assert hung.entered.wait(10)  # the sampler thread is now stuck in the read
-    began = time.monotonic()
     fp = t.stop()
-    assert time.monotonic() - began < DEADLINE_S + SLACK_S
-    assert fp["status"] == "partial"
-    assert any("timed out" in g["reason"] for g in fp["gaps"])
+    assert hung.hung_reads_returned == 0  # stop() came back while the read still hangs
+    assert fp["status"] == "partial" and any("timed out" in g["reason"] for g in fp["gaps"])
     assert (tmp_path / "hung2.json").exists()
 
 
 def test_a_hang_that_starts_inside_stop_is_bounded_too(tmp_path, hung):
-    t = _tracker(tmp_path, hung)
+    t = _tracker(tmp_path, hung, ManualClock())
     hung.hang.set()  # nobody has met it yet: stop()'s own read is the first
-    began = time.monotonic()
     fp = t.stop(reason="SIGTERM")  # what the signal handler calls
-    assert time.monotonic() - began < DEADLINE_S + SLACK_S
-    assert fp["status"] == "partial" and any("timed out" in g["reason"] for g in fp["gaps"])
+    assert hung.entered.is_set() and hung.hung_reads_returned == 0
+    assert fp["status"] == "partial" and _timed_out(fp)
+
+
+def test_a_hang_that_starts_inside_a_window_edge_is_bounded(tmp_path, hung):
+    """The edge's own read is the first to meet the hang: the edge returns at once; the figures,
+    when asked for, wait at most the deadline, and the gap says why."""
+    t = _tracker(tmp_path, hung)  # the system clock: edges are read by the edge reader
+    hung.hang.set()
+    with t.window("eval") as w:
+        assert hung.hung_reads_returned == 0  # the begin edge came back without its reading
+    assert hung.entered.wait(10) and hung.hung_reads_returned == 0  # the end edge too
+    assert set(w["components"]) == {"gpu:0", "cpu:package-0"}  # bounded: filled while the read still hangs
+    assert hung.hung_reads_returned == 0
+    fp = t.stop()
+    assert hung.hung_reads_returned == 0 and not hung.release.is_set()
+    assert fp["status"] == "partial" and _timed_out(fp)
+    assert [x["name"] for x in fp.to_dict()["windows"]] == ["eval"]
 
 
 def test_a_slow_read_within_its_deadline_is_waited_for_and_no_gap():
-    s = HangingSensor()
+    s = HangingSensor(deadline_s=HANG_S)  # slow, not hung: returns well within its deadline
     ledger = Ledger([s])
     ledger.start(1.0)
     s.hang.set()
@@ -127,8 +143,9 @@ def test_a_slow_read_within_its_deadline_is_waited_for_and_no_gap():
     th.start()
     assert s.entered.wait(10)
     s.hang.clear()
-    threading.Timer(0.05, s.release.set).start()  # slow, not hung: returns well within 0.2 s
-    ledger.read(3.0)
+    threading.Timer(0.05, s.release.set).start()
+    ledger.read(3.0)  # waits for the other thread's read, then reads
     th.join(10)
+    assert s.hung_reads_returned == 1
     assert ledger.all_gaps(3.0) == []
     assert ledger.energy_j["gpu:0"] == pytest.approx(300.0)

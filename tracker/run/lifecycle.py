@@ -217,13 +217,14 @@ class WindowRecorder:
             after, t_end = win.end.energy_j, win.end.t_s
         else:
             after, t_end = stop_energy, stop_s
-        if t_end < win.begin.t_s:  # the begin edge was read after the stop reading: an empty window
-            after, t_end = before, win.begin.t_s
+        t_begin = win.begin.t_s
+        if t_end < t_begin:  # the begin edge was read after the stop reading: empty, at the stop reading
+            before, t_begin = after, t_end
         per = {cid: after[cid] - before.get(cid, 0.0) for cid in after}
         extra = {k: v for k, v in dict.items(rec) if k not in _ORDER}  # open_at_stop, keys the caller set
         name, depth = dict.get(rec, "name"), dict.get(rec, "depth", 0)
         dict.clear(rec)
-        dict.update(rec, name=name, start_s=win.begin.t_s - self._t0_s, depth=depth, duration_s=t_end - win.begin.t_s,
+        dict.update(rec, name=name, start_s=t_begin - self._t0_s, depth=depth, duration_s=t_end - t_begin,
                     energy_j=sum(per.values()), components=per, steps=win.steps1 - win.steps0)  # fmt: skip
         dict.update(rec, extra)
         rec._win = None
@@ -257,6 +258,17 @@ class WindowRecorder:
                 with contextlib.suppress(ValueError):
                     self._pending.remove(win)
                 self._complete_locked(win)
+
+    def settle(self) -> None:
+        """Before the stop reading: wait, at most the sensors' deadline, for every edge reading queued so far."""
+        reader = self._reader
+        if reader is None:
+            return
+        with self._lock:
+            edges: List[Edge] = [w.begin for w in self._open.values()]
+            for w in self._pending:
+                edges += [w.begin, w.end] if w.end is not None else [w.begin]
+        reader.wait(edges, time.monotonic() + reader.wait_s)
 
     def close_open(self, snapshot: Dict[str, float], now_s: float) -> int:
         """At stop: finish the pending windows (waiting at most the sensors' deadline for their edge

@@ -215,6 +215,7 @@ class Tracker:
             hooks.unregister(self)
         assert self._sampler is not None and self._ledger is not None
         self._sampler.stop()
+        self._windows.settle()  # the windows' pending edge readings come before the stop reading (bounded)
         now = self._clock.monotonic()
         self._ledger.read(now)
         self._windows.close_open(self._ledger.snapshot(), now)  # a window open at stop is kept, marked open_at_stop
