@@ -41,6 +41,7 @@ import csv
 import json
 import logging
 import os
+import threading
 from typing import Any, List, Optional, Sequence, Tuple
 
 from wattprint import _io
@@ -135,6 +136,10 @@ class RunFiles:
         self._journal_started = False
         self._unwritten: List[Tuple[float, int, Sequence[float]]] = []  # drained timeline points not yet in the journal
         self._failing = False  # the last checkpoint failed (logged once per spell)
+        # a checkpoint (sampler thread) and the final write (stop) never overlap, and no checkpoint follows the
+        # final one: a checkpoint still writing when stop() gave up joining the sampler would overwrite it
+        self._write_lock = threading.RLock()  # re-entrant: a signal's stop() may land inside a checkpoint
+        self._final = False
 
     def _check_inside(self, path: str) -> None:
         """Raise ``OSError`` when ``path``, resolved, is not a file directly in the resolved ``output_dir``."""
@@ -164,6 +169,12 @@ class RunFiles:
         False (logged) on failure or when not saving; never raises."""
         if not self.save:
             return False
+        with self._write_lock:
+            if self._final:  # the final footprint is written (or being written): never overwrite it
+                return False
+            return self._checkpoint(footprint, ledger)
+
+    def _checkpoint(self, footprint: Footprint, ledger: Any) -> bool:
         if self.journal_path is None:
             return self.write_json(footprint)
         try:
@@ -219,8 +230,10 @@ class RunFiles:
         try:
             if not self.save:
                 return
-            if self.write_json(footprint):
-                self.remove_journal()
+            with self._write_lock:  # waits for a checkpoint in progress; none is written after this
+                self._final = True
+                if self.write_json(footprint):
+                    self.remove_journal()
             try:
                 self._check_inside(self.csv_path)
                 append_csv(self.csv_path, footprint)
