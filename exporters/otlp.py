@@ -32,6 +32,7 @@ import logging
 import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+from wattprint._io import encodable
 from wattprint.footprint.model import Footprint
 from wattprint.units import as_float
 
@@ -105,12 +106,12 @@ class OtlpExporter:
     # -- the SDK, built at the first footprint (the resource needs the run's id and host) ----
     def _resource(self, fp: Footprint) -> Dict[str, Any]:
         job = self._job or fp.get("job.job_id") or fp.get("job.id") or fp.run_id
-        attrs: Dict[str, Any] = {
+        attrs: Dict[str, Any] = {  # strings as they are, but UTF-8-encodable: the SDK drops one with a lone surrogate
             "service.name": "wattprint",
-            "host.name": str(fp.get("host.hostname") or "unknown"),
-            "wattprint.project": str(fp.get("project") or "default"),
-            "wattprint.run_id": fp.run_id,
-            "wattprint.job": str(job),
+            "host.name": encodable(str(fp.get("host.hostname") or "unknown")),
+            "wattprint.project": encodable(str(fp.get("project") or "default")),
+            "wattprint.run_id": encodable(fp.run_id),
+            "wattprint.job": encodable(str(job)),
         }
         attrs.update({str(k): v for k, v in self._extra_resource.items()})
         return attrs
@@ -146,11 +147,11 @@ class OtlpExporter:
         out: List[Any] = []
         comps = [c for c in fp.get("components") or [] if isinstance(c, dict)]
         power = fp.latest_power_w()
-        host = {"hw.id": str(fp.get("host.hostname") or "host")}
+        host = {"hw.id": encodable(str(fp.get("host.hostname") or "host"))}
         if name in ("hw.energy", "hw.power"):
             for c in comps:
-                attrs = {"hw.id": str(c.get("id")), "hw.type": HW_TYPES.get(str(c.get("kind")), str(c.get("kind") or "other")),
-                         "hw.name": str(c.get("name") or ""), "wattprint.measured": bool(c.get("measured"))}
+                attrs = {"hw.id": encodable(str(c.get("id"))), "hw.type": HW_TYPES.get(str(c.get("kind")), str(c.get("kind") or "other")),
+                         "hw.name": encodable(str(c.get("name") or "")), "wattprint.measured": bool(c.get("measured"))}
                 if name == "hw.energy":
                     out.append(observation(as_float(c.get("energy_j")) or 0.0, attrs))
                 else:

@@ -314,3 +314,27 @@ def test_wattprint_run_prints_visible_lines_for_a_hostile_run_id_and_folder(tmp_
     err = capsys.readouterr().err
     assert "wattprint: run r\\x85wattprint: forged\\u202e" in err, err
     assert not CONTROL.search(err) and not any(ln.startswith("wattprint: forged") for ln in err.splitlines()), err
+
+
+def test_otlp_attributes_keep_hostile_names_and_a_lone_surrogate_is_not_dropped(tmp_path):
+    """OpenTelemetry attributes are protobuf strings (nothing to inject), but the SDK dropped an attribute holding
+    a lone surrogate, logging a traceback per instrument: the project and the device name went missing."""
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http.metric_exporter")
+    pytest.importorskip("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2")
+    from servers.otlp import requests_of, start_otlp
+    from wattprint.exporters import OtlpExporter
+
+    server = start_otlp(str(tmp_path))
+    try:
+        for i, name in enumerate(["\x1b[2J\nwattprint: forged", "latin-1 \udcff\udce9 from the environment"]):
+            exp = OtlpExporter(endpoint=server.url + "/v1/metrics", timeout_s=5.0)
+            t, _ = _hostile_run(tmp_path / f"out{i}", name, save=False, exporters=[exp], export_timeout_s=60.0)
+            assert t.export_errors == []
+            last = requests_of(server.out)[-1]["resourceMetrics"][0]
+            resource = {a["key"]: a["value"]["stringValue"] for a in last["resource"]["attributes"]}
+            assert resource["wattprint.project"] == _io.encodable(name)
+            names = {a["value"].get("stringValue") for m in last["scopeMetrics"][0]["metrics"] if m["name"] == "hw.energy"
+                     for p in m["sum"]["dataPoints"] for a in p["attributes"] if a["key"] == "hw.name"}  # fmt: skip
+            assert names == {_io.encodable(name)}
+    finally:
+        server.stop()
