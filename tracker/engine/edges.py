@@ -72,7 +72,7 @@ class EdgeReader:
         self._deadlines = [ledger.deadline_of(s) for s in self._sensors]
         self.wait_s = max(self._deadlines, default=1.0)
         self._q: "queue.SimpleQueue[Optional[Edge]]" = queue.SimpleQueue()
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = threading.Condition(threading.RLock())  # re-entrant: a signal handler's stop() may wait here
         self._cur: Optional[_Reader] = None
         self._closed = False
 

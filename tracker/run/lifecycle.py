@@ -154,7 +154,7 @@ class WindowRecorder:
         self._open: Dict[int, _Window] = {}
         self._pending: Deque[_Window] = collections.deque()  # closed, in closing order; an edge reading not in yet
         self._steps = steps
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: SIGTERM's stop() may land on a thread holding it
         self._reader: Optional[EdgeReader] = None
         self._t0_s = 0.0
 
