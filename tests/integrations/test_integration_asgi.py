@@ -59,17 +59,14 @@ async def health(request: Request):
     return JSONResponse({"ok": True})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, app):
-        self.port = _free_port()
+        # uvicorn serves a socket bound here (port 0), so no other process can take the port between a check and its bind
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -82,6 +79,7 @@ class Server:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(60)
+        self.sock.close()
         assert not self.thread.is_alive()
 
 
