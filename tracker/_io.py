@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import stat
 import threading
 import uuid
 from typing import Any, Mapping, Optional, Sequence
@@ -32,7 +33,7 @@ try:  # POSIX advisory locks; on other platforms appends are not cross-process s
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "append_bytes", "csv_cell", "csv_line",
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "append_csv_row", "append_bytes", "open_regular", "csv_cell", "csv_line",
            "visible", "encodable", "md_escape", "VisibleLogFilter"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -132,6 +133,31 @@ def atomic_write_json(path: str, document: Any) -> None:
     atomic_write_text(path, strict_json(document) + "\n")
 
 
+def open_regular(path: str, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` for a file wattprint appends to or reads back from ``output_dir``: never through a
+    symbolic link, never blocking on a FIFO or device planted under the name (``O_NONBLOCK`` for the
+    open only), and only a regular file. Returns the descriptor.
+
+    Raises:
+        OSError: the path is a link (``ELOOP``), not a regular file, or cannot be opened.
+    """
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path} is a symbolic link; wattprint does not write through links") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file (a FIFO, device or folder?); wattprint leaves it alone")
+        if fcntl is not None and hasattr(os, "O_NONBLOCK"):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any]) -> None:
     """Append one row, writing the header first when the file is new or empty.
 
@@ -144,12 +170,8 @@ def append_csv_row(path: str, fieldnames: Sequence[str], row: Mapping[str, Any])
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     line = csv_line([csv_cell(row.get(k)) for k in fieldnames])
-    try:  # never through a symlink: a runs.csv replaced by a link in a shared folder would write elsewhere
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise OSError(errno.ELOOP, f"{path} is a symbolic link; wattprint does not append through links") from None
-        raise
+    # never through a symlink (a runs.csv replaced by a link in a shared folder would write elsewhere), never a FIFO
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -167,7 +189,7 @@ def append_bytes(path: str, data: bytes) -> None:
     """Append ``data`` to the existing file ``path`` (never through a symlink) with one ``write``;
     a write that fails or falls short (``ENOSPC``) is cut back off the file before ``OSError`` is
     raised, so the file holds either all of ``data`` or none of it. No ``fsync``."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    fd = open_regular(path, os.O_WRONLY | os.O_APPEND)
     try:
         _write_whole(fd, data, os.fstat(fd).st_size, path, sync=False)
     finally:
@@ -214,6 +236,8 @@ def csv_cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):
+        value = encodable(value)  # a lone surrogate as its escape: the report's CSV goes to a strict UTF-8 stdout too
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         try:
             float(value)

@@ -338,3 +338,16 @@ def test_otlp_attributes_keep_hostile_names_and_a_lone_surrogate_is_not_dropped(
             assert names == {_io.encodable(name)}
     finally:
         server.stop()
+
+
+def test_every_report_format_of_a_run_named_with_a_lone_surrogate_encodes_as_utf8(tmp_path):
+    """A footprint keeps a lone surrogate exactly (a JSON escape); the report's text must still encode as
+    UTF-8, or ``wattprint report`` dies writing it to a strict stdout."""
+    from wattprint.report.render import FORMATS, render
+
+    name = "latin-1 \udcff\udce9 from the environment"
+    _hostile_run(tmp_path / "out", name)
+    doc = _strict_json(tmp_path / "out" / "r1.json")
+    assert doc["project"] == name
+    for fmt in FORMATS:
+        render([doc], fmt).encode("utf-8")  # raises UnicodeEncodeError if a surrogate got through
