@@ -406,7 +406,8 @@ def test_no_linger_when_nobody_scraped_a_run_longer_than_the_linger():
 
 def test_collector_sample_cost_does_not_grow_with_windows_or_timeline():
     """The snapshot reads the components and the figure table's few figures; a footprint with 100,000
-    windows and timeline points costs what a small one does (and the collector keeps no reference to it)."""
+    windows and timeline points costs what a small one does (and the collector keeps no reference to it).
+    Cost is counted, not timed: the Python lines one update executes (a timing on a loaded machine is noise)."""
     import gc
     import weakref
 
@@ -424,18 +425,26 @@ def test_collector_sample_cost_does_not_grow_with_windows_or_timeline():
         timeline = {"t_s": list(range(n)), "power_w": {"gpu:0": [100.0] * n}, "energy_j": {"gpu:0": [float(i) for i in range(n)]}}
         return Footprint(doc, timeline)
 
-    def cost_s(fp: Footprint) -> float:
+    def lines_run(fp: Footprint) -> int:
         col = FootprintCollector()
-        best = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(20):
-                col.update(fp)
-            best = min(best, (time.perf_counter() - t0) / 20)
-        return best
+        col.update(fp)  # first use: imports and caches out of the count
+        count = [0]
+
+        def trace(frame, event, arg):
+            if event == "line":
+                count[0] += 1
+            return trace
+
+        previous = sys.gettrace()
+        sys.settrace(trace)
+        try:
+            col.update(fp)
+        finally:
+            sys.settrace(previous)
+        return count[0]
 
     small, large = footprint(10), footprint(100_000)
-    assert cost_s(large) < 5 * cost_s(small) + 2e-4
+    assert lines_run(large) == lines_run(small) > 0  # no Python loop over the windows or the timeline
     col = FootprintCollector()
     col.update(large)
     ref = weakref.ref(large)
