@@ -102,12 +102,14 @@ def existing_header(path: str) -> Optional[List[str]]:
 
     Raises:
         ValueError: the first line is empty or not a list of names.
+        OSError: the path is a link or not a regular file.
     """
     try:
-        with open(path, "r", encoding="utf-8", newline="") as fh:
-            first = fh.readline()
+        fd = _io.open_regular(path, os.O_RDONLY)  # a FIFO planted as runs.csv would block a plain open()
     except FileNotFoundError:
         return None
+    with open(fd, "r", encoding="utf-8", newline="") as fh:
+        first = fh.readline()
     if not first:
         return None
     if not first.endswith("\n"):
