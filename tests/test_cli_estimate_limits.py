@@ -27,8 +27,15 @@ def test_json_is_strict_and_huge_figures_stay_short(capsys):
 
 def test_a_closed_pipe_is_not_a_traceback():
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATTPRINT_")}
-    proc = subprocess.Popen([sys.executable, "-m", "wattprint", "estimate", "--gpu", "H100", "--hours", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    proc.stdout.close()  # the reader leaves before the first byte (as `| head -0` would)
+    # the reader has left before the child starts (as `| head -0` would): closing our end after Popen instead
+    # raced the child's first write on a loaded machine (written into the pipe buffer, exit 0)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "wattprint", "estimate", "--gpu", "H100", "--hours", "10"],
+                                stdout=write_end, stderr=subprocess.PIPE, env=env)
+    finally:
+        os.close(write_end)
     err = proc.stderr.read().decode()
     rc = proc.wait(timeout=60)
     assert "Traceback" not in err and "Exception ignored" not in err and rc == 141
