@@ -324,11 +324,17 @@ def growth_markdown(g: Dict[str, Any]) -> str:
                   f"{_iqr(rp['pread_us'], 2)} µs: ratio {_iqr(rp['ratio'], 2)} (target ≤ 3×; a regular file, not sysfs).", ""]
     if scale.get("edges"):
         L += ["### Window edges (begin + end) against Zeus `begin_window`/`end_window`, same fake NVML", "",
-              "| GPUs | wattprint µs (defaults) | wattprint µs (no attribution hook) | Zeus µs | ratio (defaults) | ratio (no hook) | target |",
-              "|---:|---:|---:|---:|---:|---:|---|"]
+              "wattprint's edges queue their readings for the edge reader and return (edges queued together share one reading); "
+              "`figures read at once` also reads `w[\"energy_j\"]` after each window, so the caller waits for that window's own "
+              "end reading (a thread handoff), as Zeus's `end_window` returns its measurement; `injected clock` is the caller-thread "
+              "read kept for tests' clocks. CPU: process CPU (all threads) per pair.", "",
+              "| GPUs | wattprint edges µs | Zeus µs | ratio | figures read at once µs | ratio | injected clock µs | CPU µs: edges / figures read / Zeus | target |",
+              "|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         for r in scale["edges"]:
-            L.append(f"| {r['gpus']} | {_iqr(r['wattprint_us'])} | {_iqr(r.get('wattprint_no_attribution_hook_us', {}))} | "
-                     f"{_iqr(r.get('zeus_us', {}))} | {_iqr(r.get('ratio', {}), 2)} | {_iqr(r.get('ratio_no_attribution_hook', {}), 2)} | ≤ Zeus |")
+            cpu = " / ".join(f"{r.get(k, {}).get('median', float('nan')):.1f}" for k in ("wattprint_cpu_us", "wattprint_result_cpu_us", "zeus_cpu_us"))
+            L.append(f"| {r['gpus']} | {_iqr(r['wattprint_us'])} | {_iqr(r.get('zeus_us', {}))} | {_iqr(r.get('ratio', {}), 2)} | "
+                     f"{_iqr(r.get('wattprint_result_us', {}))} | {_iqr(r.get('ratio_result', {}), 2)} | "
+                     f"{_iqr(r.get('wattprint_injected_clock_us', {}))} | {cpu} | edges ≤ Zeus |")
         L.append("")
     if scale.get("steady"):
         L += ["### Steady background CPU at the defaults (1 s ticks, 60 s checkpoints) against `save=False`", "",

@@ -43,9 +43,6 @@ from wattprint.footprint.build import WindowLog
 
 __all__ = ["WindowRecorder", "WindowRecord", "StopGate", "exit_status"]
 
-_ORDER = ("name", "start_s", "depth", "duration_s", "energy_j", "components", "steps")
-
-
 class WindowRecord(Dict[str, Any]):
     """A window's record: a dict whose edge-reading figures (``start_s``, ``duration_s``,
     ``energy_j``, ``components``, ``steps``) are filled at the first access that needs them."""
@@ -112,23 +109,15 @@ class WindowRecord(Dict[str, Any]):
         return (dict, (self.copy(),))
 
 
-class _Window:
-    """One window: its record, its two edges and the step counts at its calls."""
+class _Window(contextlib.AbstractContextManager):  # type: ignore[type-arg]
+    """``with tracker.window(name) as record:``: the begin edge on entry, the end edge on exit;
+    then the window's record, its two edges and the step counts at its calls."""
 
-    __slots__ = ("recorder", "record", "begin", "end", "steps0", "steps1")
-
-    def __init__(self, recorder: "WindowRecorder", record: WindowRecord, begin: Edge, steps0: int) -> None:
-        self.recorder, self.record, self.begin, self.steps0 = recorder, record, begin, steps0
-        self.end: Optional[Edge] = None
-        self.steps1 = steps0
-
-
-class _Span(contextlib.AbstractContextManager):  # type: ignore[type-arg]
-    """``with tracker.window(name) as record:``: the begin edge on entry, the end edge on exit."""
+    __slots__ = ("recorder", "ledger", "clock", "name", "running", "record", "begin", "end", "steps0", "steps1")
 
     def __init__(self, recorder: "WindowRecorder", ledger: Any, clock: Any, name: str, running: bool) -> None:
         self.recorder, self.ledger, self.clock, self.name, self.running = recorder, ledger, clock, name, running
-        self.win: Optional[_Window] = None
+        self.end: Optional[Edge] = None
 
     def __enter__(self) -> Dict[str, Any]:
         return self.recorder._begin(self)
@@ -151,7 +140,7 @@ class WindowRecorder:
 
     def __init__(self, steps: Callable[[], int]) -> None:
         self._log = WindowLog()
-        self._open: Dict[int, _Window] = {}
+        self._open: Dict[_Window, None] = {}
         self._pending: Deque[_Window] = collections.deque()  # closed, in closing order; an edge reading not in yet
         self._steps = steps
         self._lock = threading.RLock()  # re-entrant: SIGTERM's stop() may land on a thread holding it
@@ -160,49 +149,47 @@ class WindowRecorder:
 
     def measure(self, ledger: Any, clock: Any, name: str, running: bool) -> "contextlib.AbstractContextManager[Dict[str, Any]]":
         """Measure ``name`` between two readings of ``ledger``; yields the record, filled on exit (lazily, see above)."""
-        return _Span(self, ledger, clock, name, running)
+        return _Window(self, ledger, clock, name, running)
 
-    def _begin(self, span: _Span) -> Dict[str, Any]:
-        ledger = span.ledger
-        if not span.running or ledger is None:
+    def _begin(self, win: _Window) -> Dict[str, Any]:
+        ledger = win.ledger
+        if not win.running or ledger is None:
             raise WattprintError("window() needs a started tracker: call start() or use `with Tracker():` first")
-        self._t0_s = ledger.t0_s
-        if span.clock is SYSTEM_CLOCK:
-            reader = self._reader or self._open_reader(ledger, span.clock)
-            begin = reader.edge()
+        win.end = None
+        if win.clock is SYSTEM_CLOCK:
+            win.begin = (self._reader or self._open_reader(ledger, win.clock)).edge()
+            record = win.record = WindowRecord(name=win.name if type(win.name) is str else str(win.name))
         else:
-            begin = _read_now(ledger, span.clock)
-        record = WindowRecord(name=str(span.name))
-        record._win = win = span.win = _Window(self, record, begin, self._steps())
-        if begin.done:
-            dict.__setitem__(record, "start_s", begin.t_s - self._t0_s)
+            win.begin = begin = _read_now(ledger, win.clock)
+            self._t0_s = ledger.t0_s
+            record = win.record = WindowRecord(name=str(win.name), start_s=begin.t_s - self._t0_s)
+        record._win = win
+        win.steps0 = win.steps1 = self._steps()
         with self._lock:
             dict.__setitem__(record, "depth", len(self._open))
-            self._open[id(win)] = win
+            self._open[win] = None
         return record
 
-    def _end(self, span: _Span) -> None:
-        win = span.win
-        if win is None:
-            return
-        reader = self._reader if span.clock is SYSTEM_CLOCK else None
-        end = Edge() if reader is not None else None
+    def _end(self, win: _Window) -> None:
+        reader = self._reader if win.clock is SYSTEM_CLOCK else None
         with self._lock:
-            if self._open.pop(id(win), None) is None:  # closed by the run's stop
+            if win not in self._open:  # closed by the run's stop
                 return
+            del self._open[win]
             win.steps1 = self._steps()
-            if end is not None:
-                win.end = end
+            if reader is not None:
+                win.end = end = Edge()
                 self._pending.append(win)
-        if reader is not None and end is not None:
+        if reader is not None:
             reader.edge(end)
             return
-        win.end = _read_now(span.ledger, span.clock)
+        win.end = _read_now(win.ledger, win.clock)
         with self._lock:
             self._complete_locked(win)
 
     def _open_reader(self, ledger: Any, clock: Any) -> EdgeReader:
         with self._lock:
+            self._t0_s = ledger.t0_s
             if self._reader is None:
                 self._reader = EdgeReader(ledger, clock, on_pass=self._drain)
             return self._reader
@@ -221,14 +208,15 @@ class WindowRecorder:
         if t_end < t_begin:  # the begin edge was read after the stop reading: empty, at the stop reading
             before, t_begin = after, t_end
         per = {cid: after[cid] - before.get(cid, 0.0) for cid in after}
-        extra = {k: v for k, v in dict.items(rec) if k not in _ORDER}  # open_at_stop, keys the caller set
-        name, depth = dict.get(rec, "name"), dict.get(rec, "depth", 0)
+        fig = {"name": dict.get(rec, "name"), "start_s": t_begin - self._t0_s, "depth": dict.get(rec, "depth", 0),
+               "duration_s": t_end - t_begin, "energy_j": sum(per.values()), "components": per, "steps": win.steps1 - win.steps0}  # fmt: skip
+        if dict.__len__(rec) > 2:  # open_at_stop, keys the caller set
+            for k, v in dict.items(rec):
+                fig.setdefault(k, v)
         dict.clear(rec)
-        dict.update(rec, name=name, start_s=t_begin - self._t0_s, depth=depth, duration_s=t_end - t_begin,
-                    energy_j=sum(per.values()), components=per, steps=win.steps1 - win.steps0)  # fmt: skip
-        dict.update(rec, extra)
+        dict.update(rec, fig)
         rec._win = None
-        self._log.add(rec)
+        self._log.add(fig)
 
     def _drain_locked(self) -> None:
         pending = self._pending
@@ -250,7 +238,7 @@ class WindowRecorder:
         with self._lock:
             if win.record._win is None:
                 return
-            if end is None or win in self._open.values():  # still open: only its start is known
+            if end is None or win in self._open:  # still open: only its start is known
                 dict.__setitem__(win.record, "start_s", win.begin.t_s - self._t0_s)
                 return
             self._drain_locked()
@@ -265,7 +253,7 @@ class WindowRecorder:
         if reader is None:
             return
         with self._lock:
-            edges: List[Edge] = [w.begin for w in self._open.values()]
+            edges: List[Edge] = [w.begin for w in self._open]
             for w in self._pending:
                 edges += [w.begin, w.end] if w.end is not None else [w.begin]
         reader.wait(edges, time.monotonic() + reader.wait_s)
@@ -274,7 +262,7 @@ class WindowRecorder:
         """At stop: finish the pending windows (waiting at most the sensors' deadline for their edge
         readings), then close every open window at the stop reading (``open_at_stop``). Returns how many were open."""
         with self._lock:
-            wins, self._open = list(self._open.values()), {}
+            wins, self._open = list(self._open), {}
             pending = list(self._pending)
         reader = self._reader
         if reader is not None:
