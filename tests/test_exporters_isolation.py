@@ -164,7 +164,7 @@ def test_killing_the_pushgateway_mid_run_leaves_everything_else(tmp_path, caplog
     pytest.importorskip("prometheus_client")
     from wattprint.exporters.prometheus import PrometheusExporter
 
-    gw = start_pushgateway()
+    gw = start_pushgateway(str(tmp_path))  # its files in the test's folder, not a new temporary one left behind
     try:
         pushed = threading.Semaphore(0)
 
@@ -175,7 +175,7 @@ def test_killing_the_pushgateway_mid_run_leaves_everything_else(tmp_path, caplog
                 finally:
                     pushed.release()
 
-        prom = Observed(pushgateway=gw.addr, push_interval_s=0.0, retry_backoff_s=0.0, final_push_attempts=2, push_timeout_s=2.0)
+        prom = Observed(pushgateway=gw.addr, push_interval_s=0.0, retry_backoff_s=0.0, final_push_attempts=2, push_timeout_s=30.0)  # a cap: the live gateway answers in ms, the killed one refuses at once
         out = tmp_path / "extra"
         t, clock = replay_tracker([prom, JsonExporter(str(out / "{run_id}.json")), CsvExporter(str(out / "runs.csv"))],
                                   run_id="killed-gw", output_dir=str(tmp_path / "core"), export_timeout_s=30)
