@@ -48,6 +48,7 @@ class WindowRecord(Dict[str, Any]):
     ``energy_j``, ``components``, ``steps``) are filled at the first access that needs them."""
 
     __slots__ = ("_win",)
+    _win: Optional["_Window"]
 
     def _fill(self) -> None:
         win = self._win
@@ -76,15 +77,15 @@ class WindowRecord(Dict[str, Any]):
         self._fill()
         return dict.__len__(self)
 
-    def keys(self) -> KeysView[str]:
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
         self._fill()
         return dict.keys(self)
 
-    def values(self) -> ValuesView[Any]:
+    def values(self) -> ValuesView[Any]:  # type: ignore[override]
         self._fill()
         return dict.values(self)
 
-    def items(self) -> ItemsView[str, Any]:
+    def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
         self._fill()
         return dict.items(self)
 
@@ -114,6 +115,10 @@ class _Window(contextlib.AbstractContextManager):  # type: ignore[type-arg]
     then the window's record, its two edges and the step counts at its calls."""
 
     __slots__ = ("recorder", "ledger", "clock", "name", "running", "record", "begin", "end", "steps0", "steps1")
+    record: WindowRecord
+    begin: Edge
+    steps0: int
+    steps1: int
 
     def __init__(self, recorder: "WindowRecorder", ledger: Any, clock: Any, name: str, running: bool) -> None:
         self.recorder, self.ledger, self.clock, self.name, self.running = recorder, ledger, clock, name, running
