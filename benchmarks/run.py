@@ -327,7 +327,10 @@ def growth_markdown(g: Dict[str, Any]) -> str:
               "wattprint's edges queue their readings for the edge reader and return (edges queued together share one reading); "
               "`figures read at once` also reads `w[\"energy_j\"]` after each window, so the caller waits for that window's own "
               "end reading (a thread handoff), as Zeus's `end_window` returns its measurement; `injected clock` is the caller-thread "
-              "read kept for tests' clocks. CPU: process CPU (all threads) per pair.", "",
+              "read kept for tests' clocks. CPU: process CPU (all threads) per pair. In the tight `edges` loop the reader gets the "
+              "GIL about once per switch interval (5 ms), so most edges there share readings; windows far apart get two readings "
+              "each, and the reader thread then spends about the `figures read` CPU per window, off the caller's thread only while "
+              "the caller releases the GIL (e.g. waiting on the GPU).", "",
               "| GPUs | wattprint edges µs | Zeus µs | ratio | figures read at once µs | ratio | injected clock µs | CPU µs: edges / figures read / Zeus | target |",
               "|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         for r in scale["edges"]:
