@@ -17,14 +17,17 @@ longest sensor deadline (default 1 s). A reader stuck in one read past that sens
 deadline is retired and a fresh reader takes over its edges (the stuck sensor is then
 skipped at once, as the ledger skips any read past its deadline); an edge still unread
 when the wait ends is stamped there with the ledger's last values, and each sensor the
-reader had not read in that pass gets a gap (``read timed out``).
+reader had not read for it (in its pass, or all of them for an edge still queued) gets a
+gap (``read timed out``).
 
 Failure modes: nothing raises; a retired reader stays in its read (a daemon thread)
-and exits when the read returns, without touching any edge.
+and exits when the read returns, without touching any edge; if no thread can be started,
+a warning is logged and each edge is stamped unread when waited for.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -35,6 +38,8 @@ from wattprint.engine.clock import Clock
 from wattprint.engine.ledger import Ledger
 
 __all__ = ["Edge", "EdgeReader"]
+
+logger = logging.getLogger("wattprint")
 
 
 class Edge:
@@ -132,7 +137,11 @@ class EdgeReader:
 
     def _start_locked(self, carried: List[Any]) -> None:
         me = self._cur = _Reader([])
-        threading.Thread(target=self._run, args=(me, carried), name="wattprint-edges", daemon=True).start()
+        try:
+            threading.Thread(target=self._run, args=(me, carried), name="wattprint-edges", daemon=True).start()
+        except RuntimeError:  # no thread to be had (a process at its limit): the edges wait, then are stamped unread
+            self._cur = None
+            logger.warning("wattprint: cannot start the window-edge reader thread; window figures may be gaps")
 
     def _run(self, me: _Reader, batch: List[Any]) -> None:
         q, cond, ledger, sensors, deadlines = self._q, self._cond, self._ledger, self._sensors, self._deadlines
@@ -174,7 +183,8 @@ class EdgeReader:
         """Stamp ``e`` (and the rest of the pass in progress) now with the last values; gaps for the unread sensors."""
         now = self._clock.monotonic()
         cur = self._cur
-        unread = self._sensors[cur.next:] if cur is not None else []
+        in_pass = cur is not None and any(x is e for x in cur.batch)
+        unread = self._sensors[cur.next:] if in_pass and cur is not None else self._sensors  # queued: nothing read for it
         for sensor in unread:
             self._ledger.time_out(sensor, now)
         energy = self._ledger.snapshot()

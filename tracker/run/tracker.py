@@ -8,7 +8,7 @@ Use it as a context manager, a decorator (:func:`track`), or by hand::
 again, builds the :class:`~wattprint.footprint.Footprint`, writes
 ``<output_dir>/<run_id>.json`` (atomically) and one row of
 ``<output_dir>/runs.csv``, then hands it to the exporters. Both are idempotent.
-A window's energy is the difference of two synchronous readings.
+A window's energy is the difference of its two edge readings (see :mod:`wattprint.run.lifecycle`).
 ``step()`` only counts (no sensor read), so it is cheap enough for every step.
 
 Settings are resolved by :class:`wattprint.settings.TrackerSettings`, the
