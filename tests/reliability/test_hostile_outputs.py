@@ -94,6 +94,7 @@ def test_footprint_json_and_runs_csv_keep_hostile_names_exactly_and_inert(tmp_pa
     doc = _strict_json(out / "r1.json")
     assert doc["project"] == _project(name) and doc["user_note"] == name
     assert [w["name"] for w in doc["windows"]] == [name] and doc["components"][0]["name"] == name
+    assert list(doc["inference"]["by_model"]) == [name or "unknown"]  # the request's model, as given
     assert doc == json.loads(fp.to_json(timeline=True))  # the file is the footprint stop() returned
     with open(out / "runs.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
@@ -121,6 +122,20 @@ def test_hostile_run_ids_are_refused_or_written_inside_output_dir(tmp_path_facto
     assert sorted(os.listdir(root)) == ["out"]
     assert sorted(os.listdir(out)) == sorted([run_id + ".json", "runs.csv"])
     assert _strict_json(out / (run_id + ".json"))["run_id"] == run_id == fp.run_id
+
+
+@FEW
+@given(region=HOSTILE_MORE)
+@example(region="IE\n# heading")
+def test_hostile_region_strings_are_refused_or_resolved_to_a_known_region(tmp_path_factory, region):
+    from wattprint.footprint.regions import resolve_region
+
+    try:
+        _, fp = _hostile_run(tmp_path_factory.mktemp("reg") / "out", "n", save=False, region=region)
+    except ConfigError as err:
+        assert "region" in str(err)
+        return
+    assert fp.get("region") == resolve_region(str(fp.get("region"))).code  # a code from the table, never the raw string
 
 
 def _front_matter(text):
