@@ -125,17 +125,18 @@ def test_a_window_open_at_stop_ends_at_the_stop_reading():
     assert w["energy_j"] == pytest.approx(kept["energy_j"])
 
 
-def test_edges_do_not_call_the_attribution_hook():
-    t = Tracker(sensors=[LoggingSensor()], interval_s=math.inf, save=False, handle_signals=False, clock=ManualClock()).start()
+def test_the_attribution_hook_sees_edge_readings_on_the_reader_thread():
+    t = Tracker(sensors=[LoggingSensor()], interval_s=math.inf, save=False, handle_signals=False).start()
     seen = []
-    t._ledger.observer = lambda now_s, values: seen.append(now_s)
-    for _ in range(5):
-        with t.window("w"):
-            pass
-    t.sample_now()
-    assert len(seen) == 1  # the tick, not the ten edges
+    t._ledger.observer = lambda now_s, values: seen.append((threading.current_thread().name, now_s, dict(values)))
+    with t.window("w") as w:
+        pass
+    w["energy_j"]  # both edge readings are in
+    t0 = t._ledger.t0_s
+    times = {now_s for _, now_s, _ in seen}
+    assert t0 + w["start_s"] in times and t0 + w["start_s"] + w["duration_s"] in times
+    assert {name for name, _, _ in seen} == {"wattprint-edges"} and all(set(v) == {"gpu:0"} for _, _, v in seen)
     t.stop()
-    assert len(seen) == 2  # and stop's reading
 
 
 class BlockingSensor(Sensor):

@@ -24,13 +24,9 @@ reads skip the sensor at once until it returns. :meth:`read_bounded` (used by
 ``stop()`` and so the SIGTERM path) runs each read in a helper thread, so even a
 read that hangs right there delays the caller by at most the deadline. Window
 edges read nothing on the caller's thread: :class:`wattprint.engine.edges.EdgeReader`
-reads them on its own thread (:meth:`read_sensor`, :meth:`time_out`); a read on the
-caller's own thread (:meth:`read_edge`, used with an injected clock) cannot be
-interrupted, so a sensor that starts hanging inside that very read holds it.
-
-The attribution hook (:attr:`observer`) sees the readings of :meth:`read` (start,
-the sampler's ticks, stop), not the window edges': it splits cumulative energy
-between successive readings it sees, so the edges between add nothing to it.
+reads them on its own thread (:meth:`read_sensor`, :meth:`time_out`, then
+:meth:`observe`); an edge read on the caller's own thread (with an injected clock)
+cannot be interrupted, so a sensor that starts hanging inside that very read holds it.
 
 Failure modes: none raise; :meth:`reinit_after_fork` gives a forked child a
 fresh lock (the parent's sampler may have held the old one at fork time).
@@ -175,17 +171,14 @@ class Ledger:
             self.read_bounded(now_s)
         else:
             self._read_direct(now_s, self.sensors if sensors is None else sensors)
+        self.observe(now_s)
+
+    def observe(self, now_s: float) -> None:
+        """Hand the components read at ``now_s`` to the attribution hook (:attr:`observer`), if any."""
         if self.observer is not None:  # attribution sees each interval's readings
             with self.lock:
                 done = {cid: self.energy_j[cid] for cid in self.ids if self.read_at_s.get(cid) == now_s}
             self.observer(now_s, done)
-
-    def read_edge(self, now_s: float) -> None:
-        """A window edge's read of every sensor on this thread, as :meth:`read` without the attribution hook."""
-        if self.bounded:
-            self.read_bounded(now_s)
-        else:
-            self._read_direct(now_s, self.sensors)
 
     def read_sensor(self, now_s: float, sensor: Sensor) -> None:
         """Read one sensor on this thread (busy elsewhere: waited for at most its deadline, then a gap)."""

@@ -135,7 +135,7 @@ def _read_now(ledger: Any, clock: Any) -> Edge:
     """An edge read on this thread at the call time (an injected clock)."""
     e = Edge()
     e.t_s = clock.monotonic()
-    ledger.read_edge(e.t_s)
+    ledger.read(e.t_s)
     e.energy_j, e.done = ledger.snapshot(), True
     return e
 
