@@ -24,8 +24,9 @@ Sensor sets: ``discovered`` (what this machine has: RAPL or the CPU/RAM estimate
 every tick, plus a fake RAPL package), ``fake-gpu-alone`` (the job alone on it: lists only). The fake NVML's Python objects cost what the real
 ``pynvml`` wrapper's do; the driver's ioctls are not in it.
 
-Writes ``benchmarks/out/attribution.json`` and prints a summary; ``job / today`` as the median
-over repeats and as the ratio of the fastest repeats (the intrinsic cost on a noisy machine).
+Writes ``benchmarks/out/attribution.json`` and prints a summary; ``job / node`` (the bound: the
+same run without attribution work) and ``job / today``, each as the median over repeats and as the
+ratio of the fastest repeats (the intrinsic cost on a noisy machine).
 """
 
 from __future__ import annotations
