@@ -155,3 +155,18 @@ def test_ram_share_is_resident_over_used_memory_read_when_the_tree_is_due(tmp_pa
     assert c["attribution"] == "process-share"
     assert c["energy_j"] / c["node_energy_j"] == pytest.approx((9 * rss0 + 11 * rss1) / (20 * used))
     assert c["energy_j"] + c["info"]["attribution"]["unattributed_j"] == pytest.approx(c["node_energy_j"])
+
+
+def test_fork_counter_reads_the_processes_line(tmp_path):
+    import subprocess
+    import sys
+
+    real = ProcReader("/proc")
+    before = real.forks()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert before is not None and real.forks() > before  # every fork counts, on the whole node
+    proc = FakeProc(tmp_path, cpus=2)
+    fake = ProcReader(str(tmp_path))
+    n = fake.forks()
+    proc.add(5001, ppid=proc.self_pid)
+    assert n is not None and fake.forks() == n + 1

@@ -211,14 +211,17 @@ class ProcReader:
     def forks(self) -> Optional[int]:
         """Processes and threads created on the node since boot (``processes`` in ``stat``), or ``None``."""
         data = self._read_kept(self._stat_path, self._stat_size)
-        i = data.find(b"\nprocesses ") if data else -1
-        if data and i < 0 and len(data) >= self._stat_size:  # the file grew past the buffer: once more, larger
+        if not data:
+            return None
+        i = data.find(b"\nprocesses ")
+        if i < 0 and len(data) >= self._stat_size:  # the file grew past the buffer: once more, larger
             self._stat_size = 4 * len(data)
             return self.forks()
-        if i < 0:
+        end = data.find(b"\n", i + 11)
+        if i < 0 or end < 0:
             return None
         try:
-            return int(data[i + 11 : data.index(b"\n", i + 11)])  # type: ignore[index]
+            return int(data[i + 11 : end])
         except ValueError:
             return None
 
