@@ -111,6 +111,11 @@ def test_the_record_reads_like_the_plain_dict_it_was():
     assert isinstance(w, dict) and w == plain and dict(w) == plain and list(w) == list(plain)
     assert json.loads(json.dumps(w)) == plain and pickle.loads(pickle.dumps(w)) == plain and copy.deepcopy(w) == plain
     assert type(pickle.loads(pickle.dumps(w))) is dict
+    assert (w | {}) == plain and {**w} == plain and w.get("steps") == 3 and "energy_j" in w
+    for copy_of in (lambda r: {**r}, lambda r: r | {}, dict, lambda r: json.loads(json.dumps(r)), copy.copy):
+        with t.window("fresh") as fresh:
+            pass
+        assert "energy_j" in copy_of(fresh)  # each way of copying a record not read yet fills it first
     t.stop()
 
 

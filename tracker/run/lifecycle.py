@@ -97,6 +97,22 @@ class WindowRecord(Dict[str, Any]):
         self._fill()
         return dict.__repr__(self)
 
+    def __or__(self, other: Any) -> Any:
+        self._fill()
+        return dict.__or__(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        self._fill()
+        return dict.__ror__(self, other)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self._fill()
+        return dict.pop(self, key, *default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._fill()
+        return dict.setdefault(self, key, default)
+
     def __eq__(self, other: object) -> bool:
         self._fill()
         return dict.__eq__(self, other)
