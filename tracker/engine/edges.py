@@ -163,7 +163,10 @@ class EdgeReader:
                 ledger.read_sensor(now, sensor)
                 if self._cur is not me:  # retired while stuck in that read: the new reader owns these edges
                     return
-            ledger.observe(now)  # the attribution hook sees edge readings too (a snapshot right after is current)
+            try:
+                ledger.observe(now)  # the attribution hook sees edge readings too (a snapshot right after is current)
+            except Exception:  # the hook never raises by contract; the edges must be stamped anyway
+                pass
             energy = ledger.snapshot()
             with cond:
                 if self._cur is not me:
