@@ -183,29 +183,36 @@ class Attributor:
         return _EXCLUSIVE if role == "device" else _NODE
 
     def _gpus(self) -> Dict[str, Optional[Tuple[float, Optional[float], str, Optional[float]]]]:
-        """Every GPU's share for the span just ended; all are queried first, so one GPU's list informs the others."""
+        """Every GPU's share for the span just ended; all are queried first, so one GPU's list informs the others.
+
+        Plain loops, no comprehension: this runs once a tick on a cold cache, where each extra code object costs."""
         usage_src = self.usage
         job_pids = usage_src.pids if usage_src is not None else {os.getpid()}
         since = self._gpu_since
-        seen = {}
+        checked = self._gpu_checked
+        seen = []
         for cid, sensor in self._gpu_probe.items():
             usage = sensor.gpu_usage(cid, since.get(cid, 0))  # type: ignore[attr-defined]
             procs = usage.processes if usage is not None else None
             if procs is None:
                 continue
             since[cid] = usage.last_seen_us
-            mine = [pid for pid, _ in procs if pid in job_pids]
+            mine: List[int] = []
+            for pid, _ in procs:
+                if pid in job_pids:
+                    mine.append(pid)
+                elif pid not in checked and usage_src is not None:  # not in the tree: walk it again at the next sample
+                    checked.add(pid)
+                    usage_src.rediscover()
             if procs:
                 self._gpu_evidence = True
-                if len(mine) < len(procs) and usage_src is not None:
-                    new = [pid for pid, _ in procs if pid not in job_pids and pid not in self._gpu_checked]
-                    if new:  # a pid the tree does not hold: walk it again at the next sample (a new child?)
-                        self._gpu_checked.update(new)
-                        usage_src.rediscover()
                 if mine:
                     self._gpu_job_seen[cid] = True
-            seen[cid] = (usage, mine)
-        return {cid: self._gpu(cid, *seen[cid]) if cid in seen else None for cid in self._gpu_probe}
+            seen.append((cid, usage, mine))
+        out: Dict[str, Optional[Tuple[float, Optional[float], str, Optional[float]]]] = dict.fromkeys(self._gpu_probe)
+        for cid, usage, mine in seen:
+            out[cid] = self._gpu(cid, usage, mine)
+        return out
 
     def _gpu(self, cid: str, usage: Any, mine: List[int]) -> Tuple[float, Optional[float], str, Optional[float]]:
         """``(share, reserved, method, u)`` of one GPU for the span just ended."""
@@ -261,9 +268,13 @@ class Attributor:
 def _shared_share(processes: Sequence[Tuple[int, Optional[int]]], mine: set, sm_util: Optional[Mapping[int, float]]) -> Tuple[float, str, float]:
     """The job's share of a GPU shared with others: by SM utilisation, else used memory, else equally."""
     if sm_util:
-        total = sum(sm_util.values())
+        total = job = 0.0
+        for pid, v in sm_util.items():  # a loop, not two generators (the tick's cold path)
+            total += v
+            if pid in mine:
+                job += v
         if total > 0:
-            return sum(v for pid, v in sm_util.items() if pid in mine) / total, "sm-share", METHOD_UNCERTAINTY["sm-share"]
+            return job / total, "sm-share", METHOD_UNCERTAINTY["sm-share"]
     mems = [m for _, m in processes]
     if all(m is not None for m in mems) and sum(mems) > 0:  # type: ignore[arg-type]
         return sum(m for pid, m in processes if pid in mine) / sum(mems), "process-share", _U_MEMORY_SPLIT  # type: ignore[arg-type, misc]

@@ -298,11 +298,10 @@ class NvidiaSensor(ChannelSensor):
             mig_slice: Optional[float] = None
             if g.mig_uuid:
                 handle, mig_slice = self._mig(g)
+            procs: Optional[List[Tuple[int, Optional[int]]]] = []
             try:
-                procs: Optional[List[Tuple[int, Optional[int]]]] = [
-                    (int(p.pid), getattr(p, "usedGpuMemory", None))
-                    for p in nvml_call(nv, nv.nvmlDeviceGetComputeRunningProcesses, handle)
-                ]
+                for p in nvml_call(nv, nv.nvmlDeviceGetComputeRunningProcesses, handle):  # a loop: no comprehension frame
+                    procs.append((int(p.pid), getattr(p, "usedGpuMemory", None)))  # type: ignore[union-attr]
             except (SensorError, AttributeError):
                 procs = None
             util: Optional[Dict[int, float]] = None
