@@ -28,6 +28,10 @@ def _isolated_wattprint_env(monkeypatch, tmp_path):
     monkeypatch.setenv("WATTPRINT_PROMETHEUS_LINGER_S", "0")  # tests that need the linger pass linger_s
     if "MLFLOW_TRACKING_URI" not in os.environ:  # MLflow 3's default store is ./mlflow.db: never in the checkout
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow-default.db'}")
+    # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; a delenv of an absent variable records nothing to undo, so
+    # it leaked into every later test (seen: ~900 tests after the MLflow server test). setenv first records it.
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
     yield
 
 
