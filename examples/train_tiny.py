@@ -10,16 +10,32 @@ also written to ``<output-dir>/<run_id>.json`` and a row of ``runs.csv``.
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 # torch warns at import when NumPy is absent (the README's first install has none); this job needs no NumPy.
 warnings.filterwarnings("ignore", message=r".*Failed to initialize NumPy.*")
 
-import torch  # noqa: E402
-import wattprint as wp  # noqa: E402
-from torch import nn  # noqa: E402
 
+@contextmanager
+def _saying_while(what: str, every_s: float) -> Iterator[None]:
+    """Print ``what`` now and a "still ..." line every ``every_s`` seconds until the block ends (never looks hung)."""
+    t0 = time.monotonic()
+    print(what, flush=True)
+    done = threading.Event()
+
+    def still() -> None:
+        while not done.wait(every_s):
+            print(f"  still {what[:1].lower()}{what[1:].rstrip('.')} ({time.monotonic() - t0:.0f} s)", flush=True)
+
+    threading.Thread(target=still, daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def main() -> None:
@@ -34,6 +50,13 @@ def main() -> None:
     parser.add_argument("--progress-s", type=float, default=2.0,
                         help="print a progress line at least this often, seconds (default 2), so the job never looks hung")
     args = parser.parse_args()
+
+    # importing PyTorch takes a few seconds, more on a busy machine: say so while it happens
+    with _saying_while("Loading PyTorch...", every_s=min(4.0, args.progress_s) if args.progress_s > 0 else 4.0):
+        import torch
+        from torch import nn
+
+        import wattprint as wp
 
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(0)
