@@ -75,3 +75,14 @@ def test_a_non_numeric_timeline_is_drawn_as_none(tmp_path):
     doc["timeline"] = {"t_s": ["a", "b", "c"], "energy_j": {"gpu:0": ["x", None, {}]}}
     assert plot.figure_png([doc])[:4] == b"\x89PNG"
     assert math.isfinite(plot.breakdown(doc)[0][1])
+
+
+def test_names_with_lone_surrogates_or_controls_are_drawn_escaped(tmp_path):
+    """A project named from undecodable bytes (``WATTPRINT_PROJECT``) used to fail the whole plot and
+    ``report --html`` inside FreeType; the names are drawn with escapes instead."""
+    t, fp = tracked_run(tmp_path, "r")
+    doc = fp.to_dict()
+    doc["project"] = "bad\udcffname\x1b[2J"
+    doc["windows"] = [{"name": "w\udcfe", "start_s": 1.0, "duration_s": 2.0}]
+    assert plot._plain("bad\udcffname\x1b") == "bad\\udcffname\\x1b"
+    assert plot.figure_png([doc])[:4] == b"\x89PNG"

@@ -32,6 +32,7 @@ import io
 import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
+from wattprint._io import visible
 from wattprint.errors import PlotUnavailable
 from wattprint.footprint.model import Footprint
 from wattprint.report.load import as_footprint
@@ -70,8 +71,9 @@ def require_matplotlib() -> Any:
 
 def _plain(text: Any) -> str:
     """Text drawn as written: a ``$`` would start matplotlib's mathtext (``cost $5 vs $6``, or a
-    crash on ``$\\foo$``), so every ``$`` in a name is escaped."""
-    return str(text).replace("$", r"\$")
+    crash on ``$\\foo$``), so every ``$`` in a name is escaped; control characters and lone
+    surrogates (which FreeType refuses: the whole plot failed) are shown as escapes."""
+    return visible(str(text)).replace("$", r"\$")
 
 
 def power_series(fp: Any) -> Tuple[List[float], Dict[str, List[float]]]:
