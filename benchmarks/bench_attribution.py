@@ -69,7 +69,7 @@ def per_tick_us(arm: str, kind: str, ticks: int, tmp: str) -> float:
     if arm == "today":
         ledger.observer = None
     if arm == "job":
-        att.usage_interval_s = 0.0  # a usage sample (process lists) on every tick
+        att.usage_interval_s = att.cpu_interval_s = 0.0  # every sample on every tick (at the defaults /proc every 2nd)
     for _ in range(50):
         sampler.tick(force=True)
     c0 = time.thread_time()

@@ -13,6 +13,7 @@ import wattprint
 from wattprint.engine.attribution import ProcReader
 from wattprint.engine.attribution.usage import CLK_TCK, JobUsage
 from wattprint.engine.sensors.nvidia import NvidiaSensor
+from wattprint.run.attribution import CPU_SPAN_TICKS
 from wattprint.testing import ManualClock
 from wattprint.testing.fake_pynvml import FakeGpu, FakeProcess, make_fake_nvml
 from wattprint.testing.procfs import FakeProc
@@ -153,7 +154,8 @@ def test_ram_share_is_resident_over_used_memory_read_when_the_tree_is_due(tmp_pa
     used = (16_000_000 - 8_000_000) * 1024
     rss0, rss1 = (25_600 + 10_000) * PAGE_BYTES, (25_600 + 60_000) * PAGE_BYTES
     assert c["attribution"] == "process-share"
-    assert c["energy_j"] / c["node_energy_j"] == pytest.approx((9 * rss0 + 11 * rss1) / (20 * used))
+    assert CPU_SPAN_TICKS == 2  # memory is sampled at 0, 2, ..., 20 s; read afresh at 10 s (the tree is due)
+    assert c["energy_j"] / c["node_energy_j"] == pytest.approx((8 * rss0 + 12 * rss1) / (20 * used))
     assert c["energy_j"] + c["info"]["attribution"]["unattributed_j"] == pytest.approx(c["node_energy_j"])
 
 
@@ -170,3 +172,43 @@ def test_fork_counter_reads_the_processes_line(tmp_path):
     n = fake.forks()
     proc.add(5001, ppid=proc.self_pid)
     assert n is not None and fake.forks() == n + 1
+
+
+def test_cpu_shares_span_two_ticks_gpus_every_tick_and_both_conserve(tmp_path):
+    from wattprint.engine.sensors.rapl import RaplSensor
+    from wattprint.testing import FakePowercap
+
+    proc = FakeProc(tmp_path / "proc", cpus=2)
+    me = proc.self_pid
+    gpu = FakeGpu(uuid="GPU-1", processes=[FakeProcess(me), FakeProcess(9999)], sm_util={me: 75, 9999: 25})
+    proc.add(9999, ppid=1)  # another job's process on the GPU, in our /proc
+    pc = FakePowercap(tmp_path / "rapl", sockets=1, dram=False, psys=False, mmio=False, core=False)
+    clock = ManualClock()
+    t = wattprint.Tracker(sensors=[NvidiaSensor(nvml=make_fake_nvml([gpu]), env={}), RaplSensor(str(tmp_path / "rapl"))],
+                          clock=clock, interval_s=INF, save=False, idle_power_w={"cpu": 0.0},
+                          env={"WATTPRINT_PROC_ROOT": str(tmp_path / "proc")})  # fmt: skip
+    t.start()
+    att = t._attributor
+    cpu_split_s = []
+    for k in range(1, 8):
+        clock.advance(1.0)
+        gpu.energy_mj += 100_000
+        share = 0.5 if k % 2 else 0.25  # the job's CPU share changes every second
+        proc.run(me, int(100 * share))
+        proc.node_ticks(busy=100 - int(100 * share), idle=100)
+        pc.add_j("cpu:package-0", 10.0 if k % 2 else 30.0)
+        t.sample_now()
+        assert att.accounts["gpu:0"].t_s == pytest.approx(k)  # every tick
+        cpu_split_s.append(att.accounts["cpu:package-0"].t_s)
+    # the GPU's unknown pid 9999 asks for a walk: /proc is sampled at 1 s, then every second tick
+    assert CPU_SPAN_TICKS == 2 and cpu_split_s == pytest.approx([1, 1, 3, 3, 5, 5, 7])
+    doc = t.stop().to_dict()
+    comps = {c["id"]: c for c in doc["components"]}
+    g, c = comps["gpu:0"], comps["cpu:package-0"]
+    assert g["energy_j"] == pytest.approx(0.75 * 700.0) and g["attribution"] == "sm-share"
+    # span (0,1]: 10 J at 50/100 of the busy ticks; (1,3], (3,5], (5,7]: 40 J at 75/200 each
+    assert c["node_energy_j"] == pytest.approx(130.0)
+    assert c["energy_j"] == pytest.approx(10.0 * 0.5 + 3 * 40.0 * 75 / 200)
+    for e in (g, c):
+        assert e["energy_j"] + doc["attribution"]["unattributed_j"][e["id"]] == pytest.approx(e["node_energy_j"])
+    assert doc["attribution"]["spans_s"] == {"gpu": 1.0, "cpu": 2.0}

@@ -36,6 +36,10 @@ __all__ = ["open_ledger", "attributed_components"]
 
 logger = logging.getLogger("wattprint")
 
+#: CPU, DRAM and RAM shares are taken over this many ticks (the GPUs' over every tick): CPU time moves
+#: in 10 ms ticks, so a 1 s share is quantised to a few per cent anyway, and the /proc sample costs half.
+CPU_SPAN_TICKS = 2
+
 CLOCK_NOTE = ("CPU, DRAM and RAM are the node's figures: the tracker's clock is injected while /proc is the "
               "real one, so process usage and energy are not on one clock (set WATTPRINT_PROC_ROOT to a fake tree)")  # fmt: skip
 
@@ -62,7 +66,7 @@ def open_ledger(sensors: Sequence[Sensor], settings: Any, env: Mapping[str, str]
     interval = settings.interval_s if math.isfinite(settings.interval_s) else 1.0
     att = Attributor(ledger.components, ledger.sensors, mode=mode, usage=usage, cgroup=cgroup, env=env,
                      idle_power_w=getattr(settings, "idle_power_w", None), usage_interval_s=max(interval, 0.05),
-                     usage_note=note, split_node=split_node)  # fmt: skip
+                     cpu_interval_s=CPU_SPAN_TICKS * max(interval, 0.05), usage_note=note, split_node=split_node)  # fmt: skip
     ledger.observer = att.observe
     return ledger, att
 

@@ -39,6 +39,7 @@ __all__ = ["Attributor"]
 logger = logging.getLogger("wattprint")
 
 _CPU_KINDS = ("cpu", "dram")
+_USAGE_ROLES = ("cpu", "ram")  # split by the /proc sample (the rest by the GPUs' lists, or not at all)
 _U_MEMORY_SPLIT = 0.25
 _U_EQUAL_SPLIT = 0.5
 _U_RSS = 0.25  # resident memory counts shared pages once per process
@@ -55,7 +56,9 @@ class Attributor:
         usage: the job's CPU/memory sampler; ``None`` when CPU and RAM cannot be split.
         cgroup: the job's cgroup (reservation), env: for ``SLURM_*`` and ``CUDA_VISIBLE_DEVICES``.
         idle_power_w: configured idle power by component id or kind, watts.
-        usage_interval_s: the shortest span between usage samples, seconds.
+        usage_interval_s: the shortest span between usage samples (the GPUs' lists), seconds.
+        cpu_interval_s: the shortest span between CPU and memory samples (``/proc``), seconds; the
+            ``cpu``, ``dram`` and ``ram`` deltas wait for the next one. ``None``: ``usage_interval_s``.
         usage_note: why CPU and RAM are not split (for the footprint).
         split_node: split CPU, DRAM and RAM by usage (else only GPUs; the process tree is still read for them).
     """
@@ -63,13 +66,16 @@ class Attributor:
     def __init__(self, components: Sequence[Component], sensors: Sequence[Sensor], *, mode: str = "job",
                  usage: Optional[JobUsage] = None, cgroup: Optional[Cgroup] = None, env: Optional[Mapping[str, str]] = None,
                  idle_power_w: Optional[Mapping[str, float]] = None, usage_interval_s: float = 1.0,
-                 usage_note: Optional[str] = None, split_node: bool = True) -> None:  # fmt: skip
+                 usage_note: Optional[str] = None, split_node: bool = True,
+                 cpu_interval_s: Optional[float] = None) -> None:  # fmt: skip
         self.mode = mode
         self.usage = usage
         self.split_node = split_node
         self.cgroup = cgroup
         self.env = os.environ if env is None else env
         self.usage_interval_s = usage_interval_s
+        self.cpu_interval_s = usage_interval_s if cpu_interval_s is None else cpu_interval_s
+        self._last_cpu_t: Optional[float] = None
         self.components = {c.id: c for c in components}
         self._lock = threading.Lock()
         self._gpu_probe: Dict[str, Sensor] = {}
@@ -127,31 +133,44 @@ class Attributor:
         with self._lock:
             if any(p[1] > 0 for p in self._pending.values()) and self._last_t:
                 try:
-                    self._split(max(self._last_t.values()))
+                    self._split(max(self._last_t.values()), force=True)
                 except Exception:
                     logger.exception("wattprint: attribution flush failed")
 
     # -- one span ----------------------------------------------------------------
-    def _split(self, now_s: float) -> None:
+    def _split(self, now_s: float, force: bool = False) -> None:
         first = self._last_usage_t is None
         self._last_usage_t = now_s
         cpu: Optional[Tuple[float, Optional[float], str]] = None
         ram: Optional[float] = None
-        if self.mode == "job" and self.usage is not None:
-            sample = self.usage.sample(now_s)
-            prev, self._last_sample = self._last_sample, sample
-            if sample is not None and prev is not None and self.split_node:
-                cpu, ram = self._cpu_ram(prev, sample)
-        gpu = self._gpus() if self.mode == "job" else {}
+        job = self.mode == "job"
+        usage = self.usage if job else None
+        wait = False  # the CPU and memory deltas wait for the next /proc sample
+        if usage is not None:
+            last_cpu = self._last_cpu_t
+            if (force or last_cpu is None or usage.stale or now_s - last_cpu >= self.cpu_interval_s * 0.95):
+                self._last_cpu_t = now_s
+                sample = usage.sample(now_s)
+                prev, self._last_sample = self._last_sample, sample
+                if sample is not None and prev is not None and self.split_node:
+                    cpu, ram = self._cpu_ram(prev, sample)
+            else:
+                wait = self.split_node and self._last_sample is not None
+        gpu = self._gpus() if job else {}
         if first:
             return
-        for cid, (delta_j, dt_s) in self._pending.items():
-            if dt_s <= 0:
+        pending = self._pending
+        role = self._role
+        for cid, (delta_j, dt_s) in pending.items():
+            if dt_s <= 0 or (wait and role[cid] in _USAGE_ROLES):
                 continue
             comp = self.components[cid]
             share, reserved, method, u = self._share(comp, cpu, ram, gpu.get(cid))
             self.accounts[cid].add(delta_j, dt_s, share, reserved, method, u)
-        self._pending.clear()
+        if wait:
+            self._pending = {cid: p for cid, p in pending.items() if role[cid] in _USAGE_ROLES}
+        else:
+            pending.clear()
 
     def _cpu_ram(self, prev: UsageSample, now: UsageSample) -> Tuple[Tuple[float, Optional[float], str], Optional[float]]:
         d_busy = now.node_busy - prev.node_busy
@@ -261,6 +280,8 @@ class Attributor:
             out["cgroup"] = self.cgroup.to_dict()
         if self.reservation is not None:
             out["reservation"] = {"cpus": self.reservation[0], "node_cpus": u.n_cpus if u else None, "source": self.reservation[1]}
+        if u is not None and self.mode == "job":
+            out["spans_s"] = {"gpu": self.usage_interval_s, "cpu": max(self.usage_interval_s, self.cpu_interval_s)}
         out["notes"] = list(self.notes)
         return out
 

@@ -86,6 +86,11 @@ class JobUsage:
         own = proc.stat(me) if proc.real and me == os.getpid() else None
         self._own: Optional[Tuple[int, int]] = (me, own.start_ticks) if own is not None else None
 
+    @property
+    def stale(self) -> bool:
+        """A walk was asked for (:meth:`rediscover`): the next sample should come at once."""
+        return self._stale
+
     def rediscover(self) -> None:
         """Walk the tree again at the next sample (a GPU listed a pid that the tree does not hold)."""
         self._stale = True
