@@ -2,8 +2,10 @@
 
 The ledger calls :meth:`Attributor.observe` after every read with the cumulative joules of
 the components it read. Deltas wait in ``pending`` until the next usage sample (at most every
-``usage_interval_s``, the sampler's interval by default), which gives each component's shares
-for that span (see :mod:`.split` for the formula and the bounds):
+``usage_interval_s``, the sampler's interval by default: the GPUs' process lists), which gives each
+component's shares for that span; the ``cpu``, ``dram`` and ``ram`` deltas wait for the next
+``/proc`` sample (at most every ``cpu_interval_s``; the run layer sets two ticks) (see :mod:`.split`
+for the formula and the bounds):
 
 - ``cpu``/``dram`` (node scope): usage share ``s`` = the job's CPU ticks / the node's busy ticks
   (``/proc/stat``); idle share ``r`` = the CPUs it reserved / the node's CPUs (cgroup quota or
