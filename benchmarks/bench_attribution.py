@@ -38,6 +38,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Dict, List
 
@@ -80,16 +81,30 @@ def per_tick_us(arm: str, kind: str, ticks: int, tmp: str) -> float:
     return (c1 - c0) / ticks * 1e6
 
 
+class _GatedStep(StepEvent):
+    """A :class:`StepEvent` whose sampler waits for ``go`` first, so the CPU clock starts before its first tick."""
+
+    def __init__(self, clock: ManualClock, ticks: int) -> None:
+        super().__init__(clock, ticks)
+        self.go = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.go.wait()
+        return super().wait(timeout)
+
+
 def per_second_us(arm: str, kind: str, seconds: int, tmp: str, rep: int) -> float:
     clock = ManualClock()
     env = {"WATTPRINT_PROC_ROOT": "/proc"}
+    event = _GatedStep(clock, seconds)
     t = wp.Tracker(output_dir=os.path.join(tmp, f"{kind}-{arm}-{rep}"), handle_signals=False, sensors=_sensors(kind, tmp),
-                   clock=clock, event=StepEvent(clock, seconds), env=env,
+                   clock=clock, event=event, env=env,
                    attribution="node" if arm == "node" else "job")  # fmt: skip
     t.start()
     if arm == "today":
         t._ledger.observer = None
     c0, ticks0 = time.process_time(), t._sampler.ticks  # the background only: not start()'s discovery
+    event.go.set()
     deadline = time.monotonic() + 600
     while t._sampler.ticks < seconds and time.monotonic() < deadline:
         time.sleep(0.005)
