@@ -15,10 +15,10 @@ def test_ticks_before_the_first_request_do_no_interval_work_and_a_late_first_req
     for _ in range(20):
         clock.advance(1.0)
         t.sample_now()
-    req = t._requests
-    assert req.dormant is not None and len(req.dormant.ticks) == 20 and not req._intervals  # only readings kept
+    gate = t._requests
+    assert gate.ledger is None and len(gate.ticks) == 20  # only readings kept: no request ledger yet
     rec = t.record_request(10, 10, t0 + 12.0, t0 + 15.0)  # first request, recorded late, inside the 300 W part
-    assert req.dormant is None
+    assert gate.ticks is None and gate.ledger is not None and gate.ledger.dormant is None  # built, the ticks replayed
     fp = t.stop()
     inf = fp.to_dict()["inference"]
     assert rec.energy_j == pytest.approx(900.0)  # alone in its span: 300 W x 3 s, from the replayed ticks
@@ -27,13 +27,13 @@ def test_ticks_before_the_first_request_do_no_interval_work_and_a_late_first_req
 
 
 def test_a_run_that_serves_nothing_has_no_inference_section_and_keeps_its_readings_bounded():
-    from wattprint.run import serving
+    from wattprint.run import serving, serving_gate
 
     t, clock = replay_tracker(50.0, save=False)
     t.start()
     for _ in range(serving.DORMANT_TICKS + 10):
         clock.advance(0.5)
         t.sample_now()
-    assert len(t._requests.dormant.ticks) == serving.DORMANT_TICKS
+    assert len(t._requests.ticks) == serving_gate.DORMANT_TICKS == serving.DORMANT_TICKS and t._requests.ledger is None
     fp = t.stop()
     assert "inference" not in fp.to_dict()

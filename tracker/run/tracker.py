@@ -45,7 +45,7 @@ from wattprint.footprint.build import WorkCounts, assemble, check_annotation, st
 from wattprint.footprint.hardware import lookup_cpu
 from wattprint.footprint.model import SCHEMA_ID, Footprint
 from wattprint.run import attribution as run_attribution, hooks, outputs
-from wattprint.run import job as job_run, serving
+from wattprint.run import job as job_run, serving_gate  # serving itself loads at the first request
 from wattprint.run.decorator import check_settings, track
 from wattprint.run.exporting import ExporterRunner, error_notes, finish_all
 from wattprint.run.grid_live import resolve_run_factors
@@ -151,7 +151,7 @@ class Tracker:
         self._last_checkpoint_s = 0.0
         self._interrupted: Optional[str] = None
         self.footprint: Optional[Footprint] = None
-        self._requests: Optional[serving.RequestLedger] = None
+        self._requests: Optional[serving_gate.RequestGate] = None
 
     @property
     def running(self) -> bool:
@@ -176,7 +176,7 @@ class Tracker:
             self._started_at = self._clock.utc_now()
             self._last_checkpoint_s = now = self._clock.monotonic()
             self._ledger.start(now)
-            self._requests = serving.open_ledger(s, self._ledger, now, self._clock.monotonic, self.factors, self._exporters)
+            self._requests = serving_gate.open_ledger(s, self._ledger, now, self._clock.monotonic, self.factors, self._exporters)
             self._sampler = Sampler(self._ledger, interval_s=self.interval_s, power_interval_s=self.power_interval_s,
                                     on_tick=self._on_tick, clock=self._clock, event=self._event)  # fmt: skip
             self._runners = [ExporterRunner(e) for e in self._exporters]
@@ -219,7 +219,7 @@ class Tracker:
         now = self._clock.monotonic()
         self._ledger.read(now)
         self._windows.close_open(self._ledger.snapshot(), now)  # a window open at stop is kept, marked open_at_stop
-        serving.finish(self._requests, self._ledger, now)
+        serving_gate.finish(self._requests, self._ledger, now)
         self._ledger.append_point(now, self._work.steps)
         _guarded(self.factors.stop)
         self.footprint = fp = self._build(now, status or "completed", final=True)
@@ -258,12 +258,12 @@ class Tracker:
     def request(self, tokens_in: Optional[int] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> Any:
         """A context manager around one served request, yielding its record: set ``tokens_out`` (and
         ``tokens_in``), call ``first_token()`` at the first output token. Reads no sensor; thread-safe."""
-        return serving.request(self._requests, self.running, tokens_in, model, endpoint)
+        return serving_gate.request(self._requests, self.running, tokens_in, model, endpoint)
 
     def record_request(self, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float, end_s: float,
                        first_token_s: Optional[float] = None, model: Optional[str] = None, endpoint: Optional[str] = None) -> Any:  # fmt: skip
         """A request timed elsewhere (seconds on this tracker's clock, ``time.monotonic()`` by default); returns its record."""
-        return serving.record(self._requests, self.running, tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
+        return serving_gate.record(self._requests, self.running, tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
 
     def set_total_steps(self, total_steps: Any) -> bool:
         """Say how many steps the run will take, enabling the ``forecast`` (e.g. from a trainer's plan).
@@ -314,7 +314,7 @@ class Tracker:
 
     def _on_tick(self, now: float) -> None:
         assert self._ledger is not None
-        serving.tick(self._requests, self._ledger, now)
+        serving_gate.tick(self._requests, self._ledger, now)
         min_gap_s = (self.interval_s if math.isfinite(self.interval_s) else 1.0) * 0.999
         if not self._ledger.append_point(now, self._work.steps, min_gap_s):
             return

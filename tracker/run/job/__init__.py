@@ -7,7 +7,8 @@ did: ``<run_id>.json``, no ``job`` section). A :class:`JobRun`:
 * names the rank's files ``<job>-rank<k>.json`` (a ``run_id`` the caller gives is the job id);
 * turns CPU, DRAM and RAM off on every rank but local rank 0 (``WATTPRINT_NODE_LEVEL`` / ``node_level`` overrides);
 * adds the ``job`` section (and the ``distributed`` section older readers use) to the rank's footprint;
-* at stop, assembles the job footprint through the rank summaries (:mod:`wattprint.run.job.assembly`).
+* at stop, assembles the job footprint through the rank summaries (:mod:`wattprint.run.job.assembly`,
+  imported on first use: a process outside a multi-rank job never loads it).
 
 Failure modes: a ``run_id`` too long for ``-rank<k>.json`` raises ``ConfigError`` (``run_id``) at
 construction; after that nothing raises (see the assembly module).
@@ -21,7 +22,6 @@ import os
 from typing import Any, Dict, Mapping, Optional
 
 from wattprint.footprint.model import Footprint
-from wattprint.run.job.assembly import assemble_when_last, remove_stale
 from wattprint.run.job.context import SCHEDULERS, JobContext, job_context, kubernetes_ids
 from wattprint.settings import TrackerSettings, check_file_name, new_run_id
 
@@ -61,6 +61,8 @@ class JobRun:
             changes.update(cpu=False, ram=False)
         s = dataclasses.replace(s, **changes) if changes else s
         if ctx.distributed and ctx.assemble and s.save:
+            from wattprint.run.job.assembly import remove_stale  # on first use: a plain run never loads the assembly
+
             remove_stale(s.output_dir, ctx.job_id, ctx.rank)
         return s
 
@@ -84,6 +86,8 @@ class JobRun:
         if not s.save:
             logger.info("wattprint: save=False, so rank %d publishes no summary and no job footprint is assembled", ctx.rank)
             return None
+        from wattprint.run.job.assembly import assemble_when_last  # on first use, as above
+
         try:
             self.footprint = assemble_when_last(fp, job_id=ctx.job_id, rank=ctx.rank, world_size=ctx.world_size,
                                                 output_dir=s.output_dir, wait_s=ctx.wait_s, factors=factors,

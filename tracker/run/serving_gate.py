@@ -1,0 +1,115 @@
+"""The Tracker's request side until the first request: readings kept, :mod:`wattprint.run.serving` not loaded.
+
+A run that serves nothing never imports the request ledger (:mod:`wattprint.run.serving`,
+:mod:`wattprint.run.requests` and their helpers). :func:`open_ledger` at ``start()`` keeps the
+baseline readings; :func:`tick` keeps each tick's readings (two dict copies, as the dormant ledger
+did); the first :func:`request` or :func:`record` builds the real ledger from the baseline exactly as
+``start()`` would have (:func:`wattprint.run.serving.open_ledger`), hands it the kept ticks, and from
+then on every call goes to :mod:`wattprint.run.serving`. A run without requests has nothing to settle
+and writes no request line, so :func:`finish` then does nothing and :meth:`RequestGate.summary` is ``None``.
+
+Failure modes: those of :mod:`wattprint.run.serving` (``request()`` on a tracker that is not running
+raises :class:`~wattprint.errors.WattprintError`); keeping readings never raises.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+
+from wattprint.engine.ledger import Ledger
+
+if TYPE_CHECKING:
+    from wattprint.run.requests import RequestLedger, RequestRecord
+
+__all__ = ["RequestGate", "open_ledger", "tick", "finish", "request", "record", "DORMANT_TICKS"]
+
+#: Ticks kept while no request has come (replayed at the first one, so that a late ``record_request``
+#: still finds its intervals); the same bound as :data:`wattprint.run.serving.DORMANT_TICKS`.
+DORMANT_TICKS = 4096
+
+
+def _readings(ledger: Any) -> Tuple[Dict[str, float], Dict[str, Optional[float]]]:
+    with ledger.lock:
+        return dict(ledger.energy_j), dict(ledger.read_at_s)
+
+
+class _AtStart:
+    """The ledger as it was at ``start()`` (what :func:`wattprint.run.serving.open_ledger` reads of it)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.lock = threading.Lock()
+        self.components = list(ledger.components)
+        self.energy_j, self.read_at_s = _readings(ledger)
+
+
+class RequestGate:
+    """One run's request side: the kept readings until the first request, then the real ledger (``ledger``)."""
+
+    def __init__(self, settings: Any, ledger: Ledger, now_s: float, clock: Callable[[], float], factors: Any,
+                 exporters: Sequence[Any]) -> None:  # fmt: skip
+        self._args: Tuple[Any, ...] = (settings, _AtStart(ledger), now_s, clock, factors, list(exporters))
+        self.lock = threading.Lock()
+        self.ticks: "Optional[collections.deque[tuple]]" = collections.deque(maxlen=DORMANT_TICKS)
+        self.ledger: Optional[RequestLedger] = None
+        self.serving: Any = None  # the wattprint.run.serving module, once loaded
+
+    def wake(self) -> "RequestLedger":
+        """The real ledger, built on first call as ``start()`` would have built it, with the kept ticks."""
+        with self.lock:
+            if self.ledger is None:
+                from wattprint.run import serving  # on first use: a run that serves nothing never loads it
+
+                req = serving.open_ledger(*self._args)
+                req.dormant.ticks.extend(self.ticks or ())  # replayed by serving at this very request
+                self.ticks = None
+                self.serving, self.ledger = serving, req
+            return self.ledger
+
+    def summary(self) -> Optional[Dict[str, Any]]:
+        req = self.ledger
+        return req.summary() if req is not None else None  # before any request: None, as the ledger's
+
+
+def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[], float], factors: Any,
+                exporters: Sequence[Any] = ()) -> RequestGate:  # fmt: skip
+    """The run's :class:`RequestGate`, baseline at ``now_s`` (the arguments of :func:`wattprint.run.serving.open_ledger`)."""
+    return RequestGate(settings, ledger, now_s, clock, factors, exporters)
+
+
+def tick(gate: Optional[RequestGate], ledger: Ledger, now_s: float) -> None:
+    if gate is None:
+        return
+    if gate.ledger is None:
+        energy, read_at = _readings(ledger)
+        with gate.lock:
+            if gate.ticks is not None:  # still no request: keep the readings only
+                gate.ticks.append((now_s, energy, read_at))
+                return
+    gate.serving.tick(gate.ledger, ledger, now_s)
+
+
+def finish(gate: Optional[RequestGate], ledger: Ledger, now_s: float) -> None:
+    if gate is not None and gate.ledger is not None:  # else no request ever came: nothing to settle, no line to write
+        gate.serving.finish(gate.ledger, ledger, now_s)
+
+
+@contextlib.contextmanager
+def request(gate: Optional[RequestGate], running: bool, tokens_in: Optional[int], model: Optional[str],
+            endpoint: Optional[str]) -> Iterator["RequestRecord"]:  # fmt: skip
+    """``Tracker.request`` (see :func:`wattprint.run.serving.request`); raises there when not running."""
+    from wattprint.run import serving
+
+    with serving.request(gate.wake() if gate is not None and running else None, running, tokens_in, model, endpoint) as rec:
+        yield rec
+
+
+def record(gate: Optional[RequestGate], running: bool, tokens_in: Optional[int], tokens_out: Optional[int], start_s: float,
+           end_s: float, first_token_s: Optional[float], model: Optional[str], endpoint: Optional[str]) -> "RequestRecord":  # fmt: skip
+    """``Tracker.record_request`` (see :func:`wattprint.run.serving.record`); raises there when not running."""
+    from wattprint.run import serving
+
+    req = gate.wake() if gate is not None and running else None
+    return serving.record(req, running, tokens_in, tokens_out, start_s, end_s, first_token_s, model, endpoint)
