@@ -81,6 +81,11 @@ def _timed_out(fp):
 def test_deadline_attribute_and_default():
     assert read_deadline_s(HangingSensor()) == DEADLINE_S
     assert read_deadline_s(SteadySensor()) == DEFAULT_READ_DEADLINE_S <= 1.0
+    # a replayed trace never blocks: only a descheduled thread makes it late, and that is no hung sensor
+    # (the whole suite's replayed runs stay 'completed' on a machine loaded enough to stall a thread for 1 s)
+    from wattprint.testing import replay_sensor
+
+    assert read_deadline_s(replay_sensor(100.0)) == 60.0
 
 
 @pytest.mark.parametrize("clock", [None, ManualClock()], ids=["edge-reader", "injected-clock"])

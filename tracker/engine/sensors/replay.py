@@ -52,6 +52,9 @@ class ReplaySensor(Sensor):
     """
 
     name = "replay"
+    # a replayed trace never blocks: a read that is late only ran on a descheduled thread (a loaded
+    # machine), which must not be recorded as a hung sensor, so its deadline is long
+    read_deadline_s = 60.0
 
     def __init__(
         self,
