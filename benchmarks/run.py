@@ -90,9 +90,15 @@ def version_of(dist: str) -> Optional[str]:
         return None
 
 
-def probe(args: List[str], timeout_s: float = 600.0) -> Dict[str, Any]:
-    """Run one ``_probes.py`` measurement in a fresh interpreter; its last stdout line is JSON."""
+def probe(args: List[str], timeout_s: float = 600.0, env_changes: Optional[Dict[str, Optional[str]]] = None) -> Dict[str, Any]:
+    """Run one ``_probes.py`` measurement in a fresh interpreter; its last stdout line is JSON.
+    ``env_changes``: variables set for this probe (``None`` removes one)."""
     env = dict(os.environ, PYTHONHASHSEED="0", CODECARBON_LOG_LEVEL="error", WATTPRINT_OUTPUT_DIR=tempfile.gettempdir())
+    for key, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     try:
         proc = subprocess.run(
             [sys.executable, PROBES, *args], capture_output=True, text=True, timeout=timeout_s, cwd=ROOT, env=env
@@ -168,20 +174,35 @@ def describe_machine() -> Dict[str, Any]:
 # -- the benchmarks ----------------------------------------------------------------------
 
 
-def bench_startup(repeats: int, workdir: str, parallel: bool) -> Dict[str, Any]:
-    """Import, RSS and cold start+stop, one fresh process each, tools alternating."""
+def bytecode_condition(cache: bool) -> str:
+    """How the start-up probes load Python code (editable checkouts have no ``.pyc`` of their own)."""
+    if cache:
+        return "bytecode cache: every module from a .pyc (a private PYTHONPYCACHEPREFIX, filled by one discarded round), as an installed package loads"
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return ("PYTHONDONTWRITEBYTECODE is set: a module without a .pyc beside it (all of an editable checkout's) is compiled "
+                "from source in every probe; installed packages load their .pyc")  # fmt: skip
+    return "the interpreter's default bytecode caching (__pycache__ beside each module)"
+
+
+def bench_startup(repeats: int, workdir: str, parallel: bool, bytecode_cache: bool = False) -> Dict[str, Any]:
+    """Import, RSS and cold start+stop, one fresh process each, tools alternating (see :func:`bytecode_condition`)."""
     tools = ["wattprint", "codecarbon", "wattprint_files", "none"]
     if not codecarbon_available():
         tools.remove("codecarbon")
+    env: Optional[Dict[str, Optional[str]]] = None
+    if bytecode_cache:
+        env = {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": os.path.join(workdir, "pycache")}
+        for tool in tools:  # the discarded round that writes the .pyc files
+            probe(["startup", tool, workdir], env_changes=env)
     jobs = [(r, tool) for r in range(repeats) for tool in rotate(tools, r)]
     runs: List[Dict[str, Any]] = []
     if parallel:
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            runs = list(pool.map(lambda j: dict(probe(["startup", j[1], workdir]), round=j[0]), jobs))
+            runs = list(pool.map(lambda j: dict(probe(["startup", j[1], workdir], env_changes=env), round=j[0]), jobs))
     else:
         for r, tool in jobs:
-            runs.append(dict(probe(["startup", tool, workdir]), round=r))
-    out: Dict[str, Any] = {"runs": runs, "tools": {}}
+            runs.append(dict(probe(["startup", tool, workdir], env_changes=env), round=r))
+    out: Dict[str, Any] = {"runs": runs, "tools": {}, "bytecode": bytecode_condition(bytecode_cache)}
     base = [x for x in runs if x.get("tool") == "none" and "error" not in x]
     base_import = summary([x["import_s"] for x in base])
     for tool in tools:
@@ -571,7 +592,8 @@ def render_markdown(res: Dict[str, Any]) -> str:
     L.append(f"Each cell is one fresh interpreter per repeat ({res['settings']['startup_repeats']} repeats, tools alternating). "
              "`import` is timed inside the process (interpreter start-up excluded); RSS is read from `/proc/self/statm` "
              "before the import and after the first `stop()`. \"cold\" is construct + `start()` + `stop()` of the first tracker "
-             "in the process, \"warm\" of a second one (both tools cache hardware discovery).")
+             "in the process, \"warm\" of a second one (both tools cache hardware discovery). "
+             f"Code loading: {st.get('bytecode') or bytecode_condition(False)}.")
     L.append("")
     L.append("| tool | import | RSS + import | construct | start() | stop() | cold total | RSS + all | warm total |")
     L.append("|---|---|---|---|---|---|---|---|---|")
@@ -700,7 +722,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--idle-repeats", type=int, default=None, help="background-CPU rounds (default 3)")
     ap.add_argument("--samples", type=int, default=None, help="simulated samples for wattprint's memory run (default 1,000,000)")
     ap.add_argument("--skip-hook", action="store_true", help="do not run bench_hook.py (its last JSON is still read)")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up rows (import, cold and warm start+stop), printed; no file written")
+    ap.add_argument("--bytecode-cache", action="store_true", help="start-up probes load every module from a .pyc (see bytecode_condition)")
     args = ap.parse_args(argv)
+    if args.startup_only:
+        return startup_only(args.repeats or 9, args.bytecode_cache)
     quick = args.quick
     outdir = args.out or (os.path.join(HERE, "out", "quick") if quick else HERE)
     os.makedirs(outdir, exist_ok=True)
@@ -721,7 +747,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if quick:
             # smoke mode: everything at once; the figures are not for quoting
             with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-                f_start = pool.submit(bench_startup, settings["startup_repeats"], work, True)
+                f_start = pool.submit(bench_startup, settings["startup_repeats"], work, True, args.bytecode_cache)
                 f_idle = pool.submit(bench_idle, settings["idle_s"], settings["idle_repeats"], work, settings["lead_s"])
                 f_mem = pool.submit(bench_memory, settings["wp_samples"], settings["cc_samples"], True)
                 res["accuracy"] = accuracy.run_all()
@@ -731,7 +757,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             log("accuracy on synthetic traces")
             res["accuracy"] = accuracy.run_all()
             log(f"start-up: {settings['startup_repeats']} rounds")
-            res["startup"] = bench_startup(settings["startup_repeats"], work, False)
+            res["startup"] = bench_startup(settings["startup_repeats"], work, False, args.bytecode_cache)
             log(f"background CPU: {settings['idle_repeats']} rounds of {settings['idle_s']:g} s")
             res["idle"] = bench_idle(settings["idle_s"], settings["idle_repeats"], work, settings["lead_s"])
             log(f"memory: {settings['wp_samples']:,} samples")
@@ -762,6 +788,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for row in res["targets"]:
         print(f"| {row['metric']} | {row['wattprint']} | {row['codecarbon']} | {row['ratio']} | {row['target']} | {_mark(row['met'])} |")
     print(f"\nwrote {os.path.join(outdir, 'RESULTS.md')} and results.json in {res['elapsed_s']:.0f} s")
+    return 0
+
+
+def startup_only(repeats: int, bytecode_cache: bool) -> int:
+    """``--startup-only``: the start-up probes alone (one process at a time), medians printed."""
+    with tempfile.TemporaryDirectory(prefix="wattprint-bench-") as work:
+        st = bench_startup(repeats, work, False, bytecode_cache)
+    print(f"{repeats} rounds, tools alternating; {st['bytecode']}")
+    print("| tool | import | construct | start() | stop() | cold total (construct+start+stop) | import + cold | warm total |")
+    for tool, s in st["tools"].items():
+        if tool == "none":
+            continue
+        both = summary([x["import_s"] + x["start_stop_s"] for x in st["runs"] if x.get("tool") == tool and "start_stop_s" in x])
+        print(f"| {tool} | {fmt_summary(s['import_s'], 'ms', 1e3)} | {fmt_summary(s['init_s'], 'ms', 1e3)} | {fmt_summary(s['start_s'], 'ms', 1e3)} | "
+              f"{fmt_summary(s['stop_s'], 'ms', 1e3, 2)} | {fmt_summary(s['start_stop_s'], 'ms', 1e3)} | {fmt_summary(both, 'ms', 1e3)} | "
+              f"{fmt_summary(s['warm_start_stop_s'], 'ms', 1e3, 2)} |")
+        if s.get("errors"):
+            print(f"  errors: {s['errors']}")
+    cc, wp = st["tools"].get("codecarbon"), st["tools"]["wattprint"]
+    r = ratio((cc or {}).get("start_stop_s", {}).get("median"), wp["start_stop_s"]["median"])
+    print(f"cold start+stop, CodeCarbon / wattprint: {f'{r:.1f}x' if r else 'n/a (CodeCarbon not installed)'}")
     return 0
 
 
