@@ -29,7 +29,7 @@ import json
 import os
 import signal
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from wattprint._io import visible
 from wattprint.cli import estimate as estimate_cmd
@@ -155,30 +155,47 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     if getattr(args, "dry_run", False):
         return 0
-    tracker.start()
-    for url in (getattr(e, "url", None) for e in exporters):
-        if url and not args.quiet:  # say where the metrics are served
-            print(f"wattprint: serving Prometheus metrics at {url}", file=sys.stderr)
-    try:
-        from wattprint.cli.relay import spawn  # --live on a terminal: the child's output never glued to the status line
-
-        child = spawn(cmd, next((e for e in exporters if hasattr(e, "write_through")), None))
-    except OSError as err:
-        tracker.annotate("command", command_record(cmd, None, f"cannot start: {err}"))
-        tracker.stop("failed")
-        print(f"wattprint run: cannot start {cmd[0]!r}: {err}", file=sys.stderr)
-        return 127
     received: List[int] = []
+    children: List[Any] = []  # the child, once started
+    forwarded = [0]  # how many of ``received`` went to the child
 
     def forward(signum: int, _frame: object) -> None:
         received.append(signum)
-        try:
-            child.send_signal(signum)
-        except OSError:
-            pass
+        _send_pending()
 
+    def _send_pending() -> None:
+        while children and forwarded[0] < len(received):
+            sig = received[forwarded[0]]
+            forwarded[0] += 1
+            try:
+                children[0].send_signal(sig)
+            except OSError:
+                pass
+
+    # installed before the tracker starts: a SIGTERM while the child is being started is not the default
+    # death (no footprint, an orphaned child) but forwarded to the child once it exists
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        tracker.start()
+        for url in (getattr(e, "url", None) for e in exporters):
+            if url and not args.quiet:  # say where the metrics are served
+                print(f"wattprint: serving Prometheus metrics at {url}", file=sys.stderr)
+        if received:  # interrupted before the command started: it is not started
+            name = signal.Signals(received[0]).name
+            tracker.annotate("command", command_record(cmd, None, f"not started: {name} before the command started"))
+            tracker.stop("partial", reason=name)
+            return 128 + received[0]
+        try:
+            from wattprint.cli.relay import spawn  # --live on a terminal: the child's output never glued to the status line
+
+            child = spawn(cmd, next((e for e in exporters if hasattr(e, "write_through")), None))
+        except OSError as err:
+            tracker.annotate("command", command_record(cmd, None, f"cannot start: {err}"))
+            tracker.stop("failed")
+            print(f"wattprint run: cannot start {cmd[0]!r}: {err}", file=sys.stderr)
+            return 127
+        children.append(child)
+        _send_pending()  # a signal that landed while the child was being started
         rc = child.wait()
     finally:
         for sig, prev in previous.items():
