@@ -6,6 +6,8 @@ Usage: python -m torch.distributed.run --nproc_per_node=2 ... job_worker.py
 
 from __future__ import annotations
 
+import sys
+
 import wattprint as wp
 
 with wp.Tracker(project="gpt-mini", region="IE", pue=1.1) as t:
@@ -13,4 +15,4 @@ with wp.Tracker(project="gpt-mini", region="IE", pue=1.1) as t:
     for _batch in range(200):
         total += sum(i * i for i in range(2000))  # a little CPU work
         t.step(samples=32, tokens=32 * 128)
-print(t.run_id, t.job.footprint is not None, total > 0)
+sys.stdout.write(f"{t.run_id} {t.job.footprint is not None} {total > 0}\n")  # one write: the ranks share the pipe

@@ -6,6 +6,8 @@ Usage: python -m torch.distributed.run --nproc_per_node=2 ... job_worker_gloo.py
 
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.distributed as dist
 import wattprint as wp
@@ -18,5 +20,5 @@ with wp.Tracker(project="gpt-mini", region="IE", pue=1.1) as t:
         grad /= dist.get_world_size()
         t.step(samples=32, tokens=32 * 128)
 dist.barrier()
-print(t.run_id, t.job.footprint is not None, bool(grad.sum() > 0))
+sys.stdout.write(f"{t.run_id} {t.job.footprint is not None} {bool(grad.sum() > 0)}\n")  # one write: the ranks print at once, after the barrier
 dist.destroy_process_group()
