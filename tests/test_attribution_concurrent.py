@@ -45,6 +45,13 @@ print(json.dumps({"cpu_s": cpu_s, "energy_j": c["energy_j"], "node_energy_j": c[
 """
 
 
+def _node_busy_ticks():
+    """The node's busy CPU ticks (user+nice+system+irq+softirq+steal of /proc/stat's first line)."""
+    with open("/proc/stat") as fh:
+        f = fh.readline().split()
+    return sum(int(f[i]) for i in (1, 2, 3, 6, 7, 8))
+
+
 def _wait(paths, limit_s=60.0):
     end = time.monotonic() + limit_s
     while not all(os.path.exists(p) for p in paths):
@@ -63,20 +70,30 @@ def test_two_busy_processes_share_the_package_by_cpu_time(tmp_path):
              for name, duty in (("a", "1.0"), ("b", "0.4"))}  # fmt: skip
     try:
         _wait([flags / "a.ready", flags / "b.ready"])
-        feeding = threading.Event()
+        feeding, reading = threading.Event(), threading.Event()
         feeding.set()
+        fed = [_node_busy_ticks()]
 
-        def feed():  # the node's package draws 40 W while both are busy
+        def feed_since_last():
+            now = _node_busy_ticks()
+            pc.add_j("cpu:package-0", 0.4 * (now - fed[0]))  # 100 ticks a CPU-second: 0.4 J a tick
+            fed[0] = now
+
+        def feed():  # the package draws in proportion to the node's busy CPU time (40 W per busy core), as a
+            # real one does: then no moment of the run weighs more than another, and the split is judged alone
+            reading.set()
             while feeding.is_set():
-                pc.add_j("cpu:package-0", 2.0)
-                time.sleep(0.05)
+                time.sleep(0.02)
+                feed_since_last()
 
         feeder = threading.Thread(target=feed, daemon=True)
-        (flags / "go").touch()
         feeder.start()
+        assert reading.wait(60)  # feeding before the children start their busy loops
+        (flags / "go").touch()
         _wait([flags / "a.done", flags / "b.done"])
         feeding.clear()
-        feeder.join(5)
+        feeder.join(60)
+        feed_since_last()  # the last ticks, before the children's final readings
         time.sleep(0.5)  # a last sample of both sees the final counter
         (flags / "stop").touch()
         out = {}
