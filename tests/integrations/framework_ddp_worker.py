@@ -120,6 +120,11 @@ def main() -> None:
     result["rank"] = RANK
     with open(os.path.join(out_dir, f"result-{RANK}.json"), "w") as fh:
         json.dump(result, fh, default=str)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():  # the trainers leave the gloo group open; torn down at
+        dist.barrier()  # interpreter exit its threads can abort the process ("terminate called without an
+        dist.destroy_process_group()  # active exception", exit -6), so it is closed here, as a script should
 
 
 if __name__ == "__main__":
