@@ -1,6 +1,7 @@
 """The Tracker's side of serving: its request ledger, the per-request log, ``request()``.
 
-:class:`~wattprint.Tracker` delegates here: :func:`open_ledger` at ``start()``,
+:class:`~wattprint.Tracker` delegates here through :mod:`wattprint.run.serving_gate`, which imports
+this module at the first request (a run that serves nothing never loads it): :func:`open_ledger` then,
 :func:`tick` on each sampler tick, :func:`finish` at ``stop()``, :func:`request`
 for ``Tracker.request``. The optional JSON Lines log (``requests_log``, a file
 name inside ``output_dir``) gets one object per settled request: times in

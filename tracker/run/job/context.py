@@ -36,7 +36,6 @@ the process is a single rank of scheduler ``none``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
 import socket
@@ -163,6 +162,8 @@ def safe_id(text: str, limit: int = 120) -> str:
 
 
 def _hash(*parts: Optional[str]) -> str:
+    import hashlib  # here, not at import: it loads libcrypto (3-4 ms of every cold start), and few runs need it
+
     return hashlib.sha1("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()[:12]
 
 
