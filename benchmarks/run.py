@@ -578,11 +578,12 @@ def render_markdown(res: Dict[str, Any]) -> str:
         L.append(f"| {row['metric']} | {row['wattprint']} | {row['codecarbon']} | {row['ratio']} | {row['target']} | {_mark(row['met'])} |")
     L.append("")
     missed = [r["metric"] for r in res["targets"] if r["met"] is False]
-    unmeasured = [r["metric"] for r in res["targets"] if r["met"] is None and r["target"] != "(information)"]
+    # a row with a target but no verdict: not measured, or measured without the resolution to judge it (the row says which)
+    unjudged = [r["metric"] for r in res["targets"] if r["met"] is None and not str(r["target"]).startswith("(information")]
     if missed:
         L.append("Missed: " + "; ".join(missed) + ". See the notes below.")
-    if unmeasured:
-        L.append("Not measured in this run: " + "; ".join(unmeasured) + ".")
+    if unjudged:
+        L.append("Not judged in this run (the row says why): " + "; ".join(unjudged) + ".")
     if missed or unmeasured:
         L.append("")
 

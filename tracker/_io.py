@@ -128,9 +128,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def atomic_write_json(path: str, document: Any) -> None:
-    """Write ``document`` as strict JSON (:func:`strict_json`) to ``path`` atomically."""
-    atomic_write_text(path, strict_json(document) + "\n")
+def atomic_write_json(path: str, document: Any, *, indent: Optional[int] = 2) -> None:
+    """Write ``document`` as strict JSON (:func:`strict_json`) to ``path`` atomically; ``indent=None``
+    writes it on one line, through the json module's C encoder (about 5x cheaper than indenting)."""
+    atomic_write_text(path, strict_json(document, indent=indent) + "\n")
 
 
 def open_regular(path: str, flags: int, mode: int = 0o666) -> int:

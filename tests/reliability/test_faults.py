@@ -122,7 +122,7 @@ def test_wall_clock_step_does_not_change_duration_or_energy():
 
 
 def test_full_disk_loses_json_but_not_the_footprint_nor_the_csv(tmp_path, monkeypatch, caplog):
-    def full(path, doc):
+    def full(path, doc, **_kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(_io, "atomic_write_json", full)

@@ -82,11 +82,14 @@ def _journal_lines(points: Sequence[Tuple[float, int, Sequence[float]]]) -> str:
 
 
 def write_json(path: str, footprint: Footprint, *, timeline: bool = True) -> None:
-    """Write the footprint (and, by default, its ``timeline``) to ``path`` atomically. Raises ``OSError``."""
+    """Write the footprint (and, by default, its ``timeline``) to ``path`` atomically. Raises ``OSError``.
+
+    The final footprint (with its timeline) is indented for people; a checkpoint (``timeline=False``,
+    rewritten every ``checkpoint_interval_s``) is written on one line, the cheap way (C encoder)."""
     doc = footprint.to_dict()
     if timeline:
         doc["timeline"] = footprint.timeline
-    _io.atomic_write_json(path, doc)
+    _io.atomic_write_json(path, doc, indent=2 if timeline else None)
 
 
 def append_csv(path: str, footprint: Footprint, fields: Optional[Sequence[str]] = None) -> List[str]:
