@@ -66,3 +66,20 @@ def test_serving_example_prints_the_per_request_figures(tmp_path):
     (path,) = glob.glob(str(tmp_path / "*.json"))
     doc = json.load(open(path))
     assert doc["inference"]["requests"] == 40
+
+
+@pytest.mark.slow
+def test_hf_trainer_example_prints_rounded_j_per_token_and_counts_samples(tmp_path):
+    """Issue 19: the HF example's J/token is rounded (three significant figures), it says where the
+    footprint went, and the footprint counts the samples it trained on (it recorded 0)."""
+    import re
+
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "hf_trainer.py"), "--epochs", "1", "--output-dir", str(tmp_path)],
+                          env=_env(), capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if "J/token" in ln]
+    per_token = re.search(r", ([0-9.e+-]+) J/token", line).group(1)
+    assert len(per_token.replace(".", "").split("e")[0].lstrip("0")) <= 3, line  # at most three significant figures
+    path = proc.stdout.rsplit("footprint written to ", 1)[1].strip()
+    doc = json.load(open(path))
+    assert os.path.dirname(path) == str(tmp_path) and doc["work"]["samples"] > 0 and doc["work"]["tokens"] > 0
