@@ -376,8 +376,11 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--ticks-1e8", action="store_true", help="only push 10^8 ticks through a run's timeline and write its footprint "
                     "(a minute or two; run.py reads out/scale_1e8.json)")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "scale.json"))
+    ap.add_argument("--out", default=None, help="JSON output (default out/scale.json, or out/scale_1e8.json with --ticks-1e8, "
+                    "where run.py reads it)")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "scale_1e8.json" if args.ticks_1e8 else "scale.json")
     res = run(args.quick, args.ticks_1e8)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
