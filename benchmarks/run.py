@@ -584,7 +584,7 @@ def render_markdown(res: Dict[str, Any]) -> str:
         L.append("Missed: " + "; ".join(missed) + ". See the notes below.")
     if unjudged:
         L.append("Not judged in this run (the row says why): " + "; ".join(unjudged) + ".")
-    if missed or unmeasured:
+    if missed or unjudged:
         L.append("")
 
     st = res["startup"]
