@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List
 import wattprint as wp
 from wattprint.engine import clock as wp_clock
 from wattprint.engine.sensors.nvidia import NvidiaSensor
-from wattprint.testing import ManualClock
+from wattprint.testing import ManualClock, StepEvent  # StepEvent(ticks=0): the sampler thread ticks never; ticks are driven here
 from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
 
 
@@ -55,17 +55,6 @@ def q(values: List[float]) -> Dict[str, float]:
 
 def gpus(n: int) -> List[FakeGpu]:
     return [FakeGpu(uuid=f"GPU-{i:08x}-0000-0000-0000-000000000000") for i in range(n)]
-
-
-class _Never:
-    def wait(self, timeout: Any = None) -> bool:
-        return True
-
-    def set(self) -> None:
-        pass
-
-    def is_set(self) -> bool:
-        return True
 
 
 def _sensors(n_gpus: int, nvml: Any = None) -> List[Any]:
@@ -199,7 +188,7 @@ def steady(n_gpus: int, minutes: int, workdir: str) -> Dict[str, Any]:
         clock = ManualClock()
         out = tempfile.mkdtemp(dir=workdir)
         t = wp.Tracker(run_id="steady", output_dir=out, save=save, sensors=_sensors(n_gpus, make_fake_nvml(fleet)),
-                       clock=clock, interval_s=1.0, handle_signals=False, event=_Never())  # fmt: skip
+                       clock=clock, interval_s=1.0, handle_signals=False, event=StepEvent(clock, ticks=0))  # fmt: skip
         t.start()
         sampler = t._sampler
 

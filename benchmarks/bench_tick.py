@@ -45,7 +45,7 @@ from wattprint.engine.ledger import Ledger
 from wattprint.engine.sampler import Sampler
 from wattprint.engine.sensors.nvidia import NvidiaSensor
 from wattprint.engine.sensors.rapl import RaplSensor
-from wattprint.testing import ManualClock
+from wattprint.testing import ManualClock, StepEvent  # StepEvent(ticks=0): the sampler thread ticks never; ticks are driven here
 from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
 from wattprint.testing.powercap import FakePowercap
 
@@ -113,19 +113,6 @@ def straight_line(calls: List[Call]) -> Callable[[], None]:
     return ns["replay"]
 
 
-class _NeverEvent:
-    """A stop event whose wait never returns False: the sampler thread exits at once; ticks are driven here."""
-
-    def wait(self, timeout: Any = None) -> bool:
-        return True
-
-    def set(self) -> None:
-        pass
-
-    def is_set(self) -> bool:
-        return True
-
-
 def _pynvml_stub(gpus: List[FakeGpu]) -> Optional[Any]:
     """The fake library, but its energy call is real pynvml's wrapper over a C no-op (``None`` without pynvml)."""
     try:
@@ -155,7 +142,7 @@ def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, scope: str) -> Option
     else:
         attribution = "node" if scope == "tracker node" else "job"
         t = wp.Tracker(sensors=[NvidiaSensor(nvml)], clock=clock, interval_s=1.0, save=False, handle_signals=False,
-                       event=_NeverEvent(), attribution=attribution)  # fmt: skip
+                       event=StepEvent(clock, ticks=0), attribution=attribution)  # fmt: skip
         t.start()
         assert t._sampler is not None
         sampler = t._sampler

@@ -11,7 +11,7 @@ from wattprint.cli.app import main
 from wattprint.report.load import FileTimeline, journal_timeline, load_footprint, load_footprints
 from wattprint.report.render import render
 from wattprint.report.summary import SummaryFootprint, summarize
-from wattprint.testing import ManualClock
+from wattprint.testing import ManualClock, StepEvent
 
 
 def _runs(folder, n=4):
@@ -85,7 +85,7 @@ def test_cli_summary_over_a_folder_and_over_one_run(folder, capsys):
 def test_a_killed_runs_checkpoint_takes_its_timeline_from_the_journal(tmp_path):
     clock = ManualClock()
     t = Tracker(run_id="k", output_dir=str(tmp_path), sensors=[ReplaySensor([(0, 100.0)], component_id="gpu:0", kind="gpu")],
-                clock=clock, interval_s=1.0, checkpoint_interval_s=5.0, handle_signals=False, event=_Never())
+                clock=clock, interval_s=1.0, checkpoint_interval_s=5.0, handle_signals=False, event=StepEvent(clock, ticks=0))
     t.start()
     for _ in range(30):
         clock.advance(1.0)
@@ -108,17 +108,6 @@ def test_a_killed_runs_checkpoint_takes_its_timeline_from_the_journal(tmp_path):
     assert len(json.loads((tmp_path / "k.json").read_text())["timeline"]["t_s"]) == 32
 
 
-class _Never:
-    def wait(self, timeout=None):
-        return True
-
-    def set(self):
-        pass
-
-    def is_set(self):
-        return True
-
-
 def test_a_checkpoint_cut_between_its_two_writes_leaves_no_journal_point_past_the_document(tmp_path, monkeypatch):
     """A kill can land between a checkpoint's document and its journal append (CI once saw a journal 0.2 s
     ahead of the document). The document goes first, so the journal never runs past its ``duration_s``."""
@@ -126,7 +115,7 @@ def test_a_checkpoint_cut_between_its_two_writes_leaves_no_journal_point_past_th
 
     clock = ManualClock()
     t = Tracker(run_id="cut", output_dir=str(tmp_path), sensors=[ReplaySensor([(0, 100.0)], component_id="gpu:0", kind="gpu")],
-                clock=clock, interval_s=1.0, checkpoint_interval_s=5.0, handle_signals=False, event=_Never())
+                clock=clock, interval_s=1.0, checkpoint_interval_s=5.0, handle_signals=False, event=StepEvent(clock, ticks=0))
     t.start()
     for _ in range(10):  # two whole checkpoints (5 s, 10 s)
         clock.advance(1.0)
