@@ -29,6 +29,7 @@ from wattprint.engine.ledger import Ledger
 from wattprint.errors import WattprintError
 from wattprint.footprint.build import component_entry
 from wattprint.footprint.inference import per_joule
+from wattprint.run import serving_gate
 from wattprint.run.requests import RequestLedger, RequestRecord
 
 __all__ = ["open_ledger", "tick", "finish", "request", "record", "RequestLog", "RequestLedger", "RequestRecord"]
@@ -63,9 +64,8 @@ def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[],
     return req
 
 
-#: Ticks a request ledger keeps while no request has come (replayed at the first one, so that a
-#: late ``record_request`` still finds its intervals); older ones merge into one idle interval.
-DORMANT_TICKS = 4096
+#: Ticks kept while no request has come (one bound, the serving gate's: it keeps them first).
+DORMANT_TICKS = serving_gate.DORMANT_TICKS
 
 
 class _Dormant:

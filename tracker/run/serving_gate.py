@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["RequestGate", "open_ledger", "tick", "finish", "request", "record", "DORMANT_TICKS"]
 
 #: Ticks kept while no request has come (replayed at the first one, so that a late ``record_request``
-#: still finds its intervals); the same bound as :data:`wattprint.run.serving.DORMANT_TICKS`.
+#: still finds its intervals); :mod:`wattprint.run.serving` uses this bound too.
 DORMANT_TICKS = 4096
 
 
