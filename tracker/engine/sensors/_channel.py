@@ -161,6 +161,7 @@ class ChannelSensor(Sensor):
         super().__init__()
         self._lock = threading.Lock()  # vendor handles are not used concurrently from our side
         self._channels: List[GpuChannel] = list(channels)
+        self._column_ids = [ch.component_id for ch in self._channels]
         polled = any(ch.mode == "power" for ch in self._channels)
         self.mode: SensorMode = "power" if polled else "counter"
         self.poll_interval_s = power_interval_s if polled else 1.0
@@ -191,7 +192,18 @@ class ChannelSensor(Sensor):
         """
         raise NotImplementedError
 
+    @property
+    def column_ids(self) -> List[str]:
+        """The component ids in channel order: the order of :meth:`read_columns`' lists."""
+        return list(self._column_ids)
+
     def read(self, now_s: float) -> Mapping[str, float]:
+        got = self.read_columns(now_s)
+        return dict(zip(self._column_ids, got, strict=True)) if type(got) is list else got
+
+    def read_columns(self, now_s: float) -> Union[List[float], Dict[str, float]]:
+        """As :meth:`read`, but when every channel answered, a list of the joules in :attr:`column_ids`
+        order (a fresh list, never changed afterwards: the ledger keeps it); else the mapping."""
         with self._lock:
             bulk = self._bulk
             if bulk is not None:
@@ -202,9 +214,10 @@ class ChannelSensor(Sensor):
                 return self._read_each(now_s, raws, self._bulk_left_failed)
             return self._read_each(now_s, [], None)
 
-    def _read_each(self, now_s: float, raws: List[Any], failed_at: Optional[int]) -> Dict[str, float]:
+    def _read_each(self, now_s: float, raws: List[Any], failed_at: Optional[int]) -> Union[List[float], Dict[str, float]]:
         """Every channel on its own. ``raws``: readings of the first channels, already taken this tick;
-        ``failed_at``: the channel whose fast read raised (read again through :meth:`read_raw`)."""
+        ``failed_at``: the channel whose fast read raised (read again through :meth:`read_raw`).
+        A list of the joules when every channel answered, else the mapping of those that did."""
         out: Dict[str, float] = {}
         got: List[Any] = []  # each channel's raw reading, for the bulk path
         all_ok = True
@@ -241,9 +254,11 @@ class ChannelSensor(Sensor):
             ch.last_ok_s = now_s
             out[ch.component_id] = ch.energy_j
             got.append(raw)
-        if all_ok and self._bulk_plan is not False:
+        if not all_ok:
+            return out
+        if self._bulk_plan is not False:
             self._enter_bulk(got, now_s)
-        return out
+        return list(out.values())
 
     def _enter_bulk(self, raws: List[Any], now_s: float) -> None:
         """Every channel was read at ``now_s``: later ordinary ticks may take the bulk path (when the channels allow it)."""
@@ -266,7 +281,7 @@ class ChannelSensor(Sensor):
             assert ch.counter is not None
             ch.counter.update(raw, bulk.t_s)  # re-primes it: update() keeps (raw, time) as its reference, whatever it returns
 
-    def _read_bulk(self, bulk: "_Bulk", now_s: float) -> Optional[Dict[str, float]]:
+    def _read_bulk(self, bulk: "_Bulk", now_s: float) -> Optional[List[float]]:
         """Every channel is a counter read by one fast call and the last tick read them all: one pass of
         fast calls, then the counter arithmetic over lists. ``None`` when a call failed or a step is not
         ordinary (a wrap, reset or jump): the state is back in the channels, and ``_bulk_left_raws`` /
@@ -274,13 +289,12 @@ class ChannelSensor(Sensor):
         per-channel loop would."""
         plan = bulk.plan
         raws: List[Any] = []
-        append = raws.append
         try:
             fn = plan.fn
-            if fn is not None:
-                for arg in plan.args:
-                    append(fn(arg))
+            if fn is not None:  # the calls made from C, no loop in Python; on a raise, extend keeps those made
+                raws.extend(map(fn, plan.args))
             else:
+                append = raws.append
                 for fast in plan.calls:
                     append(fast())
         except Exception:
@@ -305,7 +319,7 @@ class ChannelSensor(Sensor):
         # hot path: zip without strict= (the lists are built to the channels' length; the keyword costs more than the zip)
         energy_j = [e + d * scale for e, d in zip(bulk.energy_j, deltas)]  # noqa: B905
         bulk.raws, bulk.t_s, bulk.energy_j = raws, now_s, energy_j
-        return dict(zip(plan.ids, energy_j))  # noqa: B905
+        return energy_j
 
     def gpu_usage(self, component_id: str, since_us: int) -> Optional[GpuUsage]:
         """Who used this GPU since ``since_us`` (``None``: the vendor cannot say). Never raises."""
