@@ -122,7 +122,7 @@ def test_a_checkpoint_cut_between_its_two_writes_leaves_no_journal_point_past_th
         t._sampler.tick()
     real_write = outputs.write_json
 
-    def killed(path, footprint, timeline=True):  # the process dies at this write: nothing after it happens
+    def killed(path, footprint, timeline=True, sync=True):  # the process dies at this write: nothing after it happens
         raise KeyboardInterrupt("killed")
 
     monkeypatch.setattr(outputs, "write_json", killed)

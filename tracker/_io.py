@@ -19,13 +19,13 @@ from __future__ import annotations
 import csv
 import errno
 import io
+import itertools
 import json
 import logging
 import math
 import os
 import stat
 import threading
-import uuid
 from typing import Any, Mapping, Optional, Sequence
 
 try:  # POSIX advisory locks; on other platforms appends are not cross-process safe
@@ -41,6 +41,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _TMP_PREFIX = ".wattprint-"
 _swept: set = set()
+_tmp_serial = itertools.count()
 
 
 def sweep_stale_temps(folder: str) -> int:
@@ -79,21 +80,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder, fsync, then rename.
-    The first write into a folder in this process sweeps temp files killed writers left there."""
+def atomic_write_bytes(path: str, data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder, fsync (unless ``sync`` is
+    false), then rename. Without ``sync`` the file survives the process being killed at any point
+    (the kernel holds the write), not necessarily a power cut. The first write into a folder in
+    this process sweeps temp files killed writers left there (and creates the folder).
+    Raises ``OSError``; no temp file is left behind."""
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     if folder not in _swept:
+        os.makedirs(folder, exist_ok=True)
         _swept.add(folder)
         sweep_stale_temps(folder)
-    # a short temp name: ``<path>.<pid>.<thread>.tmp`` would pass the 255-byte name limit for long names
-    tmp = os.path.join(folder, f"{_TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}.tmp")
+    # a short temp name: ``<path>.<pid>.<thread>.tmp`` would pass the 255-byte name limit for long names;
+    # unique in this process by its counter, across processes by the pid (and O_EXCL)
+    tmp = os.path.join(folder, f"{_TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{next(_tmp_serial)}.tmp")
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o666)
+    except FileNotFoundError:  # the folder went away since: make it again, once
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, f"no room to write {tmp}")
+                view = view[written:]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -103,9 +120,9 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: str, text: str) -> None:
+def atomic_write_text(path: str, text: str, *, sync: bool = True) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))  # a lone surrogate as its escape (encodable)
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"), sync=sync)  # a lone surrogate as its escape (encodable)
 
 
 def strict_json(document: Any, *, indent: Optional[int] = 2) -> str:
@@ -128,10 +145,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def atomic_write_json(path: str, document: Any, *, indent: Optional[int] = 2) -> None:
+def atomic_write_json(path: str, document: Any, *, indent: Optional[int] = 2, sync: bool = True) -> None:
     """Write ``document`` as strict JSON (:func:`strict_json`) to ``path`` atomically; ``indent=None``
     writes it on one line, through the json module's C encoder (about 5x cheaper than indenting)."""
-    atomic_write_text(path, strict_json(document, indent=indent) + "\n")
+    atomic_write_text(path, strict_json(document, indent=indent) + "\n", sync=sync)
 
 
 def open_regular(path: str, flags: int, mode: int = 0o666) -> int:

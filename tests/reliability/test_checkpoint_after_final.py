@@ -24,11 +24,11 @@ def test_a_checkpoint_in_flight_at_stop_never_overwrites_the_final_footprint(tmp
     real_write = outputs.write_json
     entered, release = threading.Event(), threading.Event()
 
-    def slow_disk(path, footprint, *, timeline=True):
+    def slow_disk(path, footprint, *, timeline=True, sync=True):
         if not timeline:  # the checkpoint's document: the disk stalls
             entered.set()
             assert release.wait(60)
-        real_write(path, footprint, timeline=timeline)
+        real_write(path, footprint, timeline=timeline, sync=sync)
 
     monkeypatch.setattr(outputs, "write_json", slow_disk)
     checkpoint = threading.Thread(target=t._files.write_checkpoint, args=(partial, t._ledger))

@@ -122,10 +122,10 @@ def test_wall_clock_step_does_not_change_duration_or_energy():
 
 
 def test_full_disk_loses_json_but_not_the_footprint_nor_the_csv(tmp_path, monkeypatch, caplog):
-    def full(path, doc, **_kw):
+    def full(path, data, **_kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_io, "atomic_write_json", full)
+    monkeypatch.setattr(_io, "atomic_write_bytes", full)  # every atomic write (JSON or text) ends here
     out = tmp_path / "o"
     with caplog.at_level(logging.ERROR, logger="wattprint"):
         with Tracker(run_id="full", output_dir=str(out), sensors=[ReplaySensor([(0, 10.0)])], clock=ManualClock(), interval_s=INF) as t:

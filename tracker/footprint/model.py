@@ -82,7 +82,9 @@ class Footprint:
         return _copy(self._doc)
 
     def _with_timeline(self, timeline: bool) -> Dict[str, Any]:
-        doc = self.to_dict()
+        """The document to serialise: a shallow copy (nothing serialised is mutated; a deep copy costs
+        more than encoding), with the internal timeline when asked. Never handed out."""
+        doc = dict(self._doc)
         if timeline:
             doc["timeline"] = self._timeline_dict()  # only serialised, never handed out
         return doc
