@@ -32,6 +32,7 @@ import threading
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from wattprint.engine.attribution.cgroup import Cgroup, cpu_reservation
+from wattprint.engine.attribution.node import NodeAccounts
 from wattprint.engine.attribution.split import METHOD_UNCERTAINTY, ComponentAccount
 from wattprint.engine.attribution.usage import JobUsage, UsageSample
 from wattprint.engine.sensors.base import Component, Sensor
@@ -108,12 +109,20 @@ class Attributor:
         self.reservation: Optional[Tuple[float, str]] = None
         self._reservation_for = 0
         self._failed_logged = False
+        self._node = NodeAccounts([c.id for c in components]) if mode != "job" else None  # share 1: sums only
 
     # -- the ledger's hook -------------------------------------------------------
     def observe(self, now_s: float, values: Mapping[str, float]) -> None:
         """The ledger read ``values`` (cumulative J per component) at ``now_s``. Never raises."""
         try:
             with self._lock:
+                if self._node is not None:  # node mode: nothing to split, a few sums per component
+                    first = self._last_usage_t is None
+                    due = first or now_s - self._last_usage_t >= self.usage_interval_s * 0.95  # type: ignore[operator]
+                    if due:
+                        self._last_usage_t = now_s
+                    self._node.observe(now_s, values, due and not first)
+                    return
                 for cid, value in values.items():
                     if cid not in self.accounts:
                         continue
@@ -131,8 +140,19 @@ class Attributor:
                 logger.exception("wattprint: attribution failed; these intervals are the node's")
 
     def flush(self) -> None:
-        """Split what is pending now (before figures are read). Never raises."""
+        """Split what is pending now (before figures are read; in node mode, write the sums into ``accounts``). Never raises."""
         with self._lock:
+            node = self._node
+            if node is not None:
+                try:
+                    last_s = node.last_read_s()
+                    if node.pending() and last_s is not None:
+                        self._last_usage_t = last_s
+                        node.split()
+                    node.fill(self.accounts)
+                except Exception:
+                    logger.exception("wattprint: attribution flush failed")
+                return
             if any(p[1] > 0 for p in self._pending.values()) and self._last_t:
                 try:
                     self._split(max(self._last_t.values()), force=True)
