@@ -110,6 +110,7 @@ class Ledger:
         self._e: List[float] = [0.0] * len(self.ids)  # joules since each sensor opened, in ids order
         self._t: List[Optional[float]] = [None] * len(self.ids)  # last read per component (where its slot's read_at_s is None)
         self._baseline_list: Optional[List[float]] = None  # baseline_j in column order (built on first use)
+        self._base_zero = False  # every baseline is +0.0 (counters start there): timeline points need no subtraction
         self.bounded = False  # True: reads of all sensors run in helper threads (stop() and the signal path)
         self._gaps: Dict[str, List[List[Any]]] = {}  # cid -> [start_s, end_s, duration_s, count, reason]
         self._open_gaps: Dict[str, Tuple[float, str]] = {}
@@ -130,8 +131,12 @@ class Ledger:
     @property
     def read_at_s(self) -> Dict[str, Optional[float]]:
         """Monotonic time of each component's last good reading, seconds (``None``: never read; a fresh dict)."""
+        out: Dict[str, Optional[float]] = {}
         with self.lock:
-            return {cid: self._read_at(cid) for cid in self.ids}
+            for slot in self._slot_list:  # in ids order
+                t = slot.read_at_s
+                out.update(zip(slot.ids, self._t[slot.lo : slot.hi]) if t is None else dict.fromkeys(slot.ids, t))  # noqa: B905
+        return out
 
     def _read_at(self, cid: str) -> Optional[float]:
         t = self._slot_of[cid].read_at_s
@@ -156,7 +161,8 @@ class Ledger:
             base = self._baseline_list
             if base is None:
                 base = self._baseline_list = [self.baseline_j.get(c, 0.0) for c in self.ids]
-            self.timeline.append(now_s - self.t0_s, steps, tuple(map(operator.sub, self._e, base)))
+                self._base_zero = all(b == 0 and math.copysign(1.0, b) > 0 for b in base)  # e - (+0.0) is e, bit for bit
+            self.timeline.append(now_s - self.t0_s, steps, tuple(self._e) if self._base_zero else tuple(map(operator.sub, self._e, base)))
             return True
 
     def drain_journal(self) -> Tuple[List[Point], bool]:
@@ -225,22 +231,6 @@ class Ledger:
         """Record that ``sensor``'s read at ``now_s`` did not come in by its deadline (a gap)."""
         self._timed_out(self._slots[id(sensor)], now_s)
 
-    def _read_direct(self, now_s: float, sensors: Iterable[Sensor]) -> None:
-        slots = self._slots
-        for sensor in sensors:
-            slot = slots.get(id(sensor))
-            if slot is None:  # a sensor the ledger does not own: ignored
-                continue
-            guard = slot.guard
-            if not guard.acquire(False) and not self._wait_for(slot):
-                self._timed_out(slot, now_s)
-                continue
-            try:
-                self._read_one(slot, sensor, now_s)
-            finally:
-                slot.busy_since = None
-                guard.release()
-
     def read_bounded(self, now_s: float) -> None:
         """Read every sensor, each in a helper thread, waiting at most its deadline. Never raises. For ``stop()``
         and the signal path: a sensor that hangs, even in this call, costs at most its deadline (and a gap)."""
@@ -272,36 +262,49 @@ class Ledger:
             for cid in slot.ids:
                 self._open_gap(cid, now_s, reason)
 
-    def _read_one(self, slot: _Slot, sensor: Sensor, now_s: float) -> None:
-        slot.busy_since = _monotonic()
-        columns = slot.columns
-        try:  # the list-returning read, unless the instance's read was replaced (a test's patch)
-            values: Any = columns(now_s) if columns is not None and "read" not in sensor.__dict__ else sensor.read(now_s)
-            reason = "no reading"
-        except Exception as err:  # a sensor must never break the run
-            values, reason = {}, f"{type(err).__name__}: {err}"
-            self._log_once(sensor.name, reason)
-        if type(values) is not list:  # a mapping: in column order, None where a component is missing
-            values = list(map(values.get, slot.ids))
-        with self.lock:
-            if None not in values:  # a whole reading: one slice, one time, one peak pass; no per-component dict
-                self._e[slot.lo : slot.hi] = values
-                slot.read_at_s = now_s
-                if self._open_gaps:
-                    for cid in slot.ids:
-                        self._close_gap(cid, now_s)
-                ref_t = slot.ref_t
-                if ref_t is None:
-                    slot.ref_t, slot.ref_e = now_s, values
-                elif now_s - ref_t >= _PEAK_MIN_INTERVAL_S:
-                    dt = now_s - ref_t  # a comprehension: a third of map(max)'s cost; zip of equal lists, no strict= (0.15 us)
-                    slot.peak_w = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(slot.peak_w, values, slot.ref_e)]  # noqa: B905
-                    slot.ref_t, slot.ref_e = now_s, values
-            else:
-                self._read_partly(slot, sensor, values, now_s, reason)
-            if getattr(sensor, "_gaps", True):
-                for gap in sensor.drain_gaps():
-                    self._add_gap(gap)
+    def _read_direct(self, now_s: float, sensors: Iterable[Sensor]) -> None:
+        slots = self._slots
+        for sensor in sensors:
+            slot = slots.get(id(sensor))
+            if slot is None:  # a sensor the ledger does not own: ignored
+                continue
+            guard = slot.guard
+            if not guard.acquire(False) and not self._wait_for(slot):
+                self._timed_out(slot, now_s)
+                continue
+            try:  # the guard is held until the reading is applied: one sensor's readings land in order
+                slot.busy_since = _monotonic()
+                columns = slot.columns
+                try:  # the list-returning read, unless the instance's read was replaced (a test's patch)
+                    values: Any = columns(now_s) if columns is not None and "read" not in sensor.__dict__ else sensor.read(now_s)
+                    reason = "no reading"
+                except Exception as err:  # a sensor must never break the run
+                    values, reason = {}, f"{type(err).__name__}: {err}"
+                    self._log_once(sensor.name, reason)
+                if type(values) is not list:  # a mapping: in column order, None where a component is missing
+                    values = list(map(values.get, slot.ids))
+                with self.lock:
+                    if None in values:
+                        self._read_partly(slot, sensor, values, now_s, reason)
+                    else:  # a whole reading: one slice, one time, one peak pass; no per-component dict
+                        self._e[slot.lo : slot.hi] = values
+                        slot.read_at_s = now_s
+                        if self._open_gaps:
+                            for cid in slot.ids:
+                                self._close_gap(cid, now_s)
+                        ref_t = slot.ref_t
+                        if ref_t is None:
+                            slot.ref_t, slot.ref_e = now_s, values
+                        elif now_s - ref_t >= _PEAK_MIN_INTERVAL_S:
+                            dt = now_s - ref_t  # a comprehension: a third of map(max)'s cost; zip of equal lists, no strict=
+                            slot.peak_w = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(slot.peak_w, values, slot.ref_e)]  # noqa: B905
+                            slot.ref_t, slot.ref_e = now_s, values
+                    if getattr(sensor, "_gaps", True):
+                        for gap in sensor.drain_gaps():
+                            self._add_gap(gap)
+            finally:
+                slot.busy_since = None
+                guard.release()
 
     def _read_partly(self, slot: _Slot, sensor: Sensor, got: List[Optional[float]], now_s: float, reason: str) -> None:
         """Some components are missing: gaps for those, per-component peaks and times for the rest (under the lock)."""

@@ -85,11 +85,13 @@ class Sampler:
             power = sensor.mode == "power"
             self._period[sensor] = min(sensor.poll_interval_s, power_interval_s) if power else interval_s
         self.tick_s = math.inf if math.isinf(interval_s) else min(self._period.values(), default=interval_s)
-        self._next_due: Dict[Sensor, float] = {}
+        self._next_due: Dict[Sensor, float] = {}  # with several periods: each sensor's next due time
         self.ticks = 0
         self._sensors = list(self._period)
-        # one period for every sensor (the usual case): their due times move together, so one is compared
+        # one period for every sensor (the usual case): their due times move together, one float (_due_s) says when
         self._one_period: Optional[float] = self._period[self._sensors[0]] if len(set(self._period.values())) == 1 else None
+        self._due_s = -math.inf  # before start(): every tick reads
+        self._slack_s = self.tick_s * 0.25  # a sensor due this soon is read now
 
     @property
     def running(self) -> bool:
@@ -101,6 +103,7 @@ class Sampler:
             return
         now = self.clock.monotonic()
         self._next_due = {s: now + p for s, p in self._period.items()}
+        self._due_s = now + self._one_period if self._one_period is not None else -math.inf
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
@@ -114,17 +117,13 @@ class Sampler:
             now = self.clock.monotonic()
             period = self._one_period
             if period is not None:  # all due or none (all sensors share their due time)
-                due = self._sensors if force or now + self.tick_s * 0.25 >= self._next_due.get(self._sensors[0], now) else []
-            elif force:
-                due = list(self._period)
+                if force or now + self._slack_s >= self._due_s:
+                    self.ledger.read(now, self._sensors)
+                    self._due_s = now + period
             else:
-                slack = self.tick_s * 0.25
-                due = [s for s in self._period if now + slack >= self._next_due.get(s, now)]
-            if due:
-                self.ledger.read(now, due)
-                if period is not None:
-                    self._next_due = dict.fromkeys(due, now + period)
-                else:
+                due = list(self._period) if force else [s for s in self._period if now + self._slack_s >= self._next_due.get(s, now)]
+                if due:
+                    self.ledger.read(now, due)
                     for s in due:
                         self._next_due[s] = now + self._period[s]
             self.ticks += 1

@@ -199,7 +199,7 @@ class ChannelSensor(Sensor):
 
     def read(self, now_s: float) -> Mapping[str, float]:
         got = self.read_columns(now_s)
-        return dict(zip(self._column_ids, got, strict=True)) if type(got) is list else got
+        return dict(zip(self._column_ids, got, strict=True)) if isinstance(got, list) else got
 
     def read_columns(self, now_s: float) -> Union[List[float], Dict[str, float]]:
         """As :meth:`read`, but when every channel answered, a list of the joules in :attr:`column_ids`
