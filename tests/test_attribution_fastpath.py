@@ -145,3 +145,36 @@ def test_a_node_mode_footprint_has_the_figures_of_a_whole_share():
             assert an[key] == aj[key], key
         assert an["share"] == 1.0 and an["idle_power_w"] == pytest.approx(100.0) and an["unattributed_j"] == 0.0
         assert list(an["methods_j"].values()) == list(aj["methods_j"].values()) == [cn["node_energy_j"]]
+
+
+def test_proc_stat_is_read_only_for_a_cpu_or_ram_split_and_the_tree_still_finds_the_job(tmp_path):
+    from wattprint.engine.sensors.rapl import RaplSensor
+    from wattprint.testing.fake_pynvml import FakeProcess
+    from wattprint.testing.powercap import FakePowercap
+    from wattprint.testing.procfs import FakeProc
+
+    proc = FakeProc(tmp_path / "proc", cpus=2)
+    proc.add(5001, ppid=proc.self_pid)  # a child of the job on the GPU, found by the tree walk
+    FakePowercap(tmp_path / "rapl", sockets=1, dram=False, psys=False, mmio=False, core=False)
+    env = {"WATTPRINT_PROC_ROOT": str(tmp_path / "proc")}
+    for with_cpu in (False, True):
+        gpu = FakeGpu(uuid="GPU-0", processes=[FakeProcess(5001), FakeProcess(proc.self_pid)])
+        sensors = [NvidiaSensor(make_fake_nvml([gpu]), env={})] + ([RaplSensor(str(tmp_path / "rapl"))] if with_cpu else [])
+        clock = ManualClock()
+        t = wp.Tracker(sensors=sensors, clock=clock, interval_s=1.0, save=False, handle_signals=False, env=env,
+                       event=StepEvent(clock, ticks=0))  # fmt: skip
+        t.start()
+        calls = []
+        reader = t._attributor.usage.proc
+        real = reader.node_cpu
+        reader.node_cpu = lambda calls=calls, real=real: calls.append(1) or real()
+        for _ in range(6):
+            gpu.energy_mj += 100_000
+            proc.node_ticks(busy=50, idle=150)
+            clock.advance(1.0)
+            t._sampler.tick()
+        doc = t.stop().to_dict()
+        assert t._attributor.usage.cpu is with_cpu and bool(calls) is with_cpu
+        g = doc["components"][0]
+        assert g["attribution"] == "exclusive" and g["energy_j"] == pytest.approx(600.0)  # both listed pids are the job's
+        assert doc["attribution"]["process_tree"]["pids_seen"] == 2

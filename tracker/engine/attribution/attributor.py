@@ -88,8 +88,9 @@ class Attributor:
                     if c.kind == "gpu":
                         self._gpu_probe[c.id] = sensor
         self._role = {c.id: _role(c) for c in components}
-        if usage is not None:  # memory is read only for a RAM component to split
+        if usage is not None:  # memory is read only for a RAM component to split, /proc/stat for a CPU or RAM one
             usage.memory = split_node and "ram" in self._role.values()
+            usage.cpu = split_node and any(r in _USAGE_ROLES for r in self._role.values())
         cfg = dict(idle_power_w or {})
         self.accounts: Dict[str, ComponentAccount] = {}
         for c in components:
@@ -123,15 +124,20 @@ class Attributor:
                         self._last_usage_t = now_s
                     self._node.observe(now_s, values, due and not first)
                     return
+                last_j, last_t, pending = self._last_j, self._last_t, self._pending
                 for cid, value in values.items():
-                    if cid not in self.accounts:
+                    last = last_j.get(cid)  # only components with an account are kept there
+                    if last is None:
+                        if cid in self.accounts:
+                            last_j[cid], last_t[cid] = value, now_s
                         continue
-                    last = self._last_j.get(cid)
-                    if last is not None:
-                        p = self._pending.setdefault(cid, [0.0, 0.0])
-                        p[0] += max(0.0, value - last)
-                        p[1] += max(0.0, now_s - self._last_t[cid])
-                    self._last_j[cid], self._last_t[cid] = value, now_s
+                    p = pending.get(cid)
+                    if p is None:
+                        p = pending[cid] = [0.0, 0.0]
+                    d_j, dt_s = value - last, now_s - last_t[cid]
+                    p[0] += d_j if d_j > 0.0 else 0.0  # max(0, d): a NaN counts 0 too
+                    p[1] += dt_s if dt_s > 0.0 else 0.0
+                    last_j[cid], last_t[cid] = value, now_s
                 if self._last_usage_t is None or now_s - self._last_usage_t >= self.usage_interval_s * 0.95:
                     self._split(now_s)
         except Exception:  # attribution must never break the run
@@ -182,17 +188,16 @@ class Attributor:
         if first:
             return
         pending = self._pending
-        role = self._role
-        for cid, (delta_j, dt_s) in pending.items():
-            if dt_s <= 0 or (wait and role[cid] in _USAGE_ROLES):
+        role, components, accounts = self._role, self.components, self.accounts
+        for cid, p in pending.items():  # each span's sums are zeroed once split (kept: no new list per span)
+            delta_j, dt_s = p
+            if wait and role[cid] in _USAGE_ROLES:
                 continue
-            comp = self.components[cid]
-            share, reserved, method, u = self._share(comp, cpu, ram, gpu.get(cid))
-            self.accounts[cid].add(delta_j, dt_s, share, reserved, method, u)
-        if wait:
-            self._pending = {cid: p for cid, p in pending.items() if role[cid] in _USAGE_ROLES}
-        else:
-            pending.clear()
+            p[0] = p[1] = 0.0
+            if dt_s <= 0:
+                continue
+            share, reserved, method, u = self._share(components[cid], cpu, ram, gpu.get(cid))
+            accounts[cid].add(delta_j, dt_s, share, reserved, method, u)
 
     def _cpu_ram(self, prev: UsageSample, now: UsageSample) -> Tuple[Tuple[float, Optional[float], str], Optional[float]]:
         d_busy = now.node_busy - prev.node_busy
@@ -259,7 +264,7 @@ class Attributor:
         """``(share, reserved, method, u)`` of one GPU for the span just ended."""
         procs = usage.processes
         if not procs:
-            reserved = "CUDA_VISIBLE_DEVICES" in self.env or self._gpu_job_seen.get(cid) or not self._gpu_evidence
+            reserved = self._gpu_job_seen.get(cid) or not self._gpu_evidence or "CUDA_VISIBLE_DEVICES" in self.env  # env last: a lookup
             inner, method, u = (1.0, "exclusive", 0.0) if reserved else (0.0, "process-share", 0.0)
         elif len(mine) == len(procs):
             inner, method, u = 1.0, "exclusive", 0.0

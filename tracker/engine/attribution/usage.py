@@ -83,6 +83,7 @@ class JobUsage:
         self._rss = 0
         self._solo = False  # the tree is this process alone (read through times(2))
         self.memory = True  # read resident and used memory (the attributor clears it when no RAM is split)
+        self.cpu = True  # read the node's CPU time and the cgroup's counter (the attributor clears it when no CPU or RAM is split)
         own = proc.stat(me) if proc.real and me == os.getpid() else None
         self._own: Optional[Tuple[int, int]] = (me, own.start_ticks) if own is not None else None
 
@@ -161,11 +162,15 @@ class JobUsage:
         self._job_ticks += max(0, d_full - min(vanished, max(0, d_child)))
 
     def sample(self, now_s: float) -> Optional[UsageSample]:
+        """The counters now; ``None`` when ``/proc/stat`` cannot be read. With :attr:`cpu` cleared, only the tree
+        is sampled (its pids, for the GPUs' lists): ``node_busy``/``node_total`` are 0, ``job_ticks`` the tree's."""
         proc = self.proc
-        node = proc.node_cpu()
-        if node is None:
+        cpu = self.cpu
+        node = proc.node_cpu() if cpu else None
+        if node is not None:
+            self.n_cpus = node.n_cpus
+        elif cpu:
             return None
-        self.n_cpus = node.n_cpus
         last_refresh = self._last_refresh_s
         first = last_refresh is None
         refreshed = first or self._stale or now_s - last_refresh >= self.tree_refresh_s  # type: ignore[operator]
@@ -183,7 +188,7 @@ class JobUsage:
         else:
             self._sample_tree(first, refreshed, memory)
         job_ticks, via_cgroup = self._job_ticks, False
-        if self.cgroup_is_job and self.cgroup is not None:
+        if cpu and self.cgroup_is_job and self.cgroup is not None:
             used = self.cgroup.usage_s()
             if used is not None:
                 if self._cg_base is None:
@@ -192,4 +197,6 @@ class JobUsage:
         if self.memory and (refreshed or self._used_mem is None):  # memory moves slowly: read with the tree
             mem = proc.meminfo()
             self._used_mem = max(0, mem[0] - mem[1]) if mem else None
+        if node is None:
+            return UsageSample(0, 0, job_ticks, self._rss, self._used_mem, via_cgroup)
         return UsageSample(node.busy_ticks, node.total_ticks, job_ticks, self._rss, self._used_mem, via_cgroup)
