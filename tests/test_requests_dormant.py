@@ -37,3 +37,35 @@ def test_a_run_that_serves_nothing_has_no_inference_section_and_keeps_its_readin
     assert len(t._requests.ticks) == serving_gate.DORMANT_TICKS == serving.DORMANT_TICKS and t._requests.ledger is None
     fp = t.stop()
     assert "inference" not in fp.to_dict()
+
+
+class _Ledger:
+    """A ledger's readings, as live dicts (``fresh=False``) or a new dict on each access."""
+
+    def __init__(self, fresh):
+        import threading
+
+        self.lock, self.fresh, self.components = threading.RLock(), fresh, []
+        self._e, self._t = {"gpu:0": 1.0}, {"gpu:0": 0.0}
+
+    @property
+    def energy_j(self):
+        return dict(self._e) if self.fresh else self._e
+
+    @property
+    def read_at_s(self):
+        return dict(self._t) if self.fresh else self._t
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_kept_readings_are_the_readings_of_their_tick_whether_the_ledger_copies_or_not(fresh):
+    from wattprint.run import serving_gate
+
+    ledger = _Ledger(fresh)
+    gate = serving_gate.RequestGate(None, ledger, 0.0, lambda: 0.0, None, ())
+    assert gate.fresh is fresh
+    for k in (1, 2):
+        ledger._e["gpu:0"], ledger._t["gpu:0"] = 1.0 + 10.0 * k, float(k)  # the live dicts change in place
+        serving_gate.tick(gate, ledger, float(k))
+    assert list(gate.ticks) == [(1.0, {"gpu:0": 11.0}, {"gpu:0": 1.0}), (2.0, {"gpu:0": 21.0}, {"gpu:0": 2.0})]
+    assert gate._args[1].energy_j == {"gpu:0": 1.0}  # the baseline, as at start

@@ -2,8 +2,8 @@
 
 A run that serves nothing never imports the request ledger (:mod:`wattprint.run.serving`,
 :mod:`wattprint.run.requests` and their helpers). :func:`open_ledger` at ``start()`` keeps the
-baseline readings; :func:`tick` keeps each tick's readings (two dict copies, as the dormant ledger
-did); the first :func:`request` or :func:`record` builds the real ledger from the baseline exactly as
+baseline readings; :func:`tick` keeps each tick's readings (two dicts: the ledger's own when it makes new
+ones on each access, else copies); the first :func:`request` or :func:`record` builds the real ledger from the baseline exactly as
 ``start()`` would have (:func:`wattprint.run.serving.open_ledger`), hands it the kept ticks, and from
 then on every call goes to :mod:`wattprint.run.serving`. A run without requests has nothing to settle
 and writes no request line, so :func:`finish` then does nothing and :meth:`RequestGate.summary` is ``None``.
@@ -31,8 +31,16 @@ __all__ = ["RequestGate", "open_ledger", "tick", "finish", "request", "record", 
 DORMANT_TICKS = 4096
 
 
-def _readings(ledger: Any) -> Tuple[Dict[str, float], Dict[str, Optional[float]]]:
+def _fresh(ledger: Any) -> bool:
+    """True when each access to the ledger's ``energy_j`` and ``read_at_s`` makes a new dict (no copy needed then)."""
     with ledger.lock:
+        return ledger.energy_j is not ledger.energy_j and ledger.read_at_s is not ledger.read_at_s
+
+
+def _readings(ledger: Any, fresh: bool = False) -> Tuple[Dict[str, float], Dict[str, Optional[float]]]:
+    with ledger.lock:
+        if fresh:
+            return ledger.energy_j, ledger.read_at_s
         return dict(ledger.energy_j), dict(ledger.read_at_s)
 
 
@@ -55,6 +63,7 @@ class RequestGate:
         self.ticks: "Optional[collections.deque[tuple]]" = collections.deque(maxlen=DORMANT_TICKS)
         self.ledger: Optional[RequestLedger] = None
         self.serving: Any = None  # the wattprint.run.serving module, once loaded
+        self.fresh = _fresh(ledger)  # the ledger's readings are new dicts on each access: kept as they come
 
     def wake(self) -> "RequestLedger":
         """The real ledger, built on first call as ``start()`` would have built it, with the kept ticks."""
@@ -83,7 +92,7 @@ def tick(gate: Optional[RequestGate], ledger: Ledger, now_s: float) -> None:
     if gate is None:
         return
     if gate.ledger is None:
-        energy, read_at = _readings(ledger)
+        energy, read_at = _readings(ledger, gate.fresh)
         with gate.lock:
             if gate.ticks is not None:  # still no request: keep the readings only
                 gate.ticks.append((now_s, energy, read_at))
