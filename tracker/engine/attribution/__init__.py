@@ -4,6 +4,7 @@
 - :mod:`.cgroup`: the job's cgroup v2/v1 quota, cpuset, usage (``WATTPRINT_CGROUP_ROOT``);
 - :mod:`.usage`: the job's CPU ticks and resident memory per sample;
 - :mod:`.split`: one component's per-interval split and its bounds (pure arithmetic);
+- :mod:`.node`: node mode's sums (share 1: nothing to split), a few list passes per tick;
 - :mod:`.attributor`: the ledger's hook that puts them together.
 
 See ``docs/attribution.md`` for the model. Units: joules, seconds, watts, ticks, bytes.

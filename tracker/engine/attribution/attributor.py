@@ -18,7 +18,7 @@ for the formula and the bounds):
   was seen on it, ``CUDA_VISIBLE_DEVICES`` reserved it, or NVML has listed no process on any
   GPU yet (nothing says otherwise); else nobody's. NVML's pids not in our PID namespace: ``node``.
 - any other device-scope component (replay, AMD): ``exclusive``; a node-scope one without
-  usage data: ``node``. ``mode="node"``: everything ``node``.
+  usage data: ``node``. ``mode="node"``: everything ``node``, kept as sums at share 1 (:mod:`.node`).
 
 Failure modes: :meth:`observe` never raises (an error is logged once and the interval is the
 node's); the lock is the caller's (the ledger's), plus our own for :meth:`figures`.
@@ -196,7 +196,8 @@ class Attributor:
             p[0] = p[1] = 0.0
             if dt_s <= 0:
                 continue
-            share, reserved, method, u = self._share(components[cid], cpu, ram, gpu.get(cid))
+            g = gpu.get(cid) if role[cid] == "gpu" else None  # a GPU's share from its list, else by role
+            share, reserved, method, u = g if g is not None else self._share(components[cid], cpu, ram, None)
             accounts[cid].add(delta_j, dt_s, share, reserved, method, u)
 
     def _cpu_ram(self, prev: UsageSample, now: UsageSample) -> Tuple[Tuple[float, Optional[float], str], Optional[float]]:
@@ -256,8 +257,13 @@ class Attributor:
                     self._gpu_job_seen[cid] = True
             seen.append((cid, usage, mine))
         out: Dict[str, Optional[Tuple[float, Optional[float], str, Optional[float]]]] = dict.fromkeys(self._gpu_probe)
+        job_seen, evidence = self._gpu_job_seen, self._gpu_evidence
         for cid, usage, mine in seen:
-            out[cid] = self._gpu(cid, usage, mine)
+            procs = usage.processes
+            if not usage.mig and len(mine) == len(procs) and (procs or job_seen.get(cid) or not evidence):
+                out[cid] = _EXCLUSIVE  # alone on it, or none listed and nothing says otherwise: what _gpu gives, at once
+            else:
+                out[cid] = self._gpu(cid, usage, mine)
         return out
 
     def _gpu(self, cid: str, usage: Any, mine: List[int]) -> Tuple[float, Optional[float], str, Optional[float]]:
