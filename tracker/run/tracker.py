@@ -142,6 +142,7 @@ class Tracker:
         self._sampler: Optional[Sampler] = None
         self._runners: List[ExporterRunner] = []
         self._source_notes: List[SourceNote] = []
+        self._sources_doc: Optional[List[Dict[str, Any]]] = None  # the notes as dicts, made once (they never change after start)
         self._started_at: Optional[_dt.datetime] = None
         self._windows = WindowRecorder(lambda: self._work.steps)
         self._stop_gate = StopGate()
@@ -347,10 +348,16 @@ class Tracker:
         timeline = ledger.view()  # built into a dict only if someone reads it
         doc = assemble(header, comps, duration_s=duration_s, work=work, factors=self.factors, started_at=self._started_at,
                        timeline=timeline, windows=windows, window_totals=totals, gaps=gaps, live=self.factors.live_readings(),
-                       sources=[n.to_dict() for n in self._source_notes], notes=notes, with_forecast=True,
+                       sources=self._sources(), notes=notes, with_forecast=True,
                        total_steps=None if final else self.total_steps, sections=annotations,
                        inference=self._requests.summary() if self._requests is not None else None)  # fmt: skip
         return Footprint(doc, timeline)
+
+    def _sources(self) -> List[Dict[str, Any]]:
+        """The source notes as dicts, built once (a footprint never mutates its document; accessors copy)."""
+        if self._sources_doc is None:
+            self._sources_doc = [n.to_dict() for n in self._source_notes]
+        return self._sources_doc
 
     @property
     def json_path(self) -> str:
