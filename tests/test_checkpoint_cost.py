@@ -107,3 +107,25 @@ def test_serialising_does_not_copy_yet_never_changes_the_document(tmp_path):
     assert json.loads(text)["timeline"]["t_s"][-1] == pytest.approx(6.0)
     assert fp.to_dict() == before and "timeline" not in before
     t.stop()
+
+
+def test_a_link_planted_at_the_checkpoint_names_is_resolved_and_refused_when_it_leads_out(tmp_path):
+    """Only a link is resolved before a checkpoint (a plain name is inside by construction); one leading
+    out of the folder is refused, so the file it points to is never touched."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere.json"
+    out.mkdir()
+    elsewhere.write_text("keep\n")
+    t, clock = _tracker(out, "l")
+    os.symlink(elsewhere, out / "l.timeline.jsonl")
+    for _ in range(5):
+        clock.advance(1.0)
+        t._sampler.tick()
+    assert elsewhere.read_text() == "keep\n" and not (out / "l.json").exists()
+    (out / "l.timeline.jsonl").unlink()
+    os.symlink(out / "inside.jsonl", out / "l.timeline.jsonl")  # a link that stays in the folder passes the check
+    for _ in range(5):
+        clock.advance(1.0)
+        t._sampler.tick()
+    assert json.loads((out / "l.json").read_text())["status"] == "partial"
+    t.stop()
+    assert elsewhere.read_text() == "keep\n"

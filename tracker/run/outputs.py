@@ -45,6 +45,7 @@ import csv
 import json
 import logging
 import os
+import stat
 import threading
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -155,9 +156,17 @@ class RunFiles:
         self._final = False
 
     def _check_inside(self, *paths: str) -> None:
-        """Raise ``OSError`` when one of ``paths``, resolved, is not a file directly in the resolved ``output_dir``."""
-        folder = os.path.realpath(self.output_dir)
+        """Raise ``OSError`` when one of ``paths`` (files named directly in ``output_dir``), resolved, is not
+        a file directly in the resolved ``output_dir``. A name that is not a link resolves there by
+        construction (it has no separator, :func:`check_file_name`), so only a link is resolved."""
+        folder: Optional[str] = None
         for path in paths:
+            try:
+                if not stat.S_ISLNK(os.lstat(path).st_mode):
+                    continue
+            except FileNotFoundError:
+                continue
+            folder = folder or os.path.realpath(self.output_dir)
             target = os.path.realpath(path)
             if os.path.dirname(target) != folder:
                 raise OSError(f"{path} resolves to {target}, outside {folder}; refusing to write there")
