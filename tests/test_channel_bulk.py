@@ -99,3 +99,27 @@ def test_few_gpus_keep_the_per_channel_loop():
     for t in (0.0, 1.0, 2.0):
         sensor.read(t)
     assert sensor._bulk is None and sensor._bulk_plan is False
+
+
+def test_channel_lookup_by_id_follows_replaced_channels():
+    """channel()/last_error() are a dict lookup, kept right when the channel list (or a channel in it) is replaced."""
+    from wattprint.engine.sensors._channel import GpuChannel
+
+    sensor = NvidiaSensor(nvml=make_fake_nvml(_gpus(6, [300_000])), env={})
+    chans = list(sensor._channels)
+    assert [sensor.channel(f"gpu:{i}") for i in range(6)] == chans
+    assert sensor.channel("gpu:6") is None and sensor.last_error("cpu") is None
+    chans[2].last_error = "lost"
+    assert sensor.last_error("gpu:2") == "lost" and sensor.last_error("gpu:1") is None
+    fresh = GpuChannel("gpu:2", "nvml.total_energy", chans[2].device)  # reopened: a new channel in its place
+    fresh.last_error = "reopened"
+    sensor._channels[2] = fresh
+    assert sensor.channel("gpu:2") is fresh and sensor.last_error("gpu:2") == "reopened"
+    sensor._channels = [chans[5], chans[0], GpuChannel("gpu:9", "nvml.total_energy", None)]  # a new list, reordered
+    assert sensor.channel("gpu:0") is chans[0] and sensor.channel("gpu:5") is chans[5]
+    assert sensor.channel("gpu:9").component_id == "gpu:9"
+    assert sensor.channel("gpu:2") is None and sensor.channel("gpu:1") is None
+    sensor._channels.append(GpuChannel("gpu:0", "nvml.total_energy", None))  # a duplicate id: the first, as the scan gave
+    assert sensor.channel("gpu:0") is chans[0]
+    sensor._channels.insert(0, GpuChannel("gpu:0", "x", None))
+    assert sensor.channel("gpu:0").source == "x"

@@ -162,6 +162,7 @@ class ChannelSensor(Sensor):
         self._lock = threading.Lock()  # vendor handles are not used concurrently from our side
         self._channels: List[GpuChannel] = list(channels)
         self._column_ids = [ch.component_id for ch in self._channels]
+        self._index: Dict[str, int] = {}  # component id -> its position in _channels (see channel())
         polled = any(ch.mode == "power" for ch in self._channels)
         self.mode: SensorMode = "power" if polled else "counter"
         self.poll_interval_s = power_interval_s if polled else 1.0
@@ -326,13 +327,18 @@ class ChannelSensor(Sensor):
         return None
 
     def channel(self, component_id: str) -> Optional[GpuChannel]:
-        for ch in self._channels:
-            if ch.component_id == component_id:
-                return ch
-        return None
+        """The (first) channel of ``component_id``, ``None`` if none: one dict lookup, checked against
+        ``_channels`` as it is now (a replaced list or channel re-indexes it: a miss is one scan, as before)."""
+        chans, i = self._channels, self._index.get(component_id)
+        if i is not None and i < len(chans) and (ch := chans[i]).component_id == component_id:
+            return ch
+        index: Dict[str, int] = {}
+        for j, ch in enumerate(chans):
+            index.setdefault(ch.component_id, j)
+        self._index = index
+        i = index.get(component_id)
+        return None if i is None else chans[i]
 
     def last_error(self, component_id: str) -> Optional[str]:
-        for ch in self._channels:
-            if ch.component_id == component_id:
-                return ch.last_error
-        return None
+        ch = self.channel(component_id)
+        return None if ch is None else ch.last_error
