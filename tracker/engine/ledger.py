@@ -1,32 +1,25 @@
 """The energy ledger: the latest cumulative joules of every component.
 
-All sensor reads go through :meth:`Ledger.read` under one lock, whether the sampler thread or a
-boundary (start, stop, window edge) asks, so a window's energy is a difference of two synchronous
-readings. Failures never escape: a sensor that raises, or a component missing from a reading, opens
-a gap that closes at the next good reading; counter anomalies reported by the sensors become gaps too.
-Energies live in one list in component order; a reading in which every component of a sensor
-answered (a *whole* one) is applied as one slice, one time and one peak pass for that sensor.
+All sensor reads go through :meth:`Ledger.read` under one lock, whether the sampler thread or a boundary (start, stop, window edge)
+asks, so a window's energy is a difference of two synchronous readings. Failures never escape: a sensor that raises, or a component
+missing from a reading, opens a gap that closes at the next good reading; counter anomalies reported by the sensors become gaps too.
+Energies live in one list in component order (:meth:`Ledger.readings` copies it, with the read times); a reading in which every
+component of a sensor answered (a *whole* one) is one slice, one time and one peak pass for that sensor.
 
-The ledger also owns the run's baseline (the readings at :meth:`start`) and the timeline:
-:meth:`append_point` and :meth:`view` take the same lock as the reads, so a view never sees a
-half-appended point. Gaps are coalesced per component: the first :data:`MAX_GAPS_PER_COMPONENT` are
-kept as they are, later ones extend the last (its ``count`` and ``duration_s`` grow), so a flapping
-sensor cannot grow memory without bound.
+The ledger also owns the run's baseline (the readings at :meth:`start`) and the timeline: :meth:`append_point` and :meth:`view` take
+the same lock as the reads, so a view never sees a half-appended point. Gaps are coalesced per component: the first
+:data:`MAX_GAPS_PER_COMPONENT` are kept as they are, later ones extend the last (its ``count`` and ``duration_s`` grow), so a
+flapping sensor cannot grow memory without bound.
 
-Read deadlines: each sensor is read by one thread at a time (a per-sensor guard), and the ledger
-lock is not held during the read itself, only while the result is applied. A thread that finds a
-sensor busy in another thread waits at most the sensor's ``read_deadline_s`` (default
-:data:`DEFAULT_READ_DEADLINE_S`) from the start of that read, then records a gap for its components
-(reason ``read timed out``) and goes on; once a read has run past its deadline, later reads skip the
-sensor at once until it returns. :meth:`read_bounded` (``stop()`` and so the SIGTERM path) runs each
-read in a helper thread, so even a read that hangs right there delays the caller by at most the
-deadline. Window edges read nothing on the caller's thread: :class:`wattprint.engine.edges.EdgeReader`
-reads them on its own thread (:meth:`read_sensor`, :meth:`time_out`, then :meth:`observe`); an edge
-read on the caller's own thread (with an injected clock) cannot be interrupted, so a sensor that
-starts hanging inside that very read holds it.
+Read deadlines: each sensor is read by one thread at a time (a per-sensor guard), and the ledger lock is not held during the read
+itself, only while the result is applied. A thread that finds a sensor busy in another thread waits at most the sensor's
+``read_deadline_s`` (default :data:`DEFAULT_READ_DEADLINE_S`) from the start of that read, then records a gap (``read timed out``)
+and goes on; once a read has run past its deadline, later reads skip the sensor at once until it returns. :meth:`read_bounded`
+(``stop()``, the SIGTERM path) runs each read in a helper thread, so even a read that hangs right there costs at most the deadline.
+Window edges are read by :class:`wattprint.engine.edges.EdgeReader` on its own thread (:meth:`read_sensor`, :meth:`time_out`, then
+:meth:`observe`); an edge read on the caller's thread (an injected clock) cannot be interrupted: a read that hangs there holds it.
 
-Failure modes: none raise; :meth:`reinit_after_fork` gives a forked child a
-fresh lock (the parent's sampler may have held the old one at fork time).
+Failure modes: none raise; :meth:`reinit_after_fork` gives a forked child fresh locks (the parent's sampler may have held them).
 """
 
 from __future__ import annotations
@@ -84,8 +77,8 @@ class _Slot:
 class Ledger:
     """Cumulative energy per component, gaps, peaks and the timeline.
 
-    Energies are kept as one list in :attr:`ids` order (:attr:`energy_j` and :attr:`read_at_s`
-    are dicts made on each access); a whole reading of a sensor is one slice assignment.
+    Energies are kept as one list in :attr:`ids` order (:attr:`energy_j` and :attr:`read_at_s` are dicts made on each access,
+    :meth:`readings` two list copies); a whole reading of a sensor is one slice assignment.
 
     Args:
         sensors: the open sensors.
@@ -118,6 +111,7 @@ class Ledger:
         self._peak_ref: Dict[str, Tuple[float, float]] = {}
         self.timeline = Timeline(self.ids, max_timeline_points)
         self.observer: Optional[Callable[[float, Mapping[str, float]], None]] = None  # attribution's hook; never raises
+        self._columns: Optional[Tuple[Callable[..., Any], Callable[[float, List[float]], None]]] = None  # see set_observer
         self.errors_logged: set = set()
         self.baseline_j: Dict[str, float] = {cid: 0.0 for cid in self.ids}
         self.t0_s, self._last_point_s = 0.0, -math.inf
@@ -131,16 +125,16 @@ class Ledger:
     @property
     def read_at_s(self) -> Dict[str, Optional[float]]:
         """Monotonic time of each component's last good reading, seconds (``None``: never read; a fresh dict)."""
-        out: Dict[str, Optional[float]] = {}
+        return dict(zip(self.ids, self.readings()[1], strict=True))
+
+    def readings(self) -> Tuple[List[float], List[Optional[float]]]:
+        """:attr:`energy_j` and :attr:`read_at_s` as two fresh lists in :attr:`ids` order, taken together under the lock (no dict)."""
+        times: List[Optional[float]] = []
         with self.lock:
             for slot in self._slot_list:  # in ids order
                 t = slot.read_at_s
-                out.update(zip(slot.ids, self._t[slot.lo : slot.hi]) if t is None else dict.fromkeys(slot.ids, t))  # noqa: B905
-        return out
-
-    def _read_at(self, cid: str) -> Optional[float]:
-        t = self._slot_of[cid].read_at_s
-        return self._t[self._col[cid]] if t is None else t
+                times += self._t[slot.lo : slot.hi] if t is None else [t] * (slot.hi - slot.lo)
+            return self._e[:], times
 
     def start(self, now_s: float) -> None:
         """The first reading, at monotonic ``now_s``: it becomes the baseline and the timeline's first point."""
@@ -205,19 +199,32 @@ class Ledger:
         if self.observer is not None:
             self.observe(now_s)
 
+    def set_observer(self, observer: Optional[Callable[[float, Mapping[str, float]], None]],
+                     columns: Optional[Callable[[float, List[float]], None]] = None) -> None:  # fmt: skip
+        """Hook ``observer`` (:attr:`observer`); ``columns(now_s, joules)``, if given, is called instead at a read in which every
+        component was read at ``now_s`` (a fresh list in :attr:`ids` order, no dict), while :attr:`observer` is still ``observer``."""
+        self.observer = observer
+        self._columns = (observer, columns) if observer is not None and columns is not None else None
+
     def observe(self, now_s: float) -> None:
         """Hand the components read at ``now_s`` to the attribution hook (:attr:`observer`), if any."""
-        if self.observer is None:
+        observer, hook = self.observer, self._columns
+        if observer is None:
             return
+        columns = hook[1] if hook is not None and hook[0] is observer else None
         done: Dict[str, float] = {}  # attribution sees each interval's readings, in ids order
         with self.lock:
             e, t = self._e, self._t
-            for slot in self._slot_list:
-                if slot.read_at_s is None:
-                    done.update((self.ids[i], e[i]) for i in range(slot.lo, slot.hi) if t[i] == now_s)
-                elif slot.read_at_s == now_s:
-                    done.update(zip(slot.ids, e[slot.lo : slot.hi]))  # noqa: B905
-        self.observer(now_s, done)
+            if columns is not None and all(slot.read_at_s == now_s for slot in self._slot_list):
+                values = e[:]  # every component read at now_s (the sampler's usual tick): the list, no dict
+            else:
+                columns = None
+                for slot in self._slot_list:
+                    if slot.read_at_s is None:
+                        done.update((self.ids[i], e[i]) for i in range(slot.lo, slot.hi) if t[i] == now_s)
+                    elif slot.read_at_s == now_s:
+                        done.update(zip(slot.ids, e[slot.lo : slot.hi]))  # noqa: B905
+        columns(now_s, values) if columns is not None else observer(now_s, done)
 
     def read_sensor(self, now_s: float, sensor: Sensor) -> None:
         """Read one sensor on this thread (busy elsewhere: waited for at most its deadline, then a gap)."""
@@ -318,18 +325,15 @@ class Ledger:
                 continue
             self._close_gap(cid, now_s)
             self._update_peak(cid, value, now_s)
-            self._e[i] = value
-            self._t[i] = now_s
+            self._e[i], self._t[i] = value, now_s
 
     @property
     def peak_power_w(self) -> Dict[str, float]:
         """Highest mean power of each component over an interval of at least 0.5 s, watts."""
         with self.lock:
             out = dict(self._peak_one)
-            for slot in self._slot_list:
-                for cid, p in zip(slot.ids, slot.peak_w, strict=True):
-                    if p > out.get(cid, 0.0):
-                        out[cid] = p
+            for slot in self._slot_list:  # ids are unique across slots: each pair is checked against _peak_one's value
+                out.update((cid, p) for cid, p in zip(slot.ids, slot.peak_w, strict=True) if p > out.get(cid, 0.0))
             return out
 
     def _update_peak(self, cid: str, energy_j: float, now_s: float) -> None:
@@ -340,14 +344,13 @@ class Ledger:
             self._peak_ref[cid] = (now_s, energy_j)
 
     def _open_gap(self, cid: str, now_s: float, reason: str) -> None:
-        if cid not in self._open_gaps:
-            start = self._read_at(cid)
+        if cid not in self._open_gaps:  # the gap starts at the component's last reading (now_s if it has none)
+            start = self._t[self._col[cid]] if (t := self._slot_of[cid].read_at_s) is None else t
             self._open_gaps[cid] = (now_s if start is None else start, reason)
             self._log_once(cid, reason)
 
     def _close_gap(self, cid: str, now_s: float) -> None:
-        opened = self._open_gaps.pop(cid, None)
-        if opened is not None:
+        if (opened := self._open_gaps.pop(cid, None)) is not None:
             self._add_gap(Gap(cid, opened[0], now_s, opened[1]))
 
     def _add_gap(self, gap: Gap) -> None:
@@ -355,11 +358,9 @@ class Ledger:
         duration_s = max(0.0, gap.end_s - gap.start_s)
         if len(runs) < MAX_GAPS_PER_COMPONENT:
             runs.append([gap.start_s, gap.end_s, duration_s, 1, gap.reason])
-            return
-        last = runs[-1]
-        last[0], last[1] = min(last[0], gap.start_s), max(last[1], gap.end_s)
-        last[2] += duration_s
-        last[3] += 1
+        else:  # merged into the last: [start, end, summed duration, count]
+            last = runs[-1]
+            last[:4] = [min(last[0], gap.start_s), max(last[1], gap.end_s), last[2] + duration_s, last[3] + 1]
 
     @property
     def gaps(self) -> List[Gap]:
@@ -379,14 +380,8 @@ class Ledger:
             rows = [(cid, r[0], r[1], r[2], r[3], r[4]) for cid, runs in self._gaps.items() for r in runs]
             rows += [(cid, s, now_s, max(0.0, now_s - s), 1, r) for cid, (s, r) in self._open_gaps.items()]
             t0 = self.t0_s
-        out: List[Dict[str, Any]] = []
-        for cid, start, end, dur, count, reason in sorted(rows, key=lambda x: x[1]):
-            rec: Dict[str, Any] = {"component": cid, "start_s": max(0.0, start - t0), "end_s": max(0.0, end - t0),
-                                   "duration_s": max(0.0, dur), "reason": reason}  # fmt: skip
-            if count > 1:
-                rec["count"] = count
-            out.append(rec)
-        return out
+        return [{"component": cid, "start_s": max(0.0, start - t0), "end_s": max(0.0, end - t0), "duration_s": max(0.0, dur),
+                 "reason": reason, **({"count": count} if count > 1 else {})} for cid, start, end, dur, count, reason in sorted(rows, key=lambda x: x[1])]  # fmt: skip
 
     def snapshot(self) -> Dict[str, float]:
         """A copy of :attr:`energy_j`."""

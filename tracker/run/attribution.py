@@ -67,7 +67,7 @@ def open_ledger(sensors: Sequence[Sensor], settings: Any, env: Mapping[str, str]
     att = Attributor(ledger.components, ledger.sensors, mode=mode, usage=usage, cgroup=cgroup, env=env,
                      idle_power_w=getattr(settings, "idle_power_w", None), usage_interval_s=max(interval, 0.05),
                      cpu_interval_s=CPU_SPAN_TICKS * max(interval, 0.05), usage_note=note, split_node=split_node)  # fmt: skip
-    ledger.observer = att.observe
+    ledger.set_observer(att.observe, att.columns_observer(ledger.ids))  # every component read at once: a list, no dict
     return ledger, att
 
 
@@ -75,8 +75,9 @@ def attributed_components(ledger: Ledger, att: Optional[Attributor], duration_s:
                           sections: Dict[str, Any]) -> List[Dict[str, Any]]:  # fmt: skip
     """The component entries (job's share in ``energy_j`` unless ``attribution="node"``); adds ``sections["attribution"]``."""
     energy = ledger.energy_since_start_j()
+    peaks = ledger.peak_power_w  # a fresh dict on each access: taken once
     if att is None:
-        return [component_entry(c, energy[c.id], duration_s, ledger.peak_power_w.get(c.id, 0.0)) for c in ledger.components]
+        return [component_entry(c, energy[c.id], duration_s, peaks.get(c.id, 0.0)) for c in ledger.components]
     figs = att.figures({c.id: c.uncertainty_rel for c in ledger.components})
     comps: List[Dict[str, Any]] = []
     unused: List[Dict[str, Any]] = []
@@ -84,7 +85,7 @@ def attributed_components(ledger: Ledger, att: Optional[Attributor], duration_s:
         if att.gpu_unused(c.id):
             unused.append({"id": c.id, "name": c.name, "uuid": c.info.get("uuid"), "node_energy_j": max(0.0, energy[c.id])})
             continue
-        comps.append(component_entry(c, energy[c.id], duration_s, ledger.peak_power_w.get(c.id, 0.0), attribution=figs.get(c.id)))
+        comps.append(component_entry(c, energy[c.id], duration_s, peaks.get(c.id, 0.0), attribution=figs.get(c.id)))
     section = att.section()
     section["unattributed_j"] = {e["id"]: max(0.0, e["node_energy_j"] - e["energy_j"]) for e in comps if "node_energy_j" in e}
     if unused:

@@ -1,7 +1,7 @@
 """The attributor: each interval's node energy, split between this job and the rest.
 
 The ledger calls :meth:`Attributor.observe` after every read with the cumulative joules of
-the components it read. Deltas wait in ``pending`` until the next usage sample (at most every
+the components it read (:meth:`Attributor.observe_columns`, a list in component order, when it read them all). Deltas wait in ``pending`` until the next usage sample (at most every
 ``usage_interval_s``, the sampler's interval by default: the GPUs' process lists), which gives each
 component's shares for that span; the ``cpu``, ``dram`` and ``ram`` deltas wait for the next
 ``/proc`` sample (at most every ``cpu_interval_s``; the run layer sets two ticks) (see :mod:`.split`
@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from wattprint.engine.attribution.cgroup import Cgroup, cpu_reservation
 from wattprint.engine.attribution.node import NodeAccounts
@@ -80,6 +80,7 @@ class Attributor:
         self.cpu_interval_s = usage_interval_s if cpu_interval_s is None else cpu_interval_s
         self._last_cpu_t: Optional[float] = None
         self.components = {c.id: c for c in components}
+        self._ids = [c.id for c in components]  # the order of observe_columns' lists
         self._lock = threading.Lock()
         self._gpu_probe: Dict[str, Sensor] = {}
         for sensor in sensors:
@@ -115,6 +116,18 @@ class Attributor:
     # -- the ledger's hook -------------------------------------------------------
     def observe(self, now_s: float, values: Mapping[str, float]) -> None:
         """The ledger read ``values`` (cumulative J per component) at ``now_s``. Never raises."""
+        self._observe(now_s, values, None)
+
+    def observe_columns(self, now_s: float, values: List[float]) -> None:
+        """As :meth:`observe` when every component was read at ``now_s``: ``values`` in the order of the
+        components given at construction (a fresh list, kept). Never raises."""
+        self._observe(now_s, None, values)
+
+    def columns_observer(self, ids: Sequence[str]) -> Optional[Callable[[float, List[float]], None]]:
+        """:meth:`observe_columns` for a ledger whose components are ``ids`` (it must be this order), else ``None``."""
+        return self.observe_columns if list(ids) == self._ids else None
+
+    def _observe(self, now_s: float, values: Optional[Mapping[str, float]], columns: Optional[List[float]]) -> None:
         try:
             with self._lock:
                 if self._node is not None:  # node mode: nothing to split, a few sums per component
@@ -122,10 +135,13 @@ class Attributor:
                     due = first or now_s - self._last_usage_t >= self.usage_interval_s * 0.95  # type: ignore[operator]
                     if due:
                         self._last_usage_t = now_s
-                    self._node.observe(now_s, values, due and not first)
+                    if columns is not None:
+                        self._node.observe_columns(now_s, columns, due and not first)
+                    else:
+                        self._node.observe(now_s, values, due and not first)  # type: ignore[arg-type]
                     return
                 last_j, last_t, pending = self._last_j, self._last_t, self._pending
-                for cid, value in values.items():
+                for cid, value in values.items() if columns is None else zip(self._ids, columns, strict=True):  # type: ignore[union-attr]
                     last = last_j.get(cid)  # only components with an account are kept there
                     if last is None:
                         if cid in self.accounts:

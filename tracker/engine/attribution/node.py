@@ -8,8 +8,9 @@ lowest power over the intervals (at least :data:`~.split.BASELINE_MIN_INTERVAL_S
 :meth:`NodeAccounts.fill` writes exactly those, so the figures are those of the general path
 (the same additions in the same order: bit for bit).
 
-A tick in which every component was read at one time (the sampler's usual tick) is a few list
-passes in C (``map`` over lists in component order), not a Python loop; any other reading (part of
+A tick in which every component was read at one time (the sampler's usual tick; the ledger then hands
+the list itself, :meth:`NodeAccounts.observe_columns`, no dict) is a few list passes in C (``map`` over
+lists in component order), not a Python loop; any other reading (part of
 the components, a negative, infinite or NaN delta, a component read for the first time) goes
 through the per-component loop, which mirrors :meth:`Attributor.observe` and ``_split`` exactly.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 from itertools import repeat
 from operator import add, lt, sub, truediv
-from typing import List, Mapping, Optional, Sequence
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.attribution.split import BASELINE_MIN_INTERVAL_S, ComponentAccount
 
@@ -51,29 +52,42 @@ class NodeAccounts:
 
     def observe(self, now_s: float, values: Mapping[str, float], split: bool) -> None:
         """The readings ``values`` (cumulative J) at ``now_s``; ``split``: a span ends here (after them)."""
-        n = len(self.ids)
-        if (split and self._last_t is None and self._pend_j is None and n and len(values) == n
-                and list(values) == self.ids):  # fmt: skip
-            vals: List[Optional[float]] = list(values.values())
-            d_j = list(map(sub, vals, self._last_j))  # type: ignore[arg-type]  # all read: no None
-            dt = now_s - self._t_all
-            total = sum(d_j)
-            if dt > 0 and total - total == 0.0:  # every delta finite (a NaN or an infinity makes it NaN)
-                w = list(map(truediv, d_j, repeat(dt, n)))
-                mins = self.min_w if self._min_short is None else self._min_short
-                if not any(map(lt, w, mins)) and (dt >= BASELINE_MIN_INTERVAL_S or self._min_short is not None):
-                    # no new lowest power, so no delta below 0 (the lowest is >= 0): one addition per component
-                    self._last_j, self._t_all = vals, now_s
-                    self.e_j = list(map(add, self.e_j, d_j))
-                    self.t_s = list(map(add, self.t_s, repeat(dt, n)))
-                    if dt >= BASELINE_MIN_INTERVAL_S and self._min_short is not None and any(map(lt, w, self.min_w)):
-                        self.min_w = [x if x < m else m for x, m in zip(w, self.min_w)]  # noqa: B905
-                    return
-        self._observe_each(now_s, values)
-        if split:
-            self.split()
+        if not (split and len(values) == len(self.ids) and list(values) == self.ids and self._one_time(now_s, list(values.values()))):
+            self._observe_each(now_s, values.items())
+            if split:
+                self.split()
 
-    def _observe_each(self, now_s: float, values: Mapping[str, float]) -> None:
+    def observe_columns(self, now_s: float, values: List[float], split: bool) -> None:
+        """As :meth:`observe` with every component read: ``values`` in :attr:`ids` order (a fresh list, kept)."""
+        if not (split and len(values) == len(self.ids) and self._one_time(now_s, values)):
+            self._observe_each(now_s, zip(self.ids, values, strict=True))
+            if split:
+                self.split()
+
+    def _one_time(self, now_s: float, vals: List[Any]) -> bool:
+        """The list path of a split tick in which every component was read at ``now_s`` (``vals`` in ids
+        order, kept): True when it applied the tick, False (nothing changed) for the per-component loop."""
+        n = len(self.ids)
+        if self._last_t is not None or self._pend_j is not None or not n:
+            return False
+        d_j = list(map(sub, vals, self._last_j))  # type: ignore[arg-type]  # all read: no None
+        dt = now_s - self._t_all
+        total = sum(d_j)
+        if not (dt > 0 and total - total == 0.0):  # every delta finite (a NaN or an infinity makes it NaN)
+            return False
+        w = list(map(truediv, d_j, repeat(dt, n)))
+        mins = self.min_w if self._min_short is None else self._min_short
+        if any(map(lt, w, mins)) or not (dt >= BASELINE_MIN_INTERVAL_S or self._min_short is not None):
+            return False
+        # no new lowest power, so no delta below 0 (the lowest is >= 0): one addition per component
+        self._last_j, self._t_all = vals, now_s
+        self.e_j = list(map(add, self.e_j, d_j))
+        self.t_s = list(map(add, self.t_s, repeat(dt, n)))
+        if dt >= BASELINE_MIN_INTERVAL_S and self._min_short is not None and any(map(lt, w, self.min_w)):
+            self.min_w = [x if x < m else m for x, m in zip(w, self.min_w)]  # noqa: B905
+        return True
+
+    def _observe_each(self, now_s: float, values: Iterable[Tuple[str, float]]) -> None:
         """The general path: each component's delta waits in the pending sums (as ``Attributor.observe``)."""
         index = self._index
         last_j = self._last_j
@@ -84,7 +98,7 @@ class NodeAccounts:
         if pend_j is None:
             pend_j = self._pend_j = [0.0] * len(self.ids)
         pend_s = self._pend_s
-        for cid, value in values.items():
+        for cid, value in values:
             i = index.get(cid)
             if i is None:
                 continue
