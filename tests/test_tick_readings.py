@@ -5,6 +5,7 @@ figures and log lines. Deterministic: ManualClock, fake NVML and a fake powercap
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -173,3 +174,55 @@ def test_a_footprint_is_the_same_whether_attribution_gets_lists_or_mappings(mode
     fast, slow = _tracker_doc(mode, hook=True), _tracker_doc(mode, hook=False)
     assert fast["components"] == slow["components"]  # energies, peaks, attribution figures: exact
     assert fast["attribution"] == slow["attribution"] and fast["gaps"] == slow["gaps"]
+
+
+def _old_readings(ledger):
+    with ledger.lock:
+        return dict(ledger.energy_j), dict(ledger.read_at_s)
+
+
+def _serve(tmp_path, name, old, monkeypatch):
+    """A run with a late first request, more requests after it and a GPU that misses ticks; ``old``: the
+    readings kept and handed over as dicts (the code before the lists)."""
+    from wattprint.run import serving
+
+    gpus = [FakeGpu(uuid=f"GPU-{i}") for i in range(3)]
+    clock = ManualClock()
+    t = wp.Tracker(sensors=[NvidiaSensor(make_fake_nvml(gpus), env={})], clock=clock, interval_s=1.0, save=False,
+                   handle_signals=False, event=StepEvent(clock, ticks=0), attribution="node",
+                   requests_log="requests.jsonl", output_dir=str(tmp_path / name))  # fmt: skip
+    t.start()
+    t0 = clock.monotonic()
+    gate = t._requests
+    if old:
+        gate.columns = False
+        monkeypatch.setattr(serving, "_readings", _old_readings)
+        monkeypatch.setattr(serving, "_kept", _old_readings)
+    recs = []
+
+    def ticks(n):
+        for k in range(n):
+            for i, g in enumerate(gpus):
+                g.lost = k % 5 == 3 and i == 2
+                g.energy_mj += 150_000 + 40_000 * ((k + i) % 3)
+            clock.advance(0.5)
+            t._sampler.tick()
+
+    ticks(12)
+    assert type(gate.ticks[-1][1]) is (dict if old else list)
+    recs.append(t.record_request(10, 20, t0 + 1.0, t0 + 4.2, first_token_s=t0 + 1.5))  # late: from the kept ticks
+    for j in range(6):
+        ticks(3)
+        recs.append(t.record_request(5 + j, 7, clock.monotonic() - 1.2, clock.monotonic() - 0.1))
+    ticks(4)
+    fp = t.stop()
+    lines = (tmp_path / name / "requests.jsonl").read_text().splitlines()
+    return [(r.energy_j, list(r.energy), r.prefill_j, r.estimated_j) for r in recs], fp.to_dict()["inference"], [json.loads(x) for x in lines]
+
+
+def test_requests_are_the_same_whether_the_kept_readings_are_lists_or_dicts(tmp_path, monkeypatch):
+    new = _serve(tmp_path, "new", False, monkeypatch)
+    old = _serve(tmp_path, "old", True, monkeypatch)
+    assert new[0] == old[0] and new[1] == old[1]  # per-request figures and the inference section: exact
+    assert len(new[2]) == len(old[2]) == 7 and new[2] == old[2]
+    assert new[1]["energy_j"] + new[1]["idle_energy_j"] == pytest.approx(sum(sum(r[1]) for r in new[0]) + new[1]["idle_energy_j"])

@@ -37,7 +37,22 @@ __all__ = ["open_ledger", "tick", "finish", "request", "record", "RequestLog", "
 logger = logging.getLogger("wattprint")
 
 
-def _readings(ledger: Ledger) -> tuple:
+def _kept(ledger: Any) -> tuple:
+    """A tick's readings as kept until the first request: :meth:`Ledger.readings`' two lists (no dict), else two dict copies."""
+    return ledger.readings() if callable(getattr(ledger, "readings", None)) else _readings(ledger)
+
+
+def _dicts(ids: Sequence[str], energy: Any, read_at: Any) -> tuple:
+    """Kept readings as the request ledger takes them: dicts by component id (lists are in ``ids`` order)."""
+    if type(energy) is not list:
+        return energy, read_at
+    return dict(zip(ids, energy, strict=True)), dict(zip(ids, read_at, strict=True))
+
+
+def _readings(ledger: Any) -> tuple:
+    """The ledger's energies and read times as two new dicts (through :meth:`Ledger.readings` when it has it)."""
+    if callable(getattr(ledger, "readings", None)):
+        return _dicts(ledger.ids, *ledger.readings())
     with ledger.lock:
         return dict(ledger.energy_j), dict(ledger.read_at_s)
 
@@ -69,7 +84,7 @@ DORMANT_TICKS = serving_gate.DORMANT_TICKS
 
 
 class _Dormant:
-    """Until the first request, a tick only keeps its readings (two dict copies); the ledger's
+    """Until the first request, a tick only keeps its readings (:func:`_kept`: two lists); the ledger's
     interval and settling work (more than the engine's own per tick) starts with the first request."""
 
     def __init__(self) -> None:
@@ -80,14 +95,16 @@ class _Dormant:
 def tick(req: Optional[RequestLedger], ledger: Ledger, now_s: float) -> None:
     if req is None:
         return
-    energy, read_at = _readings(ledger)
     dormant = req.dormant
-    if dormant is not None:
-        with dormant.lock:
-            if req.dormant is not None:  # still no request: keep the readings only
-                dormant.ticks.append((now_s, energy, read_at))
-                return
-    req.on_tick(now_s, energy, read_at)
+    if dormant is None:
+        req.on_tick(now_s, *_readings(ledger))
+        return
+    energy, read_at = _kept(ledger)
+    with dormant.lock:
+        if req.dormant is not None:  # still no request: keep the readings only
+            dormant.ticks.append((now_s, energy, read_at))
+            return
+    req.on_tick(now_s, *_dicts(req.ids, energy, read_at))
 
 
 def _wake(req: RequestLedger) -> None:
@@ -98,8 +115,9 @@ def _wake(req: RequestLedger) -> None:
     with dormant.lock:
         if req.dormant is None:
             return
-        for now_s, energy, read_at in dormant.ticks:
-            req.on_tick(now_s, energy, read_at)
+        ids = req.ids
+        for now_s, energy, read_at in dormant.ticks:  # lists (Ledger.readings') or dicts, as they were kept
+            req.on_tick(now_s, *_dicts(ids, energy, read_at))
         req.dormant = None
 
 

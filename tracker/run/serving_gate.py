@@ -2,9 +2,10 @@
 
 A run that serves nothing never imports the request ledger (:mod:`wattprint.run.serving`,
 :mod:`wattprint.run.requests` and their helpers). :func:`open_ledger` at ``start()`` keeps the
-baseline readings; :func:`tick` keeps each tick's readings (two dicts: the ledger's own when it makes new
-ones on each access, else copies); the first :func:`request` or :func:`record` builds the real ledger from the baseline exactly as
-``start()`` would have (:func:`wattprint.run.serving.open_ledger`), hands it the kept ticks, and from
+baseline readings; :func:`tick` keeps each tick's readings: the two lists of :meth:`Ledger.readings` (energies and read
+times in component order, no dict per tick; a ledger without it: two dicts, its own when it makes new ones on each access,
+else copies). The first :func:`request` or :func:`record` builds the real ledger from the baseline exactly as ``start()``
+would have (:func:`wattprint.run.serving.open_ledger`), hands it the kept ticks (made dicts as it replays them), and from
 then on every call goes to :mod:`wattprint.run.serving`. A run without requests has nothing to settle
 and writes no request line, so :func:`finish` then does nothing and :meth:`RequestGate.summary` is ``None``.
 
@@ -64,6 +65,7 @@ class RequestGate:
         self.ledger: Optional[RequestLedger] = None
         self.serving: Any = None  # the wattprint.run.serving module, once loaded
         self.fresh = _fresh(ledger)  # the ledger's readings are new dicts on each access: kept as they come
+        self.columns = callable(getattr(ledger, "readings", None))  # kept as Ledger.readings' lists (no dict per tick)
 
     def wake(self) -> "RequestLedger":
         """The real ledger, built on first call as ``start()`` would have built it, with the kept ticks."""
@@ -92,7 +94,7 @@ def tick(gate: Optional[RequestGate], ledger: Ledger, now_s: float) -> None:
     if gate is None:
         return
     if gate.ledger is None:
-        energy, read_at = _readings(ledger, gate.fresh)
+        energy, read_at = ledger.readings() if gate.columns else _readings(ledger, gate.fresh)
         with gate.lock:
             if gate.ticks is not None:  # still no request: keep the readings only
                 gate.ticks.append((now_s, energy, read_at))
