@@ -77,27 +77,11 @@ class ComponentAccount:
             return
         if delta_j < 0.0:
             delta_j = 0.0
-        if share == 1.0 and reserved is None:  # the job's whole (exclusive, node): s = r = 1, the same sums without the products
-            self.e_j += delta_j
-            self.a_j += delta_j
-            self.b_s += dt_s
-            self.c_s += dt_s
-            self.t_s += dt_s
-            power_w = delta_j / dt_s
-            if power_w < self.min_w_short:
-                self.min_w_short = power_w
-            if dt_s >= BASELINE_MIN_INTERVAL_S and power_w < self.min_w:
-                self.min_w = power_w
-            methods = self.methods_j
-            methods[method] = methods.get(method, 0.0) + delta_j
-            if u_rel is None:
-                u_rel = METHOD_UNCERTAINTY.get(method, 0.1)
-            if u_rel:
-                self.u_weighted_j += u_rel * delta_j
-            self.used = True
-            return
-        s = _clamp01(share)
-        r = s if reserved is None else _clamp01(reserved)
+        if share == 1.0 and reserved is None:  # the job's whole (exclusive, node): no clamping; x * 1.0 is x exactly
+            s = r = 1.0
+        else:
+            s = _clamp01(share)
+            r = s if reserved is None else _clamp01(reserved)
         self.e_j += delta_j
         self.a_j += s * delta_j
         self.b_s += s * dt_s
