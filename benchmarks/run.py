@@ -295,14 +295,15 @@ def bench_hook(run_it: bool, timeout_s: float = 900.0) -> Dict[str, Any]:
 
 
 def bench_growth(quick: bool) -> Dict[str, Any]:
-    """``bench_tick.py`` and ``bench_scale.py`` in child processes (``--quick`` in quick mode); the 10^8-tick
+    """``bench_tick.py``, ``bench_scale.py`` and ``bench_ranks.py`` in child processes (smaller in quick mode); the 10^8-tick
     figure is taken from ``out/scale_1e8.json`` when present (``bench_scale.py --ticks-1e8``: minutes, not run here)."""
     out: Dict[str, Any] = {}
     flag = ["--quick"] if quick else []
-    for name, script in (("tick", "bench_tick.py"), ("scale", "bench_scale.py")):
+    ranks = ["--ranks", "2", "8", "--repeats", "1"] if quick else ["--ranks", "2", "8", "64", "256", "1024", "--repeats", "3"]
+    for name, script, args in (("tick", "bench_tick.py", flag), ("scale", "bench_scale.py", flag), ("ranks", "bench_ranks.py", ranks)):
         path = os.path.join(HERE, "out", f"{name}{'_quick' if quick else ''}.json")
         try:
-            proc = subprocess.run([sys.executable, os.path.join(HERE, script), *flag, "--out", path], capture_output=True,
+            proc = subprocess.run([sys.executable, os.path.join(HERE, script), *args, "--out", path], capture_output=True,
                                   text=True, timeout=900, cwd=ROOT)  # fmt: skip
             if proc.returncode != 0:
                 out[name] = {"error": proc.stderr[-2000:]}
@@ -330,7 +331,7 @@ def growth_markdown(g: Dict[str, Any]) -> str:
     if not g:
         return ""
     L = ["", "## Costs that grow with the work", "",
-         "From `benchmarks/bench_tick.py` and `benchmarks/bench_scale.py` (simulated clock, fake NVML library; "
+         "From `benchmarks/bench_tick.py`, `benchmarks/bench_scale.py` and `benchmarks/bench_ranks.py` (simulated clock, fake NVML library; "
          "median [IQR] over batches; same process, alternating batches, so both sides see the same contention). "
          "CodeCarbon has no equivalent of these rows (no windows, no timeline, no per-run files to report on).", ""]
     tick, scale = g.get("tick") or {}, g.get("scale") or {}
@@ -389,7 +390,21 @@ def growth_markdown(g: Dict[str, Any]) -> str:
         for r in scale["report"]:
             L.append(f"| {r['runs']:,} | {r['file_bytes']:,} | {r['wall_s']:.1f} | {r['peak_rss_mib']:.0f} | < 150 MiB at 10,000 |")
         L.append("")
-    for key in ("tick", "scale"):
+    rk = g.get("ranks") or {}
+    if rk.get("rows"):
+        L += ["### Job footprint of many ranks (`bench_ranks.py`)", "",
+              f"Simulated ranks, {rk['ranks_per_node']} to a node, each a real rank footprint ({rk['timeline_points']:,} timeline points, "
+              f"{rk['windows']} windows); the ranks publish summaries (no timeline) and the last one assembles the job footprint: "
+              f"that step's wall and CPU time (median [min–max] over {rk['repeats']} repeats) and the bytes it reads, against "
+              "gathering every rank's whole footprint.", "",
+              "| ranks | nodes | assembly s | its CPU s | received MB | per rank kB | whole footprints MB | job file kB | target |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in rk["rows"]:
+            L.append(f"| {r['ranks']:,} | {r['nodes']} | {r['assembly_s_median']:.3f} [{r['assembly_s_min']:.3f}–{r['assembly_s_max']:.3f}] | "
+                     f"{r['assembly_cpu_s_median']:.3f} | {r['received_bytes'] / 1e6:.2f} | {r['received_per_rank_bytes'] / 1e3:.1f} | "
+                     f"{r['full_footprints_bytes'] / 1e6:.1f} | {r['job_footprint_bytes'] / 1e3:.0f} | < 10 s and < 50 MB at 1,024 |")
+        L.append("")
+    for key in ("tick", "scale", "ranks"):
         if (g.get(key) or {}).get("error"):
             L += [f"`{key}` failed: {g[key]['error'][-300:]}", ""]
     return "\n".join(L) + "\n"

@@ -97,6 +97,24 @@ def test_quick_mode_writes_the_report(tmp_path):
     assert {row["metric"] for row in res["targets"]} >= {"`import` time", "traced memory after 1,000,000 samples"}
 
 
+def test_the_ranks_curve_is_folded_into_results(tmp_path):
+    """bench_ranks.py (job assembly of simulated ranks) writes its JSON, and run.py's growth section renders it."""
+    out = tmp_path / "ranks.json"
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, "bench_ranks.py"), "--ranks", "2", "8", "--repeats", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=180, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert [r["ranks"] for r in doc["rows"]] == [2, 8]
+    assert all(0 < r["received_bytes"] < r["full_footprints_bytes"] for r in doc["rows"])  # summaries, not whole footprints
+    sys.path.insert(0, BENCH)
+    try:
+        import run as bench_run
+    finally:
+        sys.path.remove(BENCH)
+    md = bench_run.growth_markdown({"ranks": doc})
+    assert "### Job footprint of many ranks" in md and "| 8 | 1 |" in md
+
+
 def _has_gpu() -> bool:
     try:
         import pynvml
