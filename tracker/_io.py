@@ -94,11 +94,12 @@ def atomic_write_bytes(path: str, data: bytes, *, sync: bool = True) -> None:
     # a short temp name: ``<path>.<pid>.<thread>.tmp`` would pass the 255-byte name limit for long names;
     # unique in this process by its counter, across processes by the pid (and O_EXCL)
     tmp = os.path.join(folder, f"{_TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{next(_tmp_serial)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o666)
+        fd = os.open(tmp, flags, 0o666)
     except FileNotFoundError:  # the folder went away since: make it again, once
         os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o666)
+        fd = os.open(tmp, flags, 0o666)
     try:
         try:
             view = memoryview(data)

@@ -38,23 +38,16 @@ logger = logging.getLogger("wattprint")
 
 
 def _kept(ledger: Any) -> tuple:
-    """A tick's readings as kept until the first request: :meth:`Ledger.readings`' two lists (no dict), else two dict copies."""
-    return ledger.readings() if callable(getattr(ledger, "readings", None)) else _readings(ledger)
+    """A tick's readings as kept until the first request (:func:`wattprint.run.serving_gate.kept`: two lists, else two dict copies)."""
+    return serving_gate.kept(ledger)
 
 
-def _dicts(ids: Sequence[str], energy: Any, read_at: Any) -> tuple:
-    """Kept readings as the request ledger takes them: dicts by component id (lists are in ``ids`` order)."""
-    if type(energy) is not list:
-        return energy, read_at
-    return dict(zip(ids, energy, strict=True)), dict(zip(ids, read_at, strict=True))
+_dicts = serving_gate.as_dicts  # kept readings as dicts by component id
 
 
 def _readings(ledger: Any) -> tuple:
-    """The ledger's energies and read times as two new dicts (through :meth:`Ledger.readings` when it has it)."""
-    if callable(getattr(ledger, "readings", None)):
-        return _dicts(ledger.ids, *ledger.readings())
-    with ledger.lock:
-        return dict(ledger.energy_j), dict(ledger.read_at_s)
+    """The ledger's energies and read times as two new dicts."""
+    return _dicts(getattr(ledger, "ids", ()), *_kept(ledger))
 
 
 def open_ledger(settings: Any, ledger: Ledger, now_s: float, clock: Callable[[], float], factors: Any,

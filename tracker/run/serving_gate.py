@@ -25,7 +25,7 @@ from wattprint.engine.ledger import Ledger
 if TYPE_CHECKING:
     from wattprint.run.requests import RequestLedger, RequestRecord
 
-__all__ = ["RequestGate", "open_ledger", "tick", "finish", "request", "record", "DORMANT_TICKS"]
+__all__ = ["RequestGate", "open_ledger", "tick", "finish", "request", "record", "kept", "as_dicts", "DORMANT_TICKS"]
 
 #: Ticks kept while no request has come (replayed at the first one, so that a late ``record_request``
 #: still finds its intervals); :mod:`wattprint.run.serving` uses this bound too.
@@ -43,6 +43,19 @@ def _readings(ledger: Any, fresh: bool = False) -> Tuple[Dict[str, float], Dict[
         if fresh:
             return ledger.energy_j, ledger.read_at_s
         return dict(ledger.energy_j), dict(ledger.read_at_s)
+
+
+def kept(ledger: Any, fresh: bool = False) -> tuple:
+    """A tick's readings as kept until the first request: :meth:`Ledger.readings`' two lists (in ``ledger.ids``
+    order, no dict) when the ledger has it, else two dicts (the ledger's own when ``fresh``, else copies)."""
+    return ledger.readings() if callable(getattr(ledger, "readings", None)) else _readings(ledger, fresh)
+
+
+def as_dicts(ids: Sequence[str], energy: Any, read_at: Any) -> tuple:
+    """Kept readings as the request ledger takes them: dicts by component id (lists are in ``ids`` order)."""
+    if type(energy) is not list:
+        return energy, read_at
+    return dict(zip(ids, energy, strict=True)), dict(zip(ids, read_at, strict=True))
 
 
 class _AtStart:

@@ -130,9 +130,9 @@ class Attributor:
     def _observe(self, now_s: float, values: Optional[Mapping[str, float]], columns: Optional[List[float]]) -> None:
         try:
             with self._lock:
+                first = self._last_usage_t is None
+                due = first or now_s - self._last_usage_t >= self.usage_interval_s * 0.95  # type: ignore[operator]  # a span ends here
                 if self._node is not None:  # node mode: nothing to split, a few sums per component
-                    first = self._last_usage_t is None
-                    due = first or now_s - self._last_usage_t >= self.usage_interval_s * 0.95  # type: ignore[operator]
                     if due:
                         self._last_usage_t = now_s
                     if columns is not None:
@@ -154,7 +154,7 @@ class Attributor:
                     p[0] += d_j if d_j > 0.0 else 0.0  # max(0, d): a NaN counts 0 too
                     p[1] += dt_s if dt_s > 0.0 else 0.0
                     last_j[cid], last_t[cid] = value, now_s
-                if self._last_usage_t is None or now_s - self._last_usage_t >= self.usage_interval_s * 0.95:
+                if due:
                     self._split(now_s)
         except Exception:  # attribution must never break the run
             if not self._failed_logged:
