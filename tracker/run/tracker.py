@@ -323,14 +323,16 @@ class Tracker:
         checkpoint_due = self.save and now - self._last_checkpoint_s >= self.checkpoint_interval_s
         if not live and not checkpoint_due:
             return
-        fp = self._build(now, "partial", final=False)
+        # a checkpoint alone needs no timeline copy (the journal drains the ledger); live exporters and a live grid read it
+        fp = self._build(now, "partial", final=False, timeline=bool(live) or self.factors.live is not None)
         for runner in live:
             runner.submit_sample(fp)
         if checkpoint_due and self._state == "running":  # never overwrite the final footprint
             self._last_checkpoint_s = now
             self._files.write_checkpoint(fp, self._ledger)  # the document, plus new points onto the timeline journal
 
-    def _build(self, now: float, status: str, final: bool) -> Footprint:
+    def _build(self, now: float, status: str, final: bool, timeline: bool = True) -> Footprint:
+        """The footprint at ``now``; ``timeline=False`` leaves the timeline out (``Footprint.timeline`` is then empty)."""
         ledger = self._ledger
         assert ledger is not None and self._started_at is not None
         duration_s = max(0.0, now - ledger.t0_s)
@@ -345,13 +347,13 @@ class Tracker:
         header = {"schema": SCHEMA_ID, "run_id": self.run_id, "project": self.project, "status": status,
                   "started_at": iso_utc(self._started_at), "ended_at": iso_utc(self._started_at + _dt.timedelta(seconds=duration_s)),
                   "duration_s": duration_s, "host": host_info()}  # fmt: skip
-        timeline = ledger.view()  # built into a dict only if someone reads it
+        view = ledger.view() if timeline else None  # built into a dict only if someone reads it
         doc = assemble(header, comps, duration_s=duration_s, work=work, factors=self.factors, started_at=self._started_at,
-                       timeline=timeline, windows=windows, window_totals=totals, gaps=gaps, live=self.factors.live_readings(),
+                       timeline=view, windows=windows, window_totals=totals, gaps=gaps, live=self.factors.live_readings(),
                        sources=self._sources(), notes=notes, with_forecast=True,
                        total_steps=None if final else self.total_steps, sections=annotations,
                        inference=self._requests.summary() if self._requests is not None else None)  # fmt: skip
-        return Footprint(doc, timeline)
+        return Footprint(doc, view)
 
     def _sources(self) -> List[Dict[str, Any]]:
         """The source notes as dicts, built once (a footprint never mutates its document; accessors copy)."""
