@@ -16,7 +16,9 @@ batches with its quartiles (IQR). Sections:
   CPU (all threads) per pair.
 * ``steady``: CPU per simulated minute at the real defaults (1 s ticks, 60 s checkpoints,
   files on) against ``save=False``, at 0 (a replay CPU sensor), 8 and 64 GPUs, over a
-  run already 2,048 points long; and one checkpoint's cost and JSON size.
+  run already 2,048 points long; and one checkpoint's cost and JSON size. A third arm, ``files only``,
+  writes the same checkpoint files with the document built and encoded once in advance: the share of
+  the checkpoint that is file-system work and journal lines, not building and encoding.
 * ``windows``: building the footprint after 10, 10^3, 10^5 windows.
 * ``timeline``: appends per second and the shape (points, stride, the least and most
   populated tenth of the run) after 10^3 ... 10^7 ticks; ``--ticks-1e8`` (alone) pushes 10^8
@@ -181,16 +183,16 @@ class _SysLike:
 
 
 def steady(n_gpus: int, minutes: int, workdir: str) -> Dict[str, Any]:
-    """CPU ms per simulated minute, save on (defaults) vs off, after a 2,048-point warm-up. The two trackers
-    run in the same process and alternate minute by minute (the order flips every pair), so drift in the
-    machine's speed falls on both arms alike."""
+    """CPU ms per simulated minute, save on (defaults) vs off (and the ``files`` arm), after a 2,048-point
+    warm-up. The trackers run in the same process and take turns minute by minute (the order rotates), so
+    drift in the machine's speed falls on every arm alike."""
     res: Dict[str, Any] = {"gpus": n_gpus}
-    arms: Dict[bool, Any] = {}
-    for save in (True, False):
+    arms: Dict[Any, Any] = {}
+    for save in (True, False, "files"):  # "files": the checkpoint's file work alone (see _files_only)
         fleet = gpus(n_gpus)
         clock = ManualClock()
         out = tempfile.mkdtemp(dir=workdir)
-        t = wp.Tracker(run_id="steady", output_dir=out, save=save, sensors=_sensors(n_gpus, make_fake_nvml(fleet)),
+        t = wp.Tracker(run_id="steady", output_dir=out, save=bool(save), sensors=_sensors(n_gpus, make_fake_nvml(fleet)),
                        clock=clock, interval_s=1.0, handle_signals=False, event=StepEvent(clock, ticks=0))  # fmt: skip
         t.start()
         sampler = t._sampler
@@ -203,18 +205,23 @@ def steady(n_gpus: int, minutes: int, workdir: str) -> Dict[str, Any]:
 
         for _ in range(2048 + 30):
             tick()
+        if save == "files":
+            _files_only(t, clock)
         arms[save] = (t, clock, tick, out, [])
+    orders = [(True, False, "files"), ("files", False, True), (False, True, "files"), ("files", True, False)]
     for k in range(minutes):
-        for save in ((True, False) if k % 2 == 0 else (False, True)):
+        for save in orders[k % len(orders)]:
             tick, per_min = arms[save][2], arms[save][4]
             c0 = time.process_time()
             for _ in range(60):
                 tick()
             per_min.append(time.process_time() - c0)
-    for save in (True, False):
+    for save in (True, False, "files"):
         t, clock, _tick, out, per_min = arms[save]
-        res["save" if save else "nosave"] = {"cpu_ms_per_min": q([x * 1e3 for x in per_min])}
-        if save:
+        res["files_only" if save == "files" else "save" if save else "nosave"] = {"cpu_ms_per_min": q([x * 1e3 for x in per_min])}
+        if save == "files":
+            del t._build  # the real builder again, for stop()
+        if save is True:
             # one checkpoint, and the old whole-document write beside it
             fp = t._build(clock.monotonic(), "partial", final=False)
             c = []
@@ -234,8 +241,28 @@ def steady(n_gpus: int, minutes: int, workdir: str) -> Dict[str, Any]:
             res["whole_json_bytes"] = os.path.getsize(t.json_path)
         t.stop()
         shutil.rmtree(out, ignore_errors=True)
-    res["ratio"] = res["save"]["cpu_ms_per_min"]["median"] / res["nosave"]["cpu_ms_per_min"]["median"]
+    nosave = res["nosave"]["cpu_ms_per_min"]["median"]
+    res["ratio"] = res["save"]["cpu_ms_per_min"]["median"] / nosave
+    res["files_only_ratio"] = res["files_only"]["cpu_ms_per_min"]["median"] / nosave
     return res
+
+
+class _Encoded:
+    """A footprint stand-in whose JSON is already encoded (the ``files`` arm)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def to_json(self, **_kw: Any) -> str:
+        return self.text
+
+
+def _files_only(t: Any, clock: ManualClock) -> None:
+    """The ``files`` arm: checkpoints write the same files (the document, renamed over the last, and
+    the journal's new points) but the document is built and encoded once, here, not at each checkpoint,
+    so the arm costs the ticks plus the checkpoint's file-system work and journal lines alone."""
+    doc = _Encoded(t._build(clock.monotonic(), "partial", final=False).to_json(timeline=False, indent=None))
+    t._build = lambda *a, **k: doc
 
 
 # -- windows --------------------------------------------------------------------------------

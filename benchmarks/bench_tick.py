@@ -19,6 +19,11 @@ same machine; times are this thread's CPU time (``time.thread_time``: a batch pr
 other work on a shared machine is not stretched); each figure is the median over the
 batches, with its quartiles.
 
+``floor``: not the product. The least a counter tick must do, fused into one function (clock read, one
+lock, every GPU's counter, the deltas, the plausibility test, the joules, the peak-record test, one timeline
+point) with no ledger, sensor class, gap or deadline bookkeeping: a lower bound, in CPython, of any tick that
+does that arithmetic, against the same raw calls.
+
 ``engine, pynvml over a C stub``: the same engine tick on real ``pynvml`` wrappers
 (``nvmlDeviceGetTotalEnergyConsumption`` as shipped, its ctypes function pointer replaced by
 a C no-op), against the same wrapper calls: the cost of a real call without the driver's own
@@ -33,11 +38,14 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import operator
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import wattprint as wp
@@ -128,6 +136,39 @@ def _pynvml_stub(gpus: List[FakeGpu]) -> Optional[Any]:
     return nvml
 
 
+def floor_tick(nvml: Any, n_gpus: int, clock: ManualClock) -> Callable[[], None]:
+    """The ``floor`` scope's tick: see the module docstring. Raises ``RuntimeError`` on a step that is not
+    ordinary (never in this benchmark: every counter moves by the same amount each tick)."""
+    fn = nvml.nvmlDeviceGetTotalEnergyConsumption
+    handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(n_gpus)]
+    scale_j, cap_w = 1e-3, 1400.0  # mJ -> J; twice a 700 W limit
+    lock = threading.Lock()
+    monotonic, sub = clock.monotonic, operator.sub
+    state: List[Any] = [list(map(fn, handles)), monotonic(), [0.0] * n_gpus, [0.0] * n_gpus, 0.0]  # raws, t, J, peak W, lowest peak
+    points: List[Any] = []
+
+    def tick() -> None:
+        now = monotonic()
+        with lock:
+            raws = list(map(fn, handles))
+            prev, t0, energy, peaks, low = state
+            d = list(map(sub, raws, prev))
+            dt = now - t0
+            hi = max(d)
+            if min(d) < 0 or hi * scale_j > cap_w * dt:
+                raise RuntimeError("not an ordinary step")
+            energy = [e + x * scale_j for e, x in zip(energy, d)]  # noqa: B905
+            if hi * scale_j / dt > low:  # some GPU may have set a record
+                peaks = [w if (w := x * scale_j / dt) > p else p for p, x in zip(peaks, d)]  # noqa: B905
+                low = min(peaks)
+            state[:] = raws, now, energy, peaks, low
+            points.append((now, tuple(energy)))
+            if len(points) > 4096:
+                del points[:2048]
+
+    return tick
+
+
 def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, scope: str) -> Optional[Dict[str, Any]]:
     gpus = fake_gpus(n_gpus)
     nvml = _pynvml_stub(gpus) if scope.startswith("engine, pynvml") else make_fake_nvml(gpus)
@@ -135,7 +176,10 @@ def tick_vs_raw(n_gpus: int, batches: int, per_batch: int, scope: str) -> Option
         return None
     clock = ManualClock()
     t = None
-    if scope.startswith("engine"):
+    sampler: Any
+    if scope == "floor":
+        sampler = types.SimpleNamespace(tick=floor_tick(nvml, n_gpus, clock))
+    elif scope.startswith("engine"):
         ledger = Ledger([NvidiaSensor(nvml)])
         ledger.start(clock.monotonic())
         sampler = Sampler(ledger, interval_s=1.0, on_tick=lambda now: ledger.append_point(now, 0, 0.999), clock=clock)
@@ -218,7 +262,7 @@ def rapl_vs_pread(batches: int, per_batch: int) -> Dict[str, Any]:
     return {"pread_us": quartiles(pread_us), "zone_read_us": quartiles(zone_us), "ratio": quartiles(ratios)}
 
 
-SCOPES = ("engine", "tracker node", "tracker defaults", "engine, pynvml over a C stub")
+SCOPES = ("engine", "tracker node", "tracker defaults", "engine, pynvml over a C stub", "floor")
 
 
 def run(quick: bool = False, scopes: Tuple[str, ...] = SCOPES, gpu_counts: Tuple[int, ...] = (1, 8, 64, 256)) -> Dict[str, Any]:
@@ -226,7 +270,7 @@ def run(quick: bool = False, scopes: Tuple[str, ...] = SCOPES, gpu_counts: Tuple
     out: Dict[str, Any] = {"ticks": [], "quick": quick}
     for scope in scopes:
         for n in gpu_counts:
-            per = max(2, (50 if quick else 1200) // n // (1 if scope.startswith("engine") else 4))
+            per = max(2, (50 if quick else 1200) // n // (1 if scope.startswith(("engine", "floor")) else 4))
             row = tick_vs_raw(n, batches, per, scope)
             if row is not None:
                 out["ticks"].append(row)
