@@ -83,7 +83,7 @@ def test_csv_exporter_appends_one_row_per_run_with_the_stable_header(tmp_path):
         rows = list(csv.reader(fh))
     assert rows[0] == CSV_FIELDS
     assert [r[CSV_FIELDS.index("run_id")] for r in rows[1:]] == ["run-0", "run-1", "run-2"]
-    row = dict(zip(rows[0], rows[1]))
+    row = dict(zip(rows[0], rows[1], strict=True))
     assert float(row["energy.it_j"]) == pytest.approx(fps[0].energy_j)
     assert float(row["energy.gpu_j"]) == pytest.approx(400.0)
     assert row["status"] == "completed"

@@ -148,7 +148,7 @@ def test_windows_from_many_threads():
     t.start()
 
     def work(i):
-        for j in range(50):
+        for _j in range(50):
             with t.window(f"w{i}"):
                 t.step()
 
