@@ -7,9 +7,8 @@ Energies live in one list in component order (:meth:`Ledger.readings` copies it,
 component of a sensor answered (a *whole* one) is one slice, one time and one peak pass for that sensor.
 
 The ledger also owns the run's baseline (the readings at :meth:`start`) and the timeline: :meth:`append_point` and :meth:`view` take
-the same lock as the reads, so a view never sees a half-appended point. Gaps are coalesced per component: the first
-:data:`MAX_GAPS_PER_COMPONENT` are kept as they are, later ones extend the last (its ``count`` and ``duration_s`` grow), so a
-flapping sensor cannot grow memory without bound.
+the same lock as the reads, so a view never sees a half-appended point. Gaps are coalesced per component
+(:class:`~wattprint.engine.gaps.GapBook`), so a flapping sensor cannot grow memory without bound.
 
 Read deadlines: each sensor is read by one thread at a time (a per-sensor guard), and the ledger lock is not held during the read
 itself, only while the result is applied. A thread that finds a sensor busy in another thread waits at most the sensor's
@@ -32,6 +31,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from wattprint.engine.gaps import MAX_GAPS_PER_COMPONENT, GapBook
 from wattprint.engine.sensors.base import Component, Gap, Sensor
 from wattprint.engine.timeline import Point, Timeline, TimelineView
 
@@ -40,7 +40,6 @@ __all__ = ["Ledger", "MAX_GAPS_PER_COMPONENT", "DEFAULT_READ_DEADLINE_S", "read_
 logger = logging.getLogger("wattprint")
 
 _PEAK_MIN_INTERVAL_S = 0.5  # peak power is judged over intervals at least this long
-MAX_GAPS_PER_COMPONENT = 20  # later gaps of a component are merged into its last one
 DEFAULT_READ_DEADLINE_S = 1.0  # a sensor read may hold a boundary this long, seconds
 _monotonic = time.monotonic  # the read guard's clock (a local name: it is read in every sensor read)
 
@@ -74,7 +73,7 @@ class _Slot:
         self.columns: Optional[Callable[[float], Any]] = fast if list(getattr(sensor, "column_ids", ())) == ids else None
 
 
-class Ledger:
+class Ledger(GapBook):
     """Cumulative energy per component, gaps, peaks and the timeline.
 
     Energies are kept as one list in :attr:`ids` order (:attr:`energy_j` and :attr:`read_at_s` are dicts made on each access,
@@ -352,36 +351,6 @@ class Ledger:
     def _close_gap(self, cid: str, now_s: float) -> None:
         if (opened := self._open_gaps.pop(cid, None)) is not None:
             self._add_gap(Gap(cid, opened[0], now_s, opened[1]))
-
-    def _add_gap(self, gap: Gap) -> None:
-        runs = self._gaps.setdefault(gap.component_id, [])
-        duration_s = max(0.0, gap.end_s - gap.start_s)
-        if len(runs) < MAX_GAPS_PER_COMPONENT:
-            runs.append([gap.start_s, gap.end_s, duration_s, 1, gap.reason])
-        else:  # merged into the last: [start, end, summed duration, count]
-            last = runs[-1]
-            last[:4] = [min(last[0], gap.start_s), max(last[1], gap.end_s), last[2] + duration_s, last[3] + 1]
-
-    @property
-    def gaps(self) -> List[Gap]:
-        """The closed gaps (coalesced), oldest first."""
-        with self.lock:
-            return [Gap(cid, r[0], r[1], r[4]) for cid, runs in self._gaps.items() for r in runs]
-
-    def all_gaps(self, now_s: float) -> List[Gap]:
-        """Closed gaps plus those still open, closed at ``now_s``."""
-        with self.lock:
-            return self.gaps + [Gap(cid, s, now_s, r) for cid, (s, r) in self._open_gaps.items()]
-
-    def gap_records(self, now_s: float) -> List[Dict[str, Any]]:
-        """The gaps as footprint entries: seconds since :meth:`start`; ``count`` > 1 when gaps were merged,
-        ``duration_s`` then the summed length of the merged gaps (at most ``end_s - start_s``)."""
-        with self.lock:
-            rows = [(cid, r[0], r[1], r[2], r[3], r[4]) for cid, runs in self._gaps.items() for r in runs]
-            rows += [(cid, s, now_s, max(0.0, now_s - s), 1, r) for cid, (s, r) in self._open_gaps.items()]
-            t0 = self.t0_s
-        return [{"component": cid, "start_s": max(0.0, start - t0), "end_s": max(0.0, end - t0), "duration_s": max(0.0, dur),
-                 "reason": reason, **({"count": count} if count > 1 else {})} for cid, start, end, dur, count, reason in sorted(rows, key=lambda x: x[1])]  # fmt: skip
 
     def snapshot(self) -> Dict[str, float]:
         """A copy of :attr:`energy_j`."""
