@@ -4,7 +4,8 @@ All sensor reads go through :meth:`Ledger.read` under one lock, whether the samp
 asks, so a window's energy is a difference of two synchronous readings. Failures never escape: a sensor that raises, or a component
 missing from a reading, opens a gap that closes at the next good reading; counter anomalies reported by the sensors become gaps too.
 Energies live in one list in component order (:meth:`Ledger.readings` copies it, with the read times); a reading in which every
-component of a sensor answered (a *whole* one) is one slice, one time and one peak pass for that sensor.
+component of a sensor answered (a *whole* one) is one slice, one time and one peak test for that sensor (:mod:`.peaks`: new peaks
+are records, so mostly a comparison of the increments with cached limits, made from C).
 
 The ledger also owns the run's baseline (the readings at :meth:`start`) and the timeline: :meth:`append_point` and :meth:`view` take
 the same lock as the reads, so a view never sees a half-appended point. Gaps are coalesced per component
@@ -32,6 +33,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wattprint.engine.gaps import MAX_GAPS_PER_COMPONENT, GapBook
+from wattprint.engine.peaks import PeakTracker
 from wattprint.engine.sensors.base import Component, Gap, Sensor
 from wattprint.engine.timeline import Point, Timeline, TimelineView
 
@@ -54,21 +56,19 @@ def read_deadline_s(sensor: Sensor) -> float:
     return v if v > 0 and v == v else DEFAULT_READ_DEADLINE_S
 
 
-class _Slot:
+class _Slot(PeakTracker):
     """One sensor's place in the ledger: its columns ``lo:hi``, read guard and deadline, and the
-    state of its whole readings (every component answered): their time and the peak reference."""
+    state of its whole readings (every component answered): their time, and the peaks (:class:`PeakTracker`)."""
 
-    __slots__ = ("sensor", "ids", "lo", "hi", "guard", "deadline_s", "busy_since", "read_at_s", "ref_t", "ref_e", "peak_w", "columns")
+    __slots__ = ("sensor", "ids", "lo", "hi", "guard", "deadline_s", "busy_since", "read_at_s", "columns")
 
     def __init__(self, sensor: Sensor, ids: List[str], lo: int) -> None:
+        super().__init__(len(ids))
         self.sensor, self.ids, self.lo, self.hi = sensor, ids, lo, lo + len(ids)
         self.guard = threading.Lock()
         self.deadline_s = read_deadline_s(sensor)
         self.busy_since: Optional[float] = None  # time.monotonic() when its current read began
         self.read_at_s: Optional[float] = None  # time of the last whole reading; None: per component (Ledger._t)
-        self.ref_t: Optional[float] = None  # the peak reference of whole readings: its time and energies
-        self.ref_e: List[float] = []
-        self.peak_w = [0.0] * len(ids)  # peaks from whole readings
         fast = getattr(sensor, "read_columns", None)  # a list-returning read (ChannelSensor's), when its columns are ours
         self.columns: Optional[Callable[[float], Any]] = fast if list(getattr(sensor, "column_ids", ())) == ids else None
 
@@ -292,7 +292,7 @@ class Ledger(GapBook):
                 with self.lock:
                     if None in values:
                         self._read_partly(slot, sensor, values, now_s, reason)
-                    else:  # a whole reading: one slice, one time, one peak pass; no per-component dict
+                    else:  # a whole reading: one slice, one time, one peak test; no per-component dict
                         self._e[slot.lo : slot.hi] = values
                         slot.read_at_s = now_s
                         if self._open_gaps:
@@ -302,8 +302,7 @@ class Ledger(GapBook):
                         if ref_t is None:
                             slot.ref_t, slot.ref_e = now_s, values
                         elif now_s - ref_t >= _PEAK_MIN_INTERVAL_S:
-                            dt = now_s - ref_t  # a comprehension: a third of map(max)'s cost; zip of equal lists, no strict=
-                            slot.peak_w = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(slot.peak_w, values, slot.ref_e)]  # noqa: B905
+                            slot.judge(now_s - ref_t, values)  # new peaks are records: mostly a test of limits, from C
                             slot.ref_t, slot.ref_e = now_s, values
                     if getattr(sensor, "_gaps", True):
                         for gap in sensor.drain_gaps():
