@@ -204,8 +204,11 @@ class ChannelSensor(Sensor):
 
     def read_columns(self, now_s: float) -> Union[List[float], Dict[str, float]]:
         """As :meth:`read`, but when every channel answered, a list of the joules in :attr:`column_ids`
-        order (a fresh list, never changed afterwards: the ledger keeps it); else the mapping."""
-        with self._lock:
+        order (a fresh list of floats, never ``None``, never changed afterwards: the ledger keeps it and
+        does not scan it for missing components); else the mapping."""
+        lock = self._lock
+        lock.acquire()  # not `with`: half its cost, once a tick
+        try:
             bulk = self._bulk
             if bulk is not None:
                 out = self._read_bulk(bulk, now_s)
@@ -214,6 +217,8 @@ class ChannelSensor(Sensor):
                 raws, self._bulk_left_raws = self._bulk_left_raws, []
                 return self._read_each(now_s, raws, self._bulk_left_failed)
             return self._read_each(now_s, [], None)
+        finally:
+            lock.release()
 
     def _read_each(self, now_s: float, raws: List[Any], failed_at: Optional[int]) -> Union[List[float], Dict[str, float]]:
         """Every channel on its own. ``raws``: readings of the first channels, already taken this tick;
