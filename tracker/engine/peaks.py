@@ -5,9 +5,8 @@ A peak is the highest mean power ``(v - r) / dt`` of a component (watts) over an
 after a run's first minutes they are rare. So instead of recomputing every peak each tick,
 :class:`PeakTracker` keeps, per component, the largest joules increment that is *not* a record
 over a remembered interval ``dt_c`` (:func:`joule_limit`, exact in floats), and each tick only
-compares the increments ``v - r`` against those limits, from C: the largest increment against
-the smallest limit first (one ``max``: enough when the components draw alike), else each
-increment against its own limit. Only the components that pass a limit are recomputed, with the
+compares each increment ``v - r`` with its limit (written out, :mod:`wattprint.engine.unrolled`;
+no division, no new list). Only the components that pass their limit are recomputed, with the
 formula itself. The limits of ``dt_c`` serve intervals from ``dt_c`` to ``dt_c * (1 + 2**-7)``
 (a longer interval can only lower a mean power); other intervals take the formula for every
 component, and two such ticks at about the same interval rebuild the limits for it.
@@ -28,13 +27,14 @@ from itertools import compress
 from operator import gt, ne, sub
 from typing import List, Optional
 
+from wattprint.engine.unrolled import any_above
+
 __all__ = ["PeakTracker", "joule_limit"]
 
 _FAST_MIN = 8  # below this many components the formula is as cheap as the limit tests
 _SERVE = 2.0**-7  # limits for dt_c serve intervals up to dt_c * (1 + _SERVE)
 _MARGIN = 2.0**-9  # a jittering interval: limits for a little less than the shorter one seen
 _REBUILD_EVERY = 32  # judgements at least between two rebuilds of the limits (a rebuild costs ~50 formula passes)
-_SCALAR_RETRY = 16  # after the one-max test failed, judgements before it is tried again
 _nextafter, _inf = math.nextafter, math.inf
 
 
@@ -64,7 +64,7 @@ class PeakTracker:
     """The peak reference of whole readings (``ref_t``: seconds, ``ref_e``: joules) and the peaks
     (``peak_w``: watts, in column order) of ``n`` components, with the limits that make a tick cheap."""
 
-    __slots__ = ("ref_t", "ref_e", "peak_w", "_dt", "_hi", "_lim", "_lim_min", "_idx", "_scalar_in", "_judged", "_built_at", "_miss_dt")
+    __slots__ = ("ref_t", "ref_e", "peak_w", "_dt", "_hi", "_lim", "_idx", "_above", "_judged", "_built_at", "_miss_dt")
 
     def __init__(self, n: int) -> None:
         self.ref_t: Optional[float] = None
@@ -72,9 +72,8 @@ class PeakTracker:
         self.peak_w = [0.0] * n
         self._dt, self._hi = _inf, -_inf  # the limits are exact for _dt and serve intervals _dt..._hi (none yet)
         self._lim: List[float] = []
-        self._lim_min = -_inf
         self._idx = range(n)
-        self._scalar_in = 0  # judgements until the one-max test is tried again
+        self._above = any_above(n)  # v[i] - r[i] > lim[i] for some i, written out
         self._judged, self._built_at = 0, -_REBUILD_EVERY
         self._miss_dt = math.nan  # the interval of the last judgement the limits did not serve
 
@@ -85,13 +84,9 @@ class PeakTracker:
         self._judged += 1
         rebuild: Optional[float] = None
         if self._dt <= dt <= self._hi:
-            if self._scalar_in <= 0:
-                if max(map(sub, values, ref)) <= self._lim_min:
-                    return  # no increment passes the smallest limit: no record
-                self._scalar_in = _SCALAR_RETRY
-            else:
-                self._scalar_in -= 1
             lim = self._lim
+            if not self._above(values, ref, lim):
+                return  # no increment above its limit: no record
             hits = list(compress(self._idx, map(gt, map(sub, values, ref), lim)))
             if not hits:
                 return
@@ -101,7 +96,6 @@ class PeakTracker:
                     if (w := (values[i] - ref[i]) / dt) > peaks[i]:
                         peaks[i] = w
                         lim[i] = joule_limit(w, self._dt)
-                self._lim_min = min(lim)
                 return
             self._hi = -_inf  # many records at once (a run warming up): the formula; limits rebuilt later
         elif len(self._idx) >= _FAST_MIN:
@@ -110,8 +104,7 @@ class PeakTracker:
         self.peak_w = new = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(old, values, ref)]  # noqa: B905
         if rebuild is not None:
             self._lim = [joule_limit(p, rebuild) for p in new]
-            self._lim_min = min(self._lim)
-            self._dt, self._hi, self._scalar_in = rebuild, rebuild + rebuild * _SERVE, 0
+            self._dt, self._hi = rebuild, rebuild + rebuild * _SERVE
         elif self._hi > 0 and old != new:  # limits kept (an odd interval set records): those of the new peaks
             changed, lim = list(compress(self._idx, map(ne, old, new))), self._lim
             if len(changed) > len(lim) >> 3:
@@ -119,7 +112,6 @@ class PeakTracker:
                 return
             for i in changed:
                 lim[i] = joule_limit(new[i], self._dt)
-            self._lim_min = min(lim)
 
     def _missed(self, dt: float) -> Optional[float]:
         """The limits did not serve ``dt``: the interval to rebuild them for, when the last miss was at about

@@ -11,7 +11,8 @@ turns each outcome into the sensor contract; NVIDIA (:mod:`.nvidia`) and AMD
 The tick's hot path: a channel may carry ``fast_raw``, a zero-argument call giving the
 vendor's integer counter. From 4 channels up, when every channel is a counter with one and
 the previous read got them all, the sensor reads in bulk: one loop of vendor calls, then the
-counter arithmetic over lists (the state lives in the bulk record meanwhile). Anything
+counter arithmetic over lists, written out per length (:mod:`wattprint.engine.unrolled`; the
+state lives in the bulk record meanwhile). Anything
 unusual (a failed call, a wrap, reset or jump) hands the state back to the channels and the
 per-channel loop finishes that tick, so readings, gaps and calls are those of the loop.
 
@@ -34,6 +35,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
+from wattprint.engine import unrolled
 from wattprint.engine.counters import CounterStep, EnergyCounter
 from wattprint.engine.sensors.base import UNCERTAINTY_COUNTER, UNCERTAINTY_POLLED, Component, PowerIntegrator, Sensor, SensorMode
 from wattprint.errors import SensorError
@@ -118,7 +120,7 @@ class _BulkPlan:
     """How the bulk path reads a sensor's channels: all counters with a fast call, one scale and one
     plausibility floor; ``fn(arg)`` per channel when every fast call is a partial of one function."""
 
-    __slots__ = ("ids", "fn", "args", "calls", "scale_j", "min_interval_s", "cap_w", "caps_w", "_limits")
+    __slots__ = ("ids", "fn", "args", "calls", "scale_j", "min_interval_s", "cap_w", "caps_w", "_limits", "differences", "scaled_sums")
 
     def __init__(self, channels: Sequence[GpuChannel], scale_j: float, min_interval_s: float, caps_w: List[float]) -> None:
         self.ids = [ch.component_id for ch in channels]
@@ -132,6 +134,7 @@ class _BulkPlan:
         self.caps_w = caps_w  # each counter's max_power_w * slack
         self.cap_w: Optional[float] = caps_w[0] if len(set(caps_w)) == 1 else None
         self._limits: Tuple[float, List[float]] = (-1.0, [])
+        self.differences, self.scaled_sums = unrolled.differences(len(self.ids)), unrolled.scaled_sums(len(self.ids))
 
     @classmethod
     def of(cls, channels: Sequence[GpuChannel]) -> "Union[_BulkPlan, Literal[False]]":
@@ -307,7 +310,7 @@ class ChannelSensor(Sensor):
             self._leave_bulk()
             self._bulk_left_raws, self._bulk_left_failed = raws, len(raws)
             return None
-        deltas = list(map(operator.sub, raws, bulk.raws))
+        deltas = plan.differences(raws, bulk.raws)  # raws[i] - bulk.raws[i], written out (engine/unrolled.py)
         dt = now_s - bulk.t_s
         f = dt if dt > plan.min_interval_s else plan.min_interval_s
         scale = plan.scale_j
@@ -322,8 +325,7 @@ class ChannelSensor(Sensor):
             self._leave_bulk()
             self._bulk_left_raws, self._bulk_left_failed = raws, None
             return None
-        # hot path: zip without strict= (the lists are built to the channels' length; the keyword costs more than the zip)
-        energy_j = [e + d * scale for e, d in zip(bulk.energy_j, deltas)]  # noqa: B905
+        energy_j = plan.scaled_sums(bulk.energy_j, deltas, scale)  # e + d * scale per channel, written out
         bulk.raws, bulk.t_s, bulk.energy_j = raws, now_s, energy_j
         return energy_j
 
