@@ -49,3 +49,24 @@ def test_compiled_once_per_length_and_short_lists_raise():
     assert unrolled.differences(64) is unrolled.differences(64)
     with pytest.raises(IndexError):
         unrolled.differences(4)([1, 2, 3], [1, 2, 3])
+
+
+@pytest.mark.parametrize("n", [1, 5, 64, unrolled.MAX_UNROLLED + 1])
+def test_calls_keep_the_results_before_a_raise(n):
+    made = []
+
+    def fn(a):
+        made.append(a)
+        if a == "boom":
+            raise RuntimeError(a)
+        return a * 2
+
+    args = list(range(n))
+    assert unrolled.calls(fn, args)([]) == [a * 2 for a in args] and made == args
+    for k in {0, n // 2, n - 1}:
+        made.clear()
+        bad = args[:k] + ["boom"] + args[k + 1 :]
+        out = []
+        with pytest.raises(RuntimeError):
+            unrolled.calls(fn, bad)(out)
+        assert out == [a * 2 for a in args[:k]] and made == bad[: k + 1]  # no call after the raise, none twice

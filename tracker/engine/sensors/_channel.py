@@ -120,7 +120,7 @@ class _BulkPlan:
     """How the bulk path reads a sensor's channels: all counters with a fast call, one scale and one
     plausibility floor; ``fn(arg)`` per channel when every fast call is a partial of one function."""
 
-    __slots__ = ("ids", "fn", "args", "calls", "scale_j", "min_interval_s", "cap_w", "caps_w", "_limits", "differences", "scaled_sums")
+    __slots__ = ("ids", "fn", "args", "calls", "scale_j", "min_interval_s", "cap_w", "caps_w", "_limits", "differences", "scaled_sums", "read")
 
     def __init__(self, channels: Sequence[GpuChannel], scale_j: float, min_interval_s: float, caps_w: List[float]) -> None:
         self.ids = [ch.component_id for ch in channels]
@@ -129,7 +129,8 @@ class _BulkPlan:
         self.args: List[Any] = []
         partials = [c for c in self.calls if isinstance(c, functools.partial)]
         if len(partials) == len(self.calls) and all(p.func is partials[0].func and len(p.args) == 1 and not p.keywords for p in partials):
-            self.fn, self.args = partials[0].func, [p.args[0] for p in partials]  # fn(arg): the call runs in the loop's frame
+            self.fn, self.args = partials[0].func, [p.args[0] for p in partials]  # fn(arg) per channel
+        self.read = None if self.fn is None else unrolled.calls(self.fn, self.args)
         self.scale_j, self.min_interval_s = scale_j, min_interval_s
         self.caps_w = caps_w  # each counter's max_power_w * slack
         self.cap_w: Optional[float] = caps_w[0] if len(set(caps_w)) == 1 else None
@@ -299,9 +300,9 @@ class ChannelSensor(Sensor):
         plan = bulk.plan
         raws: List[Any] = []
         try:
-            fn = plan.fn
-            if fn is not None:  # the calls made from C, no loop in Python; on a raise, extend keeps those made
-                raws.extend(map(fn, plan.args))
+            read = plan.read
+            if read is not None:  # fn(arg) per channel, written out (engine/unrolled.py); on a raise, raws keeps those made
+                raws = read(raws)
             else:
                 append = raws.append
                 for fast in plan.calls:
