@@ -31,7 +31,6 @@ from wattprint.engine.unrolled import any_above
 
 __all__ = ["PeakTracker", "joule_limit"]
 
-_FAST_MIN = 8  # below this many components the formula is as cheap as the limit tests
 _SERVE = 2.0**-7  # limits for dt_c serve intervals up to dt_c * (1 + _SERVE)
 _MARGIN = 2.0**-9  # a jittering interval: limits for a little less than the shorter one seen
 _REBUILD_EVERY = 32  # judgements at least between two rebuilds of the limits (a rebuild costs ~50 formula passes)
@@ -88,9 +87,7 @@ class PeakTracker:
             if not self._above(values, ref, lim):
                 return  # no increment above its limit: no record
             hits = list(compress(self._idx, map(gt, map(sub, values, ref), lim)))
-            if not hits:
-                return
-            if len(hits) <= len(lim) >> 3:
+            if len(hits) <= (len(lim) >> 3 or 1):
                 peaks = self.peak_w
                 for i in hits:  # the formula, for these components only
                     if (w := (values[i] - ref[i]) / dt) > peaks[i]:
@@ -98,7 +95,7 @@ class PeakTracker:
                         lim[i] = joule_limit(w, self._dt)
                 return
             self._hi = -_inf  # many records at once (a run warming up): the formula; limits rebuilt later
-        elif len(self._idx) >= _FAST_MIN:
+        elif self._idx:  # (no components: nothing to keep limits for)
             rebuild = self._missed(dt)
         old = self.peak_w  # zip of equal lists, no strict= (the hot path)
         self.peak_w = new = [w if (w := (v - r) / dt) > p else p for p, v, r in zip(old, values, ref)]  # noqa: B905
