@@ -192,3 +192,29 @@ def test_gpu_check_logic_against_a_fake_nvml_on_cpu(tmp_path):
     assert {x["name"] for x in w["windows"]} >= {"busy_long", "busy_mid", "burst_0", "idle_tail"}
     # a constant 100 W: both paths agree with the counter read beside them (no timing asserted)
     assert w["run_counter_j"] > 0 and w["run_polled_j"] > 0
+
+
+@pytest.mark.parametrize("n_gpus", [1, 3, 8])
+def test_the_tick_floor_does_the_arithmetic_it_claims(n_gpus):
+    """bench_tick's ``floor`` (the lower bound the engine's tick is compared with) integrates every
+    counter exactly, keeps the peak, and refuses a counter that runs backwards."""
+    from wattprint.testing import ManualClock
+    from wattprint.testing.fake_pynvml import FakeGpu, make_fake_nvml
+
+    bench = _load("bench_tick")
+    gpus = [FakeGpu(uuid=f"GPU-{i:08x}-0000-0000-0000-000000000000") for i in range(n_gpus)]
+    clock = ManualClock()
+    tick = bench.floor_tick(make_fake_nvml(gpus), n_gpus, clock)
+    for k in range(5):
+        for i, g in enumerate(gpus):
+            g.energy_mj += 1000 * (i + 1) * (k + 1)  # GPU i: (i+1) J, 2(i+1) J, ... over 1 s ticks
+        clock.advance(1.0)
+        tick()
+    points = tick.__globals__["points"]
+    assert len(points) == 5
+    assert points[-1][1] == tuple(15.0 * (i + 1) for i in range(n_gpus))  # 1+2+3+4+5 J per unit of i+1
+    assert [tick.__globals__[f"w{i}"] for i in range(n_gpus)] == [5.0 * (i + 1) for i in range(n_gpus)]
+    gpus[0].energy_mj -= 1
+    clock.advance(1.0)
+    with pytest.raises(RuntimeError, match="not an ordinary step"):
+        tick()
