@@ -96,7 +96,7 @@ def test_sigterm_while_unregister_holds_the_lock_does_not_deadlock(tmp_path, mon
 
 
 BAD_RUN_IDS = ["../x", "a/../../x", "/tmp/abs", "a/b", "nul\x00byte", "x" * 251, "é" * 126, "", "   ", ".", "..",
-               "line\nbreak", "back\\slash"]
+               "line\nbreak", "back\\slash", "c1\x85next-line", "csi\x9b31m", "run\u202egnp.exe", "iso\u2066late\u2069"]
 
 
 @pytest.mark.parametrize("run_id", BAD_RUN_IDS)
@@ -118,7 +118,7 @@ def test_bad_run_id_from_the_environment_names_the_variable(tmp_path, run_id):
 def test_generated_and_ordinary_run_ids_pass_the_name_policy(tmp_path):
     from wattprint.settings import check_file_name, new_run_id
 
-    for rid in (new_run_id(), "job-42_branch.main", "x" * 250, "é" * 125):
+    for rid in (new_run_id(), "job-42_branch.main", "x" * 250, "é" * 125, "\u00a0nbsp", "日本語-run", "emoji-\U0001f9d1\u200d\U0001f52c"):
         assert check_file_name("run_id", rid, suffix=".json") == rid
     t = Tracker(output_dir=str(tmp_path), sensors=[replay_sensor(1.0)], handle_signals=False)
     check_file_name("run_id", t.run_id, suffix=".json")
