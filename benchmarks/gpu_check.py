@@ -8,7 +8,9 @@ measures, each section failing on its own without stopping the rest:
 
 * ``machine``: GPU, driver, NVML, CUDA, torch and package versions;
 * ``nvml_latency_us``: median and p99 latency of the NVML calls a sampler
-  makes (power, total energy, instant-power field, utilisation);
+  makes (power, total energy, instant-power field, utilisation) and of the
+  per-process queries attribution makes each tick (process list, per-process
+  utilisation; the latter may answer NOT_FOUND on an idle GPU, recorded as an error);
 * ``counter_update_ms``: how often the energy counter and the power readings
   really change;
 * ``wattprint``: a Tracker (GPU only) around the workload; its energy, and each
@@ -248,6 +250,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             "total_energy": energy_mj,
             "field_power_instant": lambda: N.nvmlDeviceGetFieldValues(handle, [fi_instant]),
             "utilization": lambda: N.nvmlDeviceGetUtilizationRates(handle),
+            # attribution's per-GPU queries, once a tick at the defaults (attribution="job"): a process list always,
+            # per-process utilisation when more than one process shares the GPU
+            "compute_processes": lambda: N.nvmlDeviceGetComputeRunningProcesses(handle),
+            "process_utilization": lambda: N.nvmlDeviceGetProcessUtilization(handle, 0),
         }
         out: Dict[str, Any] = {}
         for name, fn in calls.items():

@@ -185,7 +185,9 @@ def test_gpu_check_logic_against_a_fake_nvml_on_cpu(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["machine"]["gpu"] == "Fake GPU"
-    assert set(res["nvml_latency_us"]) == {"power_usage", "total_energy", "field_power_instant", "utilization"}
+    lat = res["nvml_latency_us"]
+    assert set(lat) == {"power_usage", "total_energy", "field_power_instant", "utilization", "compute_processes", "process_utilization"}
+    assert "error" not in lat["compute_processes"] and lat["compute_processes"]["n"] > 0  # the fake lists processes
     w = res["wattprint"]
     assert "error" not in w, w
     assert w["source"] == "nvml.total_energy" and w["polled_source"] == "nvml.power_instant"
