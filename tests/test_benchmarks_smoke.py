@@ -164,6 +164,10 @@ FAKE_NVML = textwrap.dedent(
     def nvmlDeviceGetPowerUsage(h): return 100000
     def nvmlDeviceGetFieldValues(h, ids): return [_F() for _ in ids]
     def nvmlDeviceGetUtilizationRates(h): return _U()
+    class _P:
+        pid, usedGpuMemory = 4242, 1 << 20
+    def nvmlDeviceGetComputeRunningProcesses(h): return [_P()]
+    def nvmlDeviceGetProcessUtilization(h, since_us): return []
     def nvmlSystemGetDriverVersion(): return "0.fake"
     def nvmlSystemGetNVMLVersion(): return "0.fake"
     '''
