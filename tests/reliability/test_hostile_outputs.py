@@ -320,15 +320,26 @@ def test_mlflow_tags_keep_hostile_names_and_a_lone_surrogate_does_not_lose_the_f
         assert run.data.tags["wattprint.project"] == _io.encodable(name) and run.data.metrics
 
 
-def test_wattprint_run_prints_visible_lines_for_a_hostile_run_id_and_folder(tmp_path, monkeypatch, capsys):
-    """``wattprint run``'s closing lines carry the run id and the folder: NEL (a line break to
-    str.splitlines and some terminals), a bidi override or ESC in them is shown as an escape."""
-    out = tmp_path / "o\x1b[2J\nwattprint: forged"
-    monkeypatch.setenv("WATTPRINT_RUN_ID", "r\x85wattprint: forged\u202e")  # passes the file-name policy: no C0 control
+def test_wattprint_run_prints_visible_lines_for_a_hostile_folder(tmp_path, monkeypatch, capsys):
+    """``wattprint run``'s closing lines carry the run id and the folder: ESC, a newline, NEL (a line
+    break to str.splitlines and some terminals) or a bidi override in the folder is shown as an escape."""
+    out = tmp_path / "o\x1b[2J\nwattprint: forged\x85wattprint: forged\u202e"
+    monkeypatch.setenv("WATTPRINT_RUN_ID", "r-\u00a0plain")
     assert cli.main(["run", "--output-dir", str(out), "--", "true"]) == 0
     err = capsys.readouterr().err
-    assert "wattprint: run r\\x85wattprint: forged\\u202e" in err, err
+    assert "wattprint: run r-\u00a0plain" in err and "\\x85wattprint: forged\\u202e" in err, err
     assert not CONTROL.search(err) and not any(ln.startswith("wattprint: forged") for ln in err.splitlines()), err
+
+
+@pytest.mark.parametrize("run_id", ["r\x85wattprint: forged", "r\u202ewattprint: forged"])
+def test_wattprint_run_refuses_a_run_id_with_nel_or_a_bidi_override_and_shows_it_escaped(tmp_path, monkeypatch, capsys, run_id):
+    """The file-name policy refuses C1 and bidi controls in a run id; the error names the variable and shows the value escaped."""
+    monkeypatch.setenv("WATTPRINT_RUN_ID", run_id)
+    assert cli.main(["run", "--output-dir", str(tmp_path / "o"), "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert "WATTPRINT_RUN_ID" in err and ascii(run_id)[1:-1] in err, err
+    assert not CONTROL.search(err) and not any(ln.startswith("wattprint: forged") for ln in err.splitlines()), err
+    assert not (tmp_path / "o").exists()
 
 
 def test_otlp_attributes_keep_hostile_names_and_a_lone_surrogate_is_not_dropped(tmp_path):
