@@ -266,8 +266,9 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-# bidirectional overrides and isolates reorder what a terminal or a Markdown viewer shows
-_BIDI = frozenset((0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069))
+# bidirectional overrides and isolates reorder what a terminal or a Markdown viewer shows (code points);
+# visible() escapes them and settings.check_file_name refuses them in names
+BIDI_OVERRIDES = frozenset((0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069))
 
 
 def visible(text: str) -> str:
@@ -279,7 +280,7 @@ def visible(text: str) -> str:
     out = []
     for ch in text:
         o = ord(ch)
-        if o < 0x20 or 0x7F <= o < 0xA0 or o in _BIDI or o in (0x2028, 0x2029) or 0xD800 <= o < 0xE000:
+        if o < 0x20 or 0x7F <= o < 0xA0 or o in BIDI_OVERRIDES or o in (0x2028, 0x2029) or 0xD800 <= o < 0xE000:
             out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
         else:
             out.append(ch)

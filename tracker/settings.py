@@ -30,6 +30,7 @@ import types
 import uuid
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+from wattprint._io import BIDI_OVERRIDES
 from wattprint.errors import ConfigError
 from wattprint.options import setting_bool, setting_float, setting_str  # re-exported: the option readers
 
@@ -77,16 +78,12 @@ def check_output_dir(setting: str, path: str) -> str:
 MAX_NAME_BYTES = 255  # a file name's limit on common file systems (ext4, xfs, btrfs, APFS, NTFS)
 
 
-# U+061C, U+200E/F, U+202A-E, U+2066-9: the characters that reorder displayed text (Unicode's Bidi_Control)
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def check_file_name(setting: str, value: Any, *, suffix: str = "") -> str:
     """``value`` if it is safe as one file name in a folder (with ``suffix`` appended), else ``ConfigError``.
 
     The one path-safe name policy for names wattprint joins into paths: a non-blank
     string, no ``/`` or ``\\``, no NUL or other control character (C0, DEL, C1), no bidirectional
-    control (a name shown reversed in a terminal or report: "Trojan Source"), not ``.`` or ``..``,
+    override or isolate (a name shown reversed in a terminal or report: "Trojan Source"), not ``.`` or ``..``,
     and at most 255 bytes (UTF-8) together with ``suffix``.
     """
     if not isinstance(value, str) or not value.strip():
@@ -95,7 +92,7 @@ def check_file_name(setting: str, value: Any, *, suffix: str = "") -> str:
         raise ConfigError(setting, f"must be a plain file name without / or \\, got {value!r}")
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         raise ConfigError(setting, f"must not contain NUL, newlines or other control characters, got {value!r}")
-    if not _BIDI_CONTROLS.isdisjoint(value):
+    if any(ord(c) in BIDI_OVERRIDES for c in value):
         raise ConfigError(setting, f"must not contain bidirectional control characters (they reorder how the name is shown), got {value!r}")
     if value in (".", ".."):
         raise ConfigError(setting, f"must be a file name, not {value!r}")
